@@ -1,0 +1,52 @@
+"""Problem codes explained in words, in the user's language.
+
+The codes come from :class:`mamori.probe.Problem`; these texts are what the dashboard, the
+certificate pages and the notices show next to them.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+PROBLEM_TEXT = {
+    "expired": _("The certificate has expired. Browsers refuse the site."),
+    "expiring_soon": _("The certificate expires soon and has not been renewed yet."),
+    "not_yet_valid": _("The certificate is not valid yet (its start date is in the future)."),
+    "untrusted": _("The certificate does not chain to a trusted certificate authority."),
+    "self_signed": _("The certificate is self-signed; browsers do not trust it."),
+    "hostname_mismatch": _("The certificate is not valid for this host name."),
+    "incomplete_chain": _(
+        "The server does not send the intermediate certificates; some clients fail to connect."
+    ),
+    "weak_key": _("The key is too weak (RSA below 2048 bits or EC below 256 bits)."),
+    "weak_signature": _("The certificate is signed with an obsolete algorithm (SHA-1 or MD5)."),
+    "protocol_outdated": _("The server still accepts outdated TLS versions (below TLS 1.2)."),
+    "unreachable": _("The endpoint could not be reached (DNS, refused or no route)."),
+    "timeout": _("The endpoint did not answer in time."),
+    "tls_error": _("The TLS handshake failed."),
+}
+
+# Urgency, most urgent first: used to order the dashboard.
+PROBLEM_ORDER = [
+    "expired",
+    "unreachable",
+    "timeout",
+    "tls_error",
+    "hostname_mismatch",
+    "untrusted",
+    "self_signed",
+    "not_yet_valid",
+    "incomplete_chain",
+    "expiring_soon",
+    "weak_key",
+    "weak_signature",
+    "protocol_outdated",
+]
+
+
+def problem_text(code: str) -> str:
+    return str(PROBLEM_TEXT.get(code, code))
+
+
+def severity(codes: list[str]) -> int:
+    """Lower is more urgent; endpoints without problems sort last."""
+    ranks = [PROBLEM_ORDER.index(c) for c in codes if c in PROBLEM_ORDER]
+    return min(ranks, default=len(PROBLEM_ORDER))

@@ -1,0 +1,179 @@
+"""Clients (甲 / 契約者), the people to notify, and their contracts (CT-01)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from mamori.core.models import Language
+from mamori.core.scoping import ClientScopedQuerySet
+
+code_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{0,39}$",
+    _("Use 1–40 lower-case letters, digits, '-' or '_', starting with a letter or digit."),
+)
+
+
+class ClientQuerySet(ClientScopedQuerySet):
+    client_lookup = "pk"
+
+
+class Client(models.Model):
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    representative = models.CharField(_("representative"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("client_detail", args=[self.code])
+
+
+class NoticeTopic(models.TextChoices):
+    """What kinds of notices a contact receives."""
+
+    CERTIFICATES = "certificates", _("Certificates")
+    INCIDENTS = "incidents", _("Incidents")
+    MAINTENANCE = "maintenance", _("Maintenance")
+    REPORTS = "reports", _("Reports")
+    CONTRACTS = "contracts", _("Contracts and invoices")
+
+
+def validate_topics(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(_("Expected a list of notice topics."))
+    unknown = sorted(set(value) - set(NoticeTopic.values))
+    if unknown:
+        raise ValidationError(
+            _("Unknown notice topics: %(topics)s (use %(valid)s)."),
+            params={"topics": ", ".join(unknown), "valid": ", ".join(NoticeTopic.values)},
+        )
+
+
+class ContactQuerySet(ClientScopedQuerySet):
+    def receiving(self, topic: str) -> list[Contact]:
+        """Contacts that receive notices of ``topic`` (filtered in Python: JSON lists are
+        not portably queryable, and a client has a handful of contacts)."""
+        return [c for c in self if c.email and topic in c.notify]
+
+
+class Contact(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("e-mail"))
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.JA
+    )
+    notify = models.JSONField(
+        _("receives"),
+        default=list,
+        blank=True,
+        validators=[validate_topics],
+        help_text=_("Notice topics this contact receives."),
+    )
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "name"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["client", "email"], name="unique_contact_email")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class ContractType(models.TextChoices):
+    SSL_MANAGEMENT = "ssl_management", _("SSL certificate management")
+    SITE_MAINTENANCE = "site_maintenance", _("Website maintenance")
+    SERVER_MANAGEMENT = "server_management", _("Server management")
+    OPERATIONS_SUPPORT = "operations_support", _("Operations support")
+    CA_SERVICE = "ca_service", _("Certificate authority service")
+
+
+class RenewalPolicy(models.TextChoices):
+    """How the client instructs certificate renewals (000 §7.3, CERT-04)."""
+
+    STANDING = "standing", _("Standing instruction: renew without asking each time")
+    APPROVAL = "approval", _("Ask the client to approve each renewal")
+
+
+def validate_notice_days(value: object) -> None:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 400 for d in value)
+    ):
+        raise ValidationError(
+            _("Expected a list of whole days between 1 and 400, e.g. [30, 14, 7].")
+        )
+
+
+def default_notice_days() -> list[int]:
+    return list(settings.MAMORI_EXPIRY_NOTICE_DAYS)
+
+
+class Contract(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
+    type = models.CharField(_("type"), max_length=30, choices=ContractType.choices)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    start = models.DateField(_("start date"))
+    term_months = models.PositiveSmallIntegerField(_("term (months)"), default=12)
+    auto_renew = models.BooleanField(_("renews automatically"), default=True)
+    renewal_policy = models.CharField(
+        _("certificate renewal"),
+        max_length=10,
+        choices=RenewalPolicy.choices,
+        default=RenewalPolicy.APPROVAL,
+    )
+    expiry_notice_days = models.JSONField(
+        _("expiry notice schedule (days)"),
+        default=default_notice_days,
+        validators=[validate_notice_days],
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "start", "type"]
+        verbose_name = _("contract")
+        verbose_name_plural = _("contracts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "type", "start"], name="unique_contract_type_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} ({self.start:%Y-%m-%d})"
+
+    @property
+    def first_term_end(self) -> date:
+        """Last day of the first term."""
+        return self.start + relativedelta(months=self.term_months) - relativedelta(days=1)
+
+    def notice_schedule(self) -> list[int]:
+        return sorted({int(d) for d in self.expiry_notice_days}, reverse=True)

@@ -1,0 +1,226 @@
+"""Configuration from ``MAMORI_*`` environment variables.
+
+Every setting Mamori reads is declared once in :data:`VARIABLES`, with its default and a one-line
+description; the README's configuration table lists the same names (a test keeps the two in step).
+Each variable can also be read from a file named by ``MAMORI_<NAME>_FILE`` so that secrets can come
+from Docker/systemd credentials instead of the environment. When both are set, the plain variable
+wins.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class ConfigError(Exception):
+    """A ``MAMORI_*`` variable holds a value Mamori cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    description: str
+
+
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in [
+        Variable(
+            "DATA_DIR",
+            "~/.local/share/mamori",
+            "Where the embedded database, the generated secret key and uploads live.",
+        ),
+        Variable(
+            "DATABASE_URL",
+            "sqlite:///$MAMORI_DATA_DIR/mamori.sqlite3",
+            "Database URL: sqlite:///path or postgres://user:pass@host:5432/name.",
+        ),
+        Variable(
+            "SECRET_KEY",
+            "(generated into $MAMORI_DATA_DIR/secret_key)",
+            "Django secret key for sessions and signed links.",
+        ),
+        Variable(
+            "ALLOWED_HOSTS",
+            "127.0.0.1,localhost,[::1]",
+            "Comma-separated host names the web UI answers to.",
+        ),
+        Variable(
+            "BASE_URL",
+            "http://127.0.0.1:8000",
+            "Public URL of the web UI, used for links in e-mails.",
+        ),
+        Variable(
+            "LISTEN",
+            "127.0.0.1:8000",
+            "Address and port `mamori serve` listens on.",
+        ),
+        Variable(
+            "EMAIL_URL",
+            "console://",
+            "Outgoing mail: smtp://host:port, smtp+tls://user:pass@host:587 (STARTTLS), "
+            "smtp+ssl://user:pass@host:465, or console:// (print to the log).",
+        ),
+        Variable("EMAIL_FROM", "mamori@localhost", "Sender address of every notice."),
+        Variable(
+            "PROVIDER_NAME",
+            "Mamori",
+            "Your company's name, used to sign notices to clients.",
+        ),
+        Variable(
+            "OPERATOR_EMAILS",
+            "",
+            "Comma-separated extra addresses that receive operator notices, besides "
+            "provider staff accounts with an e-mail address.",
+        ),
+        Variable(
+            "CA_BUNDLE",
+            "",
+            "PEM file of extra trust anchors (private CAs) used when verifying endpoints.",
+        ),
+        Variable("LANGUAGE", "ja", "Default language of the UI and of notices: ja or en."),
+        Variable("TIME_ZONE", "Asia/Tokyo", "Time zone for dates shown and in notices."),
+        Variable(
+            "CHECK_INTERVAL",
+            "21600",
+            "Default seconds between two checks of an endpoint (6 hours).",
+        ),
+        Variable(
+            "EXPIRY_NOTICE_DAYS",
+            "90,60,30,14,7,3,1",
+            "Default expiry notice schedule (days before expiry) for contracts that set none.",
+        ),
+        Variable("DEBUG", "false", "Django debug mode; never in production."),
+        Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
+    ]
+}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Value of ``MAMORI_<name>``, else the contents of the file ``MAMORI_<name>_FILE``.
+
+    Raises :class:`ConfigError` if the ``_FILE`` variable names a file that cannot be read.
+    """
+    key = f"MAMORI_{name}"
+    value = os.environ.get(key)
+    if value is not None and value != "":
+        return value
+    path = os.environ.get(f"{key}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"{key}_FILE={path}: cannot read the file ({e.strerror})") from e
+    return default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = env(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"MAMORI_{name}={raw!r}: expected true or false")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"MAMORI_{name}={raw!r}: expected a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"MAMORI_{name}={value}: must be at least {minimum}")
+    return value
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    raw = env(name, default) or ""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def data_dir() -> Path:
+    return Path(env("DATA_DIR", VARIABLES["DATA_DIR"].default)).expanduser()
+
+
+def secret_key(directory: Path) -> str:
+    """The configured secret key, or one generated once and kept in the data directory (0600)."""
+    configured = env("SECRET_KEY")
+    if configured:
+        return configured
+    path = directory / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # O_EXCL: two processes starting at once must end up with the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    backend: str
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    timeout: int = 30
+
+
+def parse_email_url(url: str) -> EmailConfig:
+    """Turn ``MAMORI_EMAIL_URL`` into Django e-mail settings.
+
+    ``smtp://`` is plain SMTP (port 25), ``smtp+tls://`` uses STARTTLS (587), ``smtp+ssl://``
+    implicit TLS (465), ``console://`` writes messages to standard output. User and password are
+    percent-decoded. ``?timeout=N`` sets the socket timeout.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    query = parse_qs(parts.query)
+    try:
+        timeout = int(query.get("timeout", ["30"])[0])
+    except ValueError:
+        raise ConfigError("MAMORI_EMAIL_URL: timeout must be a number of seconds") from None
+    if scheme == "console":
+        return EmailConfig(backend="django.core.mail.backends.console.EmailBackend")
+    defaults = {"smtp": 25, "smtp+tls": 587, "smtp+ssl": 465}
+    if scheme not in defaults:
+        raise ConfigError(
+            f"MAMORI_EMAIL_URL: unknown scheme {scheme!r}; use smtp, smtp+tls, smtp+ssl or console"
+        )
+    if not parts.hostname:
+        raise ConfigError("MAMORI_EMAIL_URL: no host given")
+    try:
+        port = parts.port or defaults[scheme]
+    except ValueError:
+        raise ConfigError("MAMORI_EMAIL_URL: the port is not a number") from None
+    return EmailConfig(
+        backend="django.core.mail.backends.smtp.EmailBackend",
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        use_tls=scheme == "smtp+tls",
+        use_ssl=scheme == "smtp+ssl",
+        timeout=timeout,
+    )

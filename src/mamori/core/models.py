@@ -1,0 +1,152 @@
+"""People, roles and the audit trail.
+
+Roles (ACC-01): provider staff (admin, operator, subcontractor) work for the provider; client
+users (admin, viewer) belong to exactly one client. What each may see is decided in one place,
+:mod:`mamori.core.scoping`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    PROVIDER_ADMIN = "provider_admin", _("Provider administrator")
+    OPERATOR = "operator", _("Operator")
+    SUBCONTRACTOR = "subcontractor", _("Subcontractor")
+    CLIENT_ADMIN = "client_admin", _("Client administrator")
+    CLIENT_VIEWER = "client_viewer", _("Client viewer")
+
+
+PROVIDER_ROLES = frozenset({Role.PROVIDER_ADMIN, Role.OPERATOR, Role.SUBCONTRACTOR})
+CLIENT_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_VIEWER})
+# Roles that see every client without an explicit assignment.
+ALL_CLIENT_ROLES = frozenset({Role.PROVIDER_ADMIN, Role.OPERATOR})
+
+
+class Language(models.TextChoices):
+    JA = "ja", "日本語"
+    EN = "en", "English"
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="users",
+        help_text=_("Required for client administrators and viewers."),
+    )
+    assigned_clients = models.ManyToManyField(
+        "clients.Client",
+        verbose_name=_("assigned clients"),
+        blank=True,
+        related_name="assigned_staff",
+        help_text=_("The only clients a subcontractor may see and act on."),
+    )
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role__in=sorted(CLIENT_ROLES), client__isnull=True),
+                name="client_user_has_client",
+            )
+        ]
+
+    @property
+    def is_provider_staff(self) -> bool:
+        return self.role in PROVIDER_ROLES
+
+    @property
+    def is_client_user(self) -> bool:
+        return self.role in CLIENT_ROLES
+
+    @property
+    def can_edit(self) -> bool:
+        """Whether the user may change inventory (client viewers may only look)."""
+        return self.is_active and self.role != Role.CLIENT_VIEWER
+
+    def preferred_language(self) -> str:
+        return self.language or settings.LANGUAGE_CODE
+
+
+class AuditEvent(models.Model):
+    """One append-only line of the audit trail (ACC-03): who did what to which object, from where.
+
+    Never holds a secret value: ``changes`` records field names and non-secret values only.
+    """
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(
+        _("actor"), max_length=150, help_text=_("User name, or the system process that acted.")
+    )
+    action = models.CharField(_("action"), max_length=40, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(_("from"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+        )
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        from django.utils import timezone
+
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A per-user API token. Only its SHA-256 hash is stored; the value is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(
+        _("prefix"), max_length=12, help_text=_("Shown to tell tokens apart.")
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

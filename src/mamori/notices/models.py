@@ -1,0 +1,119 @@
+"""The notice outbox and evidence log (NOT-01, NOT-02).
+
+A notice is a row before it is a message: the row is created with a unique idempotency key
+(event, recipient, channel), so making the same notice twice (a retry, a second worker, a
+restart) finds the existing row instead. A sender claims a row with a conditional UPDATE before
+sending, records the outcome on it, and the row stays as the record of what was sent to whom,
+when, with what content and result.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mamori.core.scoping import ClientScopedQuerySet
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+
+
+class NoticeState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    RETRY = "retry", _("Failed, will retry")
+    FAILED = "failed", _("Failed")
+
+
+class NoticeKind(models.TextChoices):
+    CERT_EXPIRING = "cert_expiring", _("Certificate expiring")
+    ENDPOINT_PROBLEM = "endpoint_problem", _("Certificate or endpoint problem")
+    ENDPOINT_RECOVERED = "endpoint_recovered", _("Problem resolved")
+    CERT_REPLACED = "cert_replaced", _("Certificate replaced")
+    DELIVERY_FAILED = "delivery_failed", _("Notice could not be delivered")
+
+
+class RecipientKind(models.TextChoices):
+    CONTACT = "contact", _("Client contact")
+    OPERATOR = "operator", _("Operator")
+
+
+class NoticeQuerySet(ClientScopedQuerySet):
+    def visible_to(self, user):  # type: ignore[override]
+        qs = super().visible_to(user)
+        # Client users see the notices sent to their side, never the provider's internal ones.
+        if not user.is_provider_staff:
+            qs = qs.filter(recipient_kind=RecipientKind.CONTACT)
+        return qs
+
+    def due(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            state__in=[NoticeState.PENDING, NoticeState.RETRY], next_attempt_at__lte=now
+        )
+
+
+class Notice(models.Model):
+    key = models.CharField(_("idempotency key"), max_length=255, unique=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=NoticeKind.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    recipient_kind = models.CharField(max_length=10, choices=RecipientKind.choices)
+    contact = models.ForeignKey(
+        "clients.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipient = models.CharField(_("recipient"), max_length=254)
+    language = models.CharField(_("language"), max_length=2)
+    subject = models.CharField(_("subject"), max_length=300)
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    endpoint = models.ForeignKey(
+        "inventory.Endpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    certificate = models.ForeignKey(
+        "certificates.Certificate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    event = models.ForeignKey(
+        "certificates.CertificateEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=NoticeState.choices, default=NoticeState.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    message_id = models.CharField(_("message id"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient}"
