@@ -1,0 +1,351 @@
+"""Writing checked records to the database: match by natural key, create or update, audit.
+
+Runs inside the transaction that :func:`~mamori.inventory.transfer.import_file` opens and rolls
+back when anything was reported, so a record here may be written even though a later one fails:
+the caller decides whether the transaction is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any, Literal
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from mamori.clients.models import Client, Contract
+from mamori.core import audit
+from mamori.core.models import ALL_CLIENT_ROLES, User
+from mamori.inventory.transfer import names
+from mamori.inventory.transfer.report import Change, ImportReport
+from mamori.inventory.transfer.schema import (
+    CHILD_SECTIONS,
+    SECTIONS,
+    ClientEntry,
+    Entry,
+    Kind,
+    Section,
+    canonical,
+    describe,
+    key_label,
+    object_key,
+    show,
+)
+
+# A reference to a record whose own entry had errors: already reported, so stay quiet.
+_BROKEN = object()
+# The fields by which other records refer to a record of each kind.
+REFERENCE_FIELDS = {"servers": ("name",), "sites": ("url", "name"), "contracts": ("type",)}
+
+
+def may_import(actor: User | None) -> bool:
+    """Whether ``actor`` may import at all: anyone who may edit inventory (not client viewers)."""
+    if actor is None:
+        return True
+    return bool(getattr(actor, "is_authenticated", False) and actor.can_edit)
+
+
+def may_create_clients(actor: User | None) -> bool:
+    """New clients come from the provider's side: its administrators and operators."""
+    return actor is None or actor.is_superuser or actor.role in ALL_CLIENT_ROLES
+
+
+def jsonable(value: Any) -> Any:
+    """A value as the audit trail stores it: dates as ISO text, records by their natural key."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Contract):
+        return f"{value.type}/{value.start:%Y-%m-%d}"
+    if isinstance(value, models.Model):
+        return getattr(value, "url", None) or str(value)
+    return value
+
+
+class ClientRecords:
+    """One client's existing records by natural key, kept up to date as the import writes, so
+    that references resolve to records made earlier in the same file."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.by_key: dict[str, dict[tuple[Any, ...], models.Model]] = {}
+        self.broken: dict[str, set[str]] = {name: set() for name in CHILD_SECTIONS}
+        for name in CHILD_SECTIONS:
+            section = SECTIONS[name]
+            index: dict[tuple[Any, ...], models.Model] = {}
+            for obj in section.model.objects.filter(client=client).order_by("pk"):
+                index.setdefault(object_key(section, obj), obj)
+            self.by_key[name] = index
+
+    def add(self, section: str, key: tuple[Any, ...], obj: models.Model) -> None:
+        self.by_key[section][key] = obj
+
+    def is_broken(self, section: str, ref: str) -> bool:
+        """Whether ``ref`` may name a record of the file that had errors."""
+        forms = {ref, ref.partition("/")[0].strip(), names.url_key(ref)}
+        return bool(forms & self.broken[section])
+
+    def mark_broken(self, entry: Entry) -> None:
+        """Remember the names by which other records could refer to a bad entry."""
+        section = entry.section.name
+        for name in REFERENCE_FIELDS.get(section, ()):
+            if isinstance(entry.values.get(name), str):
+                self.broken[section].add(entry.values[name])
+
+
+class Importer:
+    """Applies the entries of one file for one actor; problems go to ``report``."""
+
+    def __init__(
+        self, report: ImportReport, actor: User | None, request: HttpRequest | None
+    ) -> None:
+        self.report = report
+        self.actor = actor
+        self.request = request
+        self.visible = (
+            Client.objects.visible_to(actor) if actor is not None else Client.objects.all()
+        )
+
+    def run(self, clients: list[ClientEntry]) -> None:
+        for entry in clients:
+            client = self._client(entry)
+            if client is None:
+                continue
+            records = ClientRecords(client)
+            for name in CHILD_SECTIONS:
+                for child in entry.children.get(name, []):
+                    self._child(records, child)
+
+    # --- clients ---------------------------------------------------------------------------
+
+    def _client(self, entry: ClientEntry) -> Client | None:
+        code = entry.values.get("code")
+        if not code:
+            return None
+        client = self.visible.filter(code=code).first()
+        if client is None and (entry.must_exist or not may_create_clients(self.actor)):
+            # The same words whether the client is missing or someone else's: an import must
+            # not be a way to find out which client codes exist.
+            for line, path in entry.mentions:
+                self.report.add_error(
+                    line, path, _("No such client or not allowed: %(code)s.") % {"code": show(code)}
+                )
+            return None
+        if entry.must_exist:
+            return client  # CSV rows name their client; they never change it
+        if not entry.valid:
+            # A client that exists still has its records checked; a new one cannot.
+            self._check_rest(entry, {(code,): client} if client else {}, parent=None)
+            return client
+        written = self._upsert(entry, client, parent=None, refs={})
+        return written if isinstance(written, Client) else client
+
+    # --- records of a client ---------------------------------------------------------------
+
+    def _child(self, records: ClientRecords, entry: Entry) -> None:
+        section = entry.section
+        refs = self._references(records, entry)
+        if not entry.valid or refs is None:
+            records.mark_broken(entry)
+            if not entry.valid:
+                self._check_rest(entry, records.by_key[section.name], parent=records.client)
+            return
+        existing = records.by_key[section.name].get(entry.key)
+        obj = self._upsert(entry, existing, parent=records.client, refs=refs)
+        if obj is None:
+            records.mark_broken(entry)
+        elif existing is None:
+            records.add(section.name, entry.key, obj)
+
+    def _references(
+        self, records: ClientRecords, entry: Entry
+    ) -> dict[str, models.Model | None] | None:
+        """The records that ``entry``'s references name, or ``None`` if one names nothing
+        usable (reported, unless it names a record whose own problems were reported)."""
+        refs: dict[str, models.Model | None] = {}
+        usable = True
+        for spec in entry.section.fields:
+            if spec.kind is not Kind.REF or spec.name not in entry.values:
+                continue
+            target = self._resolve(records, entry, spec.name, spec.refers_to)
+            if target is _BROKEN or (target is None and entry.values[spec.name] is not None):
+                usable = False
+            else:
+                refs[spec.name] = target
+        return refs if usable else None
+
+    def _resolve(self, records: ClientRecords, entry: Entry, field: str, target: str) -> Any:
+        """The record a reference names, ``None`` for an empty reference (after reporting a
+        reference that names nothing), or ``_BROKEN``."""
+        ref = entry.values[field]
+        if ref is None:
+            return None
+        candidates = self._candidates(records, target, ref)
+        if len(candidates) == 1:
+            return candidates[0]
+        if records.is_broken(target, ref):
+            return _BROKEN
+        line, path = entry.line_of(field), entry.path_of(field)
+        if len(candidates) > 1:
+            hint = (
+                _("Several sites have this name; refer to the site by its URL.")
+                if target == "sites"
+                else _(
+                    "The client has several contracts of this type; "
+                    "add the start date, e.g. %(example)s."
+                )
+                % {"example": f"{ref}/{candidates[0].start:%Y-%m-%d}"}
+            )
+            self.report.add_error(line, path, f"{show(ref)}: {hint}")
+            return None
+        messages = {
+            "servers": _("No server named %(ref)s for this client."),
+            "sites": _("No site with the URL or name %(ref)s for this client."),
+            "contracts": _(
+                "No contract %(ref)s for this client "
+                "(refer to one by its type, e.g. ssl_management)."
+            ),
+        }
+        self.report.add_error(line, path, messages[target] % {"ref": show(ref)})
+        return None
+
+    @staticmethod
+    def _candidates(records: ClientRecords, target: str, ref: str) -> list[models.Model]:
+        index = records.by_key[target]
+        if target == "servers":
+            found = index.get((ref,))
+            return [found] if found else []
+        if target == "sites":
+            if "://" in ref:
+                found = index.get((names.url_key(ref),))
+                return [found] if found else []
+            return [site for site in index.values() if site.name == ref]
+        contract_type, _sep, start = ref.partition("/")
+        matches = [c for c in index.values() if c.type == contract_type.strip()]
+        if start:
+            matches = [c for c in matches if f"{c.start:%Y-%m-%d}" == start.strip()]
+        return sorted(matches, key=lambda c: c.start)
+
+    def _check_rest(
+        self, entry: Entry, existing: dict[tuple[Any, ...], models.Model], *, parent: Client | None
+    ) -> None:
+        """For a record with problems in the file: run the model's checks on its other values
+        too (without saving), so that one run also reports, say, a required field left out."""
+        section = entry.section
+        given = [f for f in section.key_fields if f.required or f.name in entry.lines]
+        if not all(f.name in entry.values for f in given):
+            return  # without its key, a new record cannot be told from an existing one
+        found = existing.get(entry.key)
+        obj = copy.copy(found) if found is not None else section.model()
+        if parent is not None:
+            obj.client = parent
+        for name, value in entry.values.items():
+            if section.spec(name).kind is not Kind.REF:
+                setattr(obj, name, value)
+        bad = [name for name in entry.lines if name not in entry.values]
+        refs = [f.name for f in section.fields if f.kind is Kind.REF]
+        try:
+            obj.full_clean(exclude=[*bad, *refs], validate_unique=False, validate_constraints=False)
+        except ValidationError as e:
+            self._report_model_errors(entry, obj, e)
+
+    # --- create or update ------------------------------------------------------------------
+
+    def _upsert(
+        self,
+        entry: Entry,
+        obj: models.Model | None,
+        *,
+        parent: Client | None,
+        refs: dict[str, models.Model | None],
+    ) -> models.Model | None:
+        """Create or update the record of ``entry``; ``None`` (and reported) if the model
+        rejects it. Fields the file leaves out keep their value (or get the model default)."""
+        section = entry.section
+        desired: dict[str, Any] = {
+            name: value
+            for name, value in entry.values.items()
+            if section.spec(name).kind is not Kind.REF
+        }
+        desired.update(refs)
+        if obj is None:
+            obj = section.model(**desired, **({"client": parent} if parent else {}))
+            if not self._clean(entry, obj):
+                return None
+            obj.save()
+            code = parent.code if parent else obj.code
+            self._written(entry, "create", obj, code, {k: jsonable(v) for k, v in desired.items()})
+            return obj
+
+        changed: dict[str, list[Any]] = {}
+        for name, new in desired.items():
+            spec = section.spec(name)
+            if spec.key:
+                continue  # matched on it: an SNI equal to the host or an e-mail's case is no change
+            if spec.kind is Kind.REF:
+                # Compare ids: loading each related row just to compare it costs a query.
+                attname = obj._meta.get_field(name).attname
+                same = getattr(obj, attname) == getattr(new, "pk", None)
+            else:
+                same = canonical(spec, getattr(obj, name)) == new
+            if not same:
+                changed[name] = [jsonable(getattr(obj, name)), jsonable(new)]
+                setattr(obj, name, new)
+        if not changed:
+            self.report.count(section.name, "unchanged")
+            return obj
+        if not self._clean(entry, obj):
+            return None
+        # Only the fields the file changed: the checker writes an endpoint's watch state
+        # concurrently, and a full save would put back what it read before.
+        auto_now = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
+        obj.save(update_fields=[*changed, *auto_now])
+        self._written(entry, "update", obj, parent.code if parent else obj.code, changed)
+        return obj
+
+    def _clean(self, entry: Entry, obj: models.Model) -> bool:
+        """Run the model's full validation; report each message at the line of its field."""
+        try:
+            obj.full_clean()
+        except ValidationError as e:
+            self._report_model_errors(entry, obj, e)
+            return False
+        return True
+
+    def _report_model_errors(self, entry: Entry, obj: models.Model, error: ValidationError) -> None:
+        errors = (
+            error.error_dict
+            if hasattr(error, "error_dict")
+            else {NON_FIELD_ERRORS: error.error_list}
+        )
+        section: Section = entry.section
+        for field_name, items in errors.items():
+            spec = section.field(field_name)
+            if spec is None:
+                line, path, value, model_field = entry.line, entry.path, None, None
+            else:
+                line, path = entry.line_of(field_name), entry.path_of(field_name)
+                value = getattr(obj, field_name, None)
+                model_field = obj._meta.get_field(field_name)
+            for message in describe(ValidationError(items), value, model_field):
+                self.report.add_error(line, path, message)
+
+    def _written(
+        self,
+        entry: Entry,
+        action: Literal["create", "update"],
+        obj: models.Model,
+        client_code: str,
+        changes: dict[str, Any],
+    ) -> None:
+        section = entry.section.name
+        self.report.count(section, "created" if action == "create" else "updated")
+        fields = tuple(changes) if action == "update" else ()
+        self.report.changes.append(
+            Change(action, section, client_code, key_label(section, entry.key), fields)
+        )
+        audit.record(
+            f"import.{action}", obj, actor=self.actor, request=self.request, changes=changes
+        )

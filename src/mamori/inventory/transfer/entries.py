@@ -1,0 +1,254 @@
+"""From a parsed file to checked records: the YAML tree and the CSV rows become
+:class:`~mamori.inventory.transfer.schema.ClientEntry` objects, and every problem found on the
+way is reported with its line and path. No database access happens here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from mamori.inventory.transfer.reading import CsvRow, Node, Report
+from mamori.inventory.transfer.schema import (
+    CHILD_SECTIONS,
+    CSV_COLUMNS,
+    CSV_REQUIRED_COLUMNS,
+    FORMAT_VERSION,
+    FORMULA_STARTS,
+    SECTIONS,
+    ClientEntry,
+    Entry,
+    FieldProblem,
+    Section,
+    convert,
+    model_clean,
+)
+
+TOP_LEVEL_KEYS = ("version", "clients")
+
+
+def unknown_field_message(name: str, known: Iterable[str], *, column: bool = False) -> str:
+    """The message for a field the schema does not know, with the closest known name
+    ("Did you mean 'email'?"), so that a typo is caught rather than silently ignored."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if column:
+        text = _("Unknown column %(name)s.") % {"name": f"'{name}'"}
+    else:
+        text = _("Unknown field %(name)s.") % {"name": f"'{name}'"}
+    if close:
+        return text + " " + _("Did you mean '%(close)s'?") % {"close": close[0]}
+    return text + " " + _("Known: %(known)s.") % {"known": ", ".join(known)}
+
+
+def plain(value: Any) -> Any:
+    """A node's value with the nodes inside lists and mappings unwrapped."""
+    if isinstance(value, list):
+        return [plain(item.value) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item.value) for key, item in value.items()}
+    return value
+
+
+def _set_value(entry: Entry, name: str, raw: Any, line: int, report: Report, *, text: bool) -> None:
+    spec = entry.section.spec(name)
+    # Remember where the field was even when its value is bad: it was given, so it must not
+    # also be reported as missing.
+    entry.lines[name] = line
+    try:
+        value = convert(spec, raw, from_text=text)
+        value = model_clean(entry.section, spec, value)
+    except FieldProblem as e:
+        report(line, entry.path_of(name), str(e))
+        entry.valid = False
+        return
+    entry.values[name] = value
+
+
+def _finish(entry: Entry, report: Report) -> None:
+    """Report missing key fields; write an SNI equal to the host as empty (its meaning)."""
+    for spec in entry.section.fields:
+        if spec.required and spec.name not in entry.lines:
+            report(entry.line, entry.path_of(spec.name), _("This field is required."))
+            entry.valid = False
+    values = entry.values
+    if (
+        entry.section.name == "endpoints"
+        and values.get("sni")
+        and values["sni"] == values.get("host")
+    ):
+        values["sni"] = ""
+
+
+def check_duplicates(entries: list[Entry], report: Report) -> None:
+    """Report records that share a natural key: the second would silently overwrite the
+    first, and importing the file again would flip them back and forth."""
+    seen: dict[tuple[Any, ...], Entry] = {}
+    for entry in entries:
+        given = [f for f in entry.section.key_fields if f.required or f.name in entry.lines]
+        if not all(f.name in entry.values for f in given):
+            continue  # a key field is missing or bad, and has been reported
+        first = seen.setdefault(entry.key, entry)
+        if first is not entry:
+            fields = ", ".join(f.name for f in entry.section.key_fields)
+            report(
+                entry.line,
+                entry.path,
+                _("The same record as on line %(line)d (same %(fields)s).")
+                % {"line": first.line, "fields": fields},
+            )
+            entry.valid = False
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+def read_yaml(root: Node | None, report: Report) -> list[ClientEntry]:
+    """The clients of a YAML inventory document (``version`` and ``clients`` at the top)."""
+    if root is None:
+        report(None, "", _("The file is empty."))
+        return []
+    if not root.is_mapping:
+        report(root.line, "", _("Expected a mapping with a 'clients' list at the top level."))
+        return []
+    for key, node in root.value.items():
+        if key not in TOP_LEVEL_KEYS:
+            report(node.key_line, key, unknown_field_message(key, TOP_LEVEL_KEYS))
+    version = root.value.get("version")
+    if version is not None and (isinstance(version.value, bool) or version.value != FORMAT_VERSION):
+        report(
+            version.line,
+            "version",
+            _("Unsupported format version %(version)s (this Mamori reads version %(known)d).")
+            % {"version": version.value, "known": FORMAT_VERSION},
+        )
+    clients_node = root.value.get("clients")
+    if clients_node is None:
+        report(root.line, "clients", _("This field is required."))
+        return []
+    items = _list_items(clients_node, "clients", report)
+    clients = []
+    for i, item in enumerate(items):
+        client = _yaml_client(item, f"clients[{i}]", report)
+        if client is not None:
+            clients.append(client)
+    check_duplicates(list(clients), report)
+    return clients
+
+
+def _list_items(node: Node, path: str, report: Report) -> list[Node]:
+    if node.value is None:
+        return []
+    if not node.is_list:
+        report(node.line, path, _("Expected a list (items starting with '- ')."))
+        return []
+    return node.value
+
+
+def _yaml_record(
+    section: Section, node: Node, path: str, report: Report, extra: tuple[str, ...] = ()
+) -> Entry | None:
+    if not node.is_mapping:
+        report(node.line, path, _("Expected a mapping of fields (name: value)."))
+        return None
+    entry_class = ClientEntry if section.name == "clients" else Entry
+    entry = entry_class(section=section, path=path, line=node.line)
+
+    def reported(line: int | None, where: str, message: str) -> None:
+        entry.valid = False
+        report(line, where, message)
+
+    for name, child in node.value.items():
+        if name in extra:
+            continue
+        if section.field(name) is None:
+            reported(
+                child.key_line,
+                entry.path_of(name),
+                unknown_field_message(name, (*section.field_names, *extra)),
+            )
+            continue
+        _set_value(entry, name, plain(child.value), child.line, reported, text=False)
+    _finish(entry, reported)
+    return entry
+
+
+def _yaml_client(node: Node, path: str, report: Report) -> ClientEntry | None:
+    client = _yaml_record(SECTIONS["clients"], node, path, report, extra=CHILD_SECTIONS)
+    if not isinstance(client, ClientEntry):
+        return None
+    client.mentions.append((client.line_of("code"), client.path_of("code")))
+    for name in CHILD_SECTIONS:
+        child_node = node.value.get(name)
+        entries: list[Entry] = []
+        if child_node is not None:
+            for i, item in enumerate(_list_items(child_node, f"{path}.{name}", report)):
+                entry = _yaml_record(SECTIONS[name], item, f"{path}.{name}[{i}]", report)
+                if entry is not None:
+                    entries.append(entry)
+        check_duplicates(entries, report)
+        client.children[name] = entries
+    return client
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def read_csv(
+    header: list[tuple[str, int]], header_line: int, rows: list[CsvRow], report: Report
+) -> list[ClientEntry]:
+    """Endpoints of a CSV file, grouped by the client code in their ``client`` column.
+
+    An empty cell means "not given": the record keeps its value, or a new one gets the default.
+    """
+    names = [name for name, _col in header]
+    if len(names) == 1 and any(sep in names[0] for sep in ("\t", ";")):
+        report(header_line, "", _("Separate the columns with commas (,)."))
+        return []
+    for name in names:
+        if name not in CSV_COLUMNS:
+            report(header_line, name, unknown_field_message(name, CSV_COLUMNS, column=True))
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        report(header_line, name, _("This column appears more than once."))
+    for name in CSV_REQUIRED_COLUMNS:
+        if name not in names:
+            report(header_line, name, _("This column is required."))
+    if any(name not in names for name in CSV_REQUIRED_COLUMNS):
+        return []
+
+    section = SECTIONS["endpoints"]
+    clients: dict[str, ClientEntry] = {}
+    for row in rows:
+        code = row.cells.get("client", "")
+        entry = Entry(section=section, path="", line=row.line)
+        for name, cell in row.cells.items():
+            if name == "client" or section.field(name) is None:
+                continue
+            if cell == "":
+                continue
+            if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+                cell = cell[1:]
+            _set_value(entry, name, cell, row.line, report, text=True)
+        _finish(entry, report)
+        if not code:
+            report(row.line, "client", _("This field is required."))
+            continue
+        client = clients.get(code)
+        if client is None:
+            client = ClientEntry(
+                section=SECTIONS["clients"],
+                path="",
+                line=row.line,
+                values={"code": code},
+                must_exist=True,
+            )
+            client.children = {name: [] for name in CHILD_SECTIONS}
+            clients[code] = client
+        client.mentions.append((row.line, "client"))
+        client.children["endpoints"].append(entry)
+    for client in clients.values():
+        check_duplicates(client.children["endpoints"], report)
+    return list(clients.values())

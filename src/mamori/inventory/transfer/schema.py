@@ -1,0 +1,498 @@
+"""The inventory file's schema: the fields of each kind of record and how their values are read.
+
+A value passes two checks before it reaches the database: its *type* here (a port is a whole
+number, a start date is a date), then the model field's own ``clean()`` (choices, lengths, the
+e-mail and URL validators, ``validate_topics`` ...), so that every rule about what a valid
+contact or endpoint is stays in the models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext as _
+
+from mamori.clients.models import Client, Contact, Contract, NoticeTopic
+from mamori.inventory.models import Domain, Endpoint, Server, Site
+from mamori.inventory.transfer import names
+
+FORMAT_VERSION = 1
+MAX_LIST_ITEMS = 100
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+class Kind(enum.Enum):
+    """How a field's value is written in the file."""
+
+    TEXT = "text"
+    EMAIL = "email"
+    URL = "url"
+    INT = "int"
+    BOOL = "bool"
+    DATE = "date"
+    DAYS = "days"  # a list of whole days, e.g. [60, 30, 14]
+    TOPICS = "topics"  # a list of notice topics
+    HOST = "host"
+    SNI = "sni"
+    DOMAIN = "domain"
+    REF = "ref"  # the natural key of another record of the same client
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a record. ``key`` fields identify the record within its client; a key field
+    with a ``default`` may be left out (port 443, SNI empty)."""
+
+    name: str
+    kind: Kind = Kind.TEXT
+    key: bool = False
+    required: bool = False
+    default: Any = None
+    refers_to: str = ""
+    multiline: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A kind of record: its name in the file, its model and its fields in file order."""
+
+    name: str
+    model: type[models.Model]
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The field called ``name``, or ``None`` if the section has none (a typo)."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def spec(self, name: str) -> FieldSpec:
+        """The field called ``name``, which must exist; raises ``KeyError``."""
+        found = self.field(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    @property
+    def key_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.key)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+F = FieldSpec
+SECTIONS: dict[str, Section] = {
+    s.name: s
+    for s in [
+        Section(
+            "clients",
+            Client,
+            (
+                F("code", key=True, required=True),
+                F("name"),
+                F("address"),
+                F("representative"),
+                F("notes", multiline=True),
+            ),
+        ),
+        Section(
+            "contacts",
+            Contact,
+            (
+                F("name"),
+                F("email", Kind.EMAIL, key=True, required=True),
+                F("language"),
+                F("notify", Kind.TOPICS),
+            ),
+        ),
+        Section(
+            "contracts",
+            Contract,
+            (
+                F("type", key=True, required=True),
+                F("start", Kind.DATE, key=True, required=True),
+                F("title"),
+                F("term_months", Kind.INT),
+                F("auto_renew", Kind.BOOL),
+                F("renewal_policy"),
+                F("expiry_notice_days", Kind.DAYS),
+                F("notes", multiline=True),
+            ),
+        ),
+        Section(
+            "servers",
+            Server,
+            (
+                F("name", key=True, required=True),
+                F("kind"),
+                F("provider"),
+                F("os"),
+                F("middleware"),
+                F("network", multiline=True),
+                F("notes", multiline=True),
+            ),
+        ),
+        Section(
+            "sites",
+            Site,
+            (
+                F("name"),
+                F("url", Kind.URL, key=True, required=True),
+                F("server", Kind.REF, refers_to="servers"),
+                F("cms"),
+                F("related_systems", multiline=True),
+            ),
+        ),
+        Section(
+            "domains",
+            Domain,
+            (
+                F("name", Kind.DOMAIN, key=True, required=True),
+                F("registrar"),
+                F("expires_on", Kind.DATE),
+            ),
+        ),
+        Section(
+            "endpoints",
+            Endpoint,
+            (
+                F("host", Kind.HOST, key=True, required=True),
+                F("port", Kind.INT, key=True, default=443),
+                F("sni", Kind.SNI, key=True, default=""),
+                F("site", Kind.REF, refers_to="sites"),
+                F("server", Kind.REF, refers_to="servers"),
+                F("contract", Kind.REF, refers_to="contracts"),
+                F("check_interval", Kind.INT),
+                F("enabled", Kind.BOOL),
+                F("trust_bundle", multiline=True),
+            ),
+        ),
+    ]
+}
+# The lists a client holds, in file order. It is also a valid order to import them in: sites
+# refer to servers, endpoints to sites, servers and contracts, and each comes after them.
+CHILD_SECTIONS: tuple[str, ...] = (
+    "contacts",
+    "contracts",
+    "servers",
+    "sites",
+    "domains",
+    "endpoints",
+)
+CSV_COLUMNS: tuple[str, ...] = (
+    "client",
+    "host",
+    "port",
+    "sni",
+    "site",
+    "server",
+    "contract",
+    "check_interval",
+    "enabled",
+)
+CSV_REQUIRED_COLUMNS: tuple[str, ...] = ("client", "host")
+# Excel runs a cell that starts with one of these as a formula (CSV injection): the exporter
+# writes such a cell with a leading apostrophe, and the CSV importer removes it again.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+class FieldProblem(ValueError):
+    """A value that does not fit its field; the message is for the operator."""
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+def entry_key(section: Section, values: dict[str, Any]) -> tuple[Any, ...]:
+    """The natural key of a record read from a file (``values`` already normalised)."""
+    parts = [values.get(f.name, f.default) for f in section.key_fields]
+    return _key(section.name, parts)
+
+
+def object_key(section: Section, obj: models.Model) -> tuple[Any, ...]:
+    """The natural key of a database row, normalised like a file's values so that rows written
+    through the web UI before these rules still match."""
+    parts = [getattr(obj, f.name) for f in section.key_fields]
+    if section.name == "sites":
+        parts = [names.url_key(parts[0])]
+    elif section.name == "domains":
+        parts = [names.host_key(parts[0])]
+    elif section.name == "endpoints":
+        parts = [names.host_key(parts[0]), parts[1], names.host_key(parts[2]) if parts[2] else ""]
+    elif section.name in ("clients", "servers"):
+        parts = [parts[0].strip()]
+    return _key(section.name, parts)
+
+
+def _key(section: str, parts: list[Any]) -> tuple[Any, ...]:
+    if section == "contacts":
+        # Mailbox names are case-sensitive in theory and never in practice: one person.
+        return (str(parts[0]).lower(),)
+    if section == "endpoints":
+        host, port, sni = parts
+        # An empty SNI means "the host", so both spellings name the same endpoint.
+        return (host, port, sni or host)
+    return tuple(parts)
+
+
+def key_label(section: str, key: tuple[Any, ...]) -> str:
+    """A short human-readable form of a natural key, for reports."""
+    if section == "contracts":
+        return f"{key[0]} {key[1]:%Y-%m-%d}" if isinstance(key[1], dt.date) else f"{key[0]}"
+    if section == "endpoints":
+        host, port, sni = key
+        text = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return text if sni == host else f"{text} ({sni})"
+    return str(key[0])
+
+
+def contract_ref(contract: Contract, siblings: list[Contract]) -> str:
+    """How a file refers to a contract: its type, plus ``/start`` when the client has several
+    contracts of that type."""
+    same_type = [c for c in siblings if c.type == contract.type]
+    if len(same_type) > 1:
+        return f"{contract.type}/{contract.start:%Y-%m-%d}"
+    return contract.type
+
+
+def canonical(spec: FieldSpec, value: Any) -> Any:
+    """One spelling for values whose order carries no meaning, for comparing and exporting."""
+    if (
+        spec.kind is Kind.DAYS
+        and isinstance(value, list)
+        and all(isinstance(d, int) for d in value)
+    ):
+        return sorted(set(value), reverse=True)
+    if spec.kind is Kind.TOPICS and isinstance(value, list):
+        known = [t for t in NoticeTopic.values if t in value]
+        return known + sorted({t for t in value if t not in NoticeTopic.values}, key=str)
+    if spec.multiline and isinstance(value, str):
+        # A browser sends a textarea's lines with CR LF, YAML reads every line break as LF:
+        # compare and export with LF so that the same text is not seen as a change.
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
+# --- converting values --------------------------------------------------------------------------
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A value quoted for a message, shortened if long."""
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        # Control characters would be invisible in the message: show them escaped.
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return f"'{text}'"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("true/false")
+    if isinstance(value, int | float):
+        return _("a number")
+    if isinstance(value, dt.date):
+        return _("a date")
+    if isinstance(value, list):
+        return _("a list")
+    if isinstance(value, dict):
+        return _("a mapping")
+    return type(value).__name__
+
+
+def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
+    """The value of ``spec`` written as ``raw`` (a YAML value, or a CSV cell if
+    ``from_text``), normalised; raises :class:`FieldProblem` if it has the wrong type."""
+    kind = spec.kind
+    if kind in (Kind.DAYS, Kind.TOPICS):
+        return canonical(spec, _list(spec, raw, from_text))
+    if raw is None:
+        # "key:" with no value clears a text field; elsewhere it means "no value" (null),
+        # which the model accepts only where a field may be empty.
+        if kind is Kind.BOOL:
+            raise FieldProblem(_("Expected true or false."))
+        return "" if kind in (Kind.TEXT, Kind.EMAIL, Kind.URL, Kind.SNI) else None
+    if isinstance(raw, list | dict):
+        raise FieldProblem(_("Expected a single value, not %(type)s.") % {"type": type_name(raw)})
+    if kind is Kind.INT:
+        return _int(raw)
+    if kind is Kind.BOOL:
+        return _bool(raw)
+    if kind is Kind.DATE:
+        return _date(raw)
+    text = _text(raw)
+    try:
+        if kind is Kind.HOST:
+            return names.normalise_host(text) if text.strip() else ""
+        if kind is Kind.SNI:
+            return names.normalise_sni(text)
+        if kind is Kind.DOMAIN:
+            return names.normalise_host(text, allow_ip=False) if text.strip() else ""
+    except names.NameProblem as e:
+        raise FieldProblem(f"{show(text)}: {e}") from None
+    if kind is Kind.EMAIL:
+        return names.normalise_email(text)
+    if kind is Kind.URL:
+        return names.normalise_url(text)
+    if kind is Kind.REF:
+        return text.strip() or None
+    return canonical(spec, text) if spec.multiline else text.strip()
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    # YAML turned it into something else: 1.10 would become "1.1" and 01 "1", so say so
+    # rather than guess what was meant.
+    raise FieldProblem(
+        _('Expected text, not %(type)s; put the value in quotes: "%(value)s".')
+        % {"type": type_name(raw), "value": raw}
+    )
+
+
+def _int(raw: Any) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and WHOLE_NUMBER.match(raw.strip()):
+        return int(raw.strip())
+    raise FieldProblem(_("%(value)s is not a whole number.") % {"value": show(raw)})
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise FieldProblem(_("%(value)s is not true or false.") % {"value": show(raw)})
+
+
+def _date(raw: Any) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        raise FieldProblem(_("Expected a date without a time, e.g. 2026-04-01."))
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, str) and ISO_DATE.match(raw.strip()):
+        try:
+            return dt.date.fromisoformat(raw.strip())
+        except ValueError as e:
+            raise FieldProblem(
+                _("%(value)s is not a valid date: %(problem)s.")
+                % {"value": show(raw), "problem": e}
+            ) from None
+    raise FieldProblem(
+        _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.")
+        % {"value": show(raw)}
+    )
+
+
+def _list(spec: FieldSpec, raw: Any, from_text: bool) -> list[Any]:
+    if from_text and isinstance(raw, str):
+        raw = [item for item in re.split(r"[,\s]+", raw.strip()) if item]
+    if not isinstance(raw, list):
+        example = "[60, 30, 14, 7, 1]" if spec.kind is Kind.DAYS else "[certificates, incidents]"
+        raise FieldProblem(_("Expected a list, e.g. %(example)s.") % {"example": example})
+    if len(raw) > MAX_LIST_ITEMS:
+        raise FieldProblem(_("Too many items (at most %(max)d).") % {"max": MAX_LIST_ITEMS})
+    if spec.kind is Kind.DAYS:
+        return [_int(item) for item in raw]
+    for item in raw:
+        if not isinstance(item, str):
+            raise FieldProblem(
+                _("%(value)s is not a notice topic (use %(valid)s).")
+                % {"value": show(item), "valid": ", ".join(NoticeTopic.values)}
+            )
+    return [item.strip() for item in raw]
+
+
+# --- the model's own rules ------------------------------------------------------------------------
+
+
+def model_clean(section: Section, spec: FieldSpec, value: Any) -> Any:
+    """Run the model field's ``clean()`` on a converted value; raises :class:`FieldProblem`.
+
+    Choice values are accepted in any letter case (``VPS`` for ``vps``) and stored as the
+    choice itself.
+    """
+    if spec.kind is Kind.REF:
+        return value
+    model_field = section.model._meta.get_field(spec.name)
+    if model_field.choices and isinstance(value, str):
+        values = [str(choice) for choice, _label in model_field.flatchoices]
+        if value not in values and value.lower() in values:
+            value = value.lower()
+    try:
+        return model_field.clean(value, None)
+    except ValidationError as e:
+        raise FieldProblem(" ".join(describe(e, value, model_field))) from None
+
+
+def describe(error: ValidationError, value: Any, model_field: models.Field | None) -> list[str]:
+    """Messages of a model ``ValidationError`` that also show the offending value."""
+    messages = []
+    for item in error.error_list:
+        text = item.message % item.params if item.params else str(item.message)
+        if item.code == "invalid" and isinstance(model_field, models.EmailField):
+            text = _("%(value)s is not a valid e-mail address.") % {"value": show(value)}
+        elif item.code == "invalid" and isinstance(model_field, models.URLField):
+            text = _("%(value)s is not a valid URL.") % {"value": show(value)}
+        elif item.code == "invalid_choice" and model_field is not None:
+            valid = ", ".join(str(choice) for choice, _label in model_field.flatchoices)
+            text = _("%(value)s is not one of: %(valid)s.") % {"value": show(value), "valid": valid}
+        elif item.code in ("blank", "null"):
+            text = _("A value is required.")
+        elif value not in (None, "") and not isinstance(value, list) and item.code != "unique":
+            text = f"{show(value)}: {text}"
+        messages.append(text)
+    return messages
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Entry:
+    """One record read from the file: the values of the fields it gives, already converted,
+    and the line of each. ``valid`` is false once any of its values was reported."""
+
+    section: Section
+    path: str
+    line: int
+    values: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    valid: bool = True
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return entry_key(self.section, self.values)
+
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, self.line)
+
+    def path_of(self, name: str) -> str:
+        """``clients[0].contacts[1].email`` in YAML; just the column name in CSV."""
+        return f"{self.path}.{name}" if self.path else name
+
+
+@dataclass(eq=False)
+class ClientEntry(Entry):
+    """A client with its lists of records. ``must_exist`` for CSV rows, which name a client but
+    never create one; ``mentions`` are the places that name the client's code."""
+
+    children: dict[str, list[Entry]] = field(default_factory=dict)
+    must_exist: bool = False
+    mentions: list[tuple[int, str]] = field(default_factory=list)
