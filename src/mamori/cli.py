@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mamori.settings")
     from mamori.conf import ConfigError
 
+    if args and args[0] == "demo":
+        _use_demo_data_dir()
+
     try:
         import django
         from django.core.management import execute_from_command_line
@@ -31,6 +34,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     execute_from_command_line(["mamori", *args])
     return 0
+
+
+def _use_demo_data_dir() -> None:
+    """The demo runs on a fresh database of its own under the data directory, whatever
+    ``MAMORI_DATABASE_URL`` says, so it can neither read nor damage real data."""
+    import shutil
+
+    from mamori.conf import data_dir
+
+    demo = data_dir() / "demo"
+    shutil.rmtree(demo, ignore_errors=True)
+    demo.mkdir(parents=True)
+    os.environ["MAMORI_DATA_DIR"] = str(demo)
+    os.environ["MAMORI_DATABASE_URL"] = f"sqlite:///{demo / 'mamori.sqlite3'}"
 
 
 if __name__ == "__main__":

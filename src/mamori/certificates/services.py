@@ -383,7 +383,7 @@ def _record_expiry(
         "client": endpoint.client,
         "certificate": cert,
         "threshold": threshold,
-        "days_left": max(0, int(cert.days_left(now))),
+        "days_left": max(0, round(cert.days_left(now))),
         "endpoints": list(
             Endpoint.objects.filter(client=endpoint.client, current_certificate=cert).order_by(
                 "host"

@@ -1,0 +1,23 @@
+import pytest
+
+from tests.support.env import require_binary
+from tests.support.nginx import Nginx, find_nginx
+from tests.support.pki import CertificateAuthority
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> CertificateAuthority:
+    return CertificateAuthority.create("Mamori Watch Test Root")
+
+
+@pytest.fixture
+def issuing_ca(test_ca) -> CertificateAuthority:
+    return test_ca.intermediate("Mamori Watch Test Issuing CA")
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    require_binary("nginx", find_nginx() or "/usr/sbin/nginx")
+    server = Nginx(tmp_path / "nginx")
+    yield server
+    server.stop()
