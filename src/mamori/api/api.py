@@ -1,0 +1,51 @@
+"""The REST API under ``/api/v1/`` (django-ninja), with its OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from mamori.api import certificates, clients, inventory, notices
+from mamori.api.auth import AUTH
+
+logger = logging.getLogger(__name__)
+
+
+class MamoriAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation) -> str:
+        # Short, stable ids (list_clients, create_endpoint...): view names are unique.
+        return operation.view_func.__name__
+
+
+api = MamoriAPI(
+    title="Mamori API",
+    version="1",
+    description=(
+        "Clients, endpoints, certificates and notices of the clients you may see.\n\n"
+        "Authenticate with `Authorization: Bearer <token>` (create one with "
+        "`mamori token create USERNAME`), or from the browser with your signed-in session "
+        '(unsafe methods then need the CSRF token). Errors are JSON: `{"detail": …}`.'
+    ),
+    urls_namespace="api",
+    auth=AUTH,
+)
+
+api.add_router("/clients", clients.router)
+api.add_router("/endpoints", inventory.router)
+api.add_router("/certificates", certificates.router)
+api.add_router("/notices", notices.router)
+
+
+@api.exception_handler(PermissionDenied)
+def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": "Forbidden"}, status=403)
+
+
+@api.exception_handler(Exception)
+def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Never a traceback for the caller, whatever DEBUG says; the log has it.
+    logger.exception("API error on %s %s", request.method, request.path)
+    return api.create_response(request, {"detail": "Internal Server Error"}, status=500)

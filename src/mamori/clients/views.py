@@ -1,0 +1,136 @@
+"""Clients: the list with their health at a glance, and one client's page with everything on it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Min, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from mamori.certificates.models import Certificate
+from mamori.certificates.problems import severity
+from mamori.clients.models import Client, Contact, Contract, NoticeTopic
+from mamori.core import dashboard
+from mamori.core.htmx import wants_partial
+from mamori.core.models import Role
+from mamori.inventory.models import Endpoint, EndpointState, Server, Site
+from mamori.notices.models import Notice
+
+PAGE_SIZE = 50
+# A client's endpoints are listed worst first.
+STATE_ORDER = {EndpointState.PROBLEM: 0, EndpointState.UNKNOWN: 1, EndpointState.OK: 2}
+# A client page lists this many endpoints and notices; the endpoint and notice lists have more.
+DETAIL_LIMIT = 200
+
+
+def worst_state(endpoints: int, problems: int, unknown: int) -> str:
+    """The client's overall state: any problem, else anything unchecked, else OK."""
+    if problems:
+        return EndpointState.PROBLEM
+    if unknown:
+        return EndpointState.UNKNOWN
+    return EndpointState.OK if endpoints else ""
+
+
+def may_see_emails(user, client: Client) -> bool:
+    """Provider staff and the client's own administrators see contact addresses (ACC-04)."""
+    return user.is_provider_staff or (
+        user.role == Role.CLIENT_ADMIN and user.client_id == client.pk
+    )
+
+
+@login_required
+def client_list(request: HttpRequest) -> HttpResponse:
+    open_sighting = Q(endpoints__sightings__ended_at__isnull=True)
+    clients = (
+        Client.objects.visible_to(request.user)
+        .annotate(
+            endpoint_count=Count("endpoints", distinct=True),
+            problem_count=Count(
+                "endpoints", filter=Q(endpoints__state=EndpointState.PROBLEM), distinct=True
+            ),
+            unknown_count=Count(
+                "endpoints", filter=Q(endpoints__state=EndpointState.UNKNOWN), distinct=True
+            ),
+            certificate_count=Count(
+                "endpoints__sightings__certificate", filter=open_sighting, distinct=True
+            ),
+            next_expiry=Min("endpoints__sightings__certificate__not_after", filter=open_sighting),
+        )
+        .order_by("code")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        clients = clients.filter(Q(code__icontains=query) | Q(name__icontains=query))
+    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for client in page:
+        client.worst_state = worst_state(
+            client.endpoint_count, client.problem_count, client.unknown_count
+        )
+        client.next_expiry_remaining = dashboard.remaining(client.next_expiry, now)
+    template = "clients/_list_results.html" if wants_partial(request) else "clients/list.html"
+    return render(request, template, {"page": page, "query": query})
+
+
+@login_required
+def client_detail(request: HttpRequest, code: str) -> HttpResponse:
+    user = request.user
+    client = get_object_or_404(Client.objects.visible_to(user), code=code)
+    now = timezone.now()
+    contracts = Contract.objects.visible_to(user).filter(client=client).order_by("-start", "type")
+    ssl = dashboard.ssl_contracts({client.pk})
+    endpoints_qs = (
+        Endpoint.objects.visible_to(user)
+        .filter(client=client)
+        .select_related("client", "site", "server", "contract", "current_certificate")
+    )
+    endpoints = sorted(
+        endpoints_qs[:DETAIL_LIMIT],
+        key=lambda e: (STATE_ORDER.get(e.state, 9), severity(e.problems), e.host, e.port),
+    )
+    for endpoint in endpoints:
+        endpoint.explained = dashboard.explain(endpoint.problems)
+        cert = endpoint.current_certificate
+        endpoint.remaining = dashboard.remaining(cert.not_after if cert else None, now)
+        endpoint.window = dashboard.notice_window(endpoint, ssl, cert)
+    certificates = list(
+        dashboard.filter_certificates(
+            Certificate.objects.visible_to(user), user, client=client
+        ).order_by("not_after")[:DETAIL_LIMIT]
+    )
+    served = set(
+        dashboard.current_sightings(user)
+        .filter(endpoint__client=client)
+        .values_list("certificate_id", flat=True)
+    )
+    for cert in certificates:
+        cert.remaining = dashboard.remaining(cert.not_after, now)
+        cert.served_now = cert.pk in served
+    notices = (
+        Notice.objects.visible_to(user)
+        .filter(client=client)
+        .select_related("client", "contact")
+        .order_by("-created_at", "-pk")
+    )
+    contacts = list(Contact.objects.visible_to(user).filter(client=client))
+    topics = dict(NoticeTopic.choices)
+    for contact in contacts:
+        contact.topics = [str(topics.get(t, t)) for t in contact.notify]
+    context = {
+        "client": client,
+        "contracts": contracts,
+        "contacts": contacts,
+        "show_emails": may_see_emails(user, client),
+        "sites": Site.objects.visible_to(user).filter(client=client).select_related("server"),
+        "servers": Server.objects.visible_to(user).filter(client=client),
+        "endpoints": endpoints,
+        "endpoint_total": endpoints_qs.count(),
+        "certificates": certificates,
+        "notices": notices[:DETAIL_LIMIT],
+        "notice_total": notices.count(),
+        "limit": DETAIL_LIMIT,
+    }
+    return render(request, "clients/detail.html", context)

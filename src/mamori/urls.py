@@ -1,0 +1,50 @@
+"""Every URL of the web UI and the API.
+
+Each page view requires sign-in and fetches rows through ``visible_to(user)``; the tenancy test
+(tests/web/test_tenancy.py) walks this list, so a new URL is either exercised there or
+explicitly exempt.
+"""
+
+from django.urls import path
+
+from mamori.api.api import api
+from mamori.certificates import views as certificates
+from mamori.clients import views as clients
+from mamori.core import views as core
+from mamori.inventory import views as inventory
+from mamori.notices import views as notices
+
+urlpatterns = [
+    path("", core.dashboard, name="dashboard"),
+    path("login/", core.LoginView.as_view(), name="login"),
+    path("logout/", core.LogoutView.as_view(), name="logout"),
+    path("language/", core.set_language, name="set_language"),
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/<str:code>/", clients.client_detail, name="client_detail"),
+    path("certificates/", certificates.certificate_list, name="certificate_list"),
+    path(
+        "certificates/<str:fingerprint>/",
+        certificates.certificate_detail,
+        name="certificate_detail",
+    ),
+    path(
+        "certificates/<str:fingerprint>/pem/",
+        certificates.certificate_pem,
+        name="certificate_pem",
+    ),
+    path("endpoints/", inventory.endpoint_list, name="endpoint_list"),
+    path("endpoints/add/", inventory.endpoint_add, name="endpoint_add"),
+    path("endpoints/<int:pk>/", inventory.endpoint_detail, name="endpoint_detail"),
+    path("endpoints/<int:pk>/edit/", inventory.endpoint_edit, name="endpoint_edit"),
+    path("endpoints/<int:pk>/delete/", inventory.endpoint_delete, name="endpoint_delete"),
+    path("endpoints/<int:pk>/check/", inventory.endpoint_check, name="endpoint_check"),
+    path("import/", inventory.inventory_import, name="inventory_import"),
+    path("notices/", notices.notice_list, name="notice_list"),
+    path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
+    path("api/v1/", api.urls),
+]
+
+handler400 = "mamori.core.views.bad_request"
+handler403 = "mamori.core.views.permission_denied"
+handler404 = "mamori.core.views.page_not_found"
+handler500 = "mamori.core.views.server_error"

@@ -1,0 +1,39 @@
+"""The OpenAPI document is valid OpenAPI 3 and describes every route and both ways to sign in."""
+
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+
+def test_it_serves_a_valid_openapi_document(db, client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) == {
+        "/api/v1/clients",
+        "/api/v1/clients/{code}",
+        "/api/v1/endpoints",
+        "/api/v1/endpoints/{endpoint_id}",
+        "/api/v1/endpoints/{endpoint_id}/check",
+        "/api/v1/certificates",
+        "/api/v1/certificates/{fingerprint}",
+        "/api/v1/notices",
+        "/api/v1/notices/{notice_id}",
+    }
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["Session"]["in"] == "cookie"
+
+
+def test_it_names_operations_plainly(db, client):
+    spec = client.get("/api/v1/openapi.json").json()
+    ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}
+    assert {"list_certificates", "create_endpoint", "delete_endpoint"} <= ids
+
+
+def test_it_serves_the_docs_page(db, client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert "openapi.json" in response.content.decode()

@@ -1,0 +1,129 @@
+"""Tenancy of every API operation (ACC-01), generated from the API's own OpenAPI document.
+
+Each operation's path parameters are filled with one of ``acme``'s objects (``PARAMETERS``) and
+each request body comes from ``BODIES``; an operation with a parameter or a body not described
+here fails ``test_it_can_fill_in_every_operation``, so a new route cannot be forgotten. Every
+operation is then called with the bearer token of the owner (client admin of acme), the member
+(viewer of acme) and the outsider (admin of globex), and without any credentials.
+"""
+
+# ruff: noqa: F811 (test arguments name the fixtures imported below)
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mamori.api.api import api
+from mamori.core.tokens import create_token
+from mamori.inventory.models import Endpoint
+
+# The page tests' fixtures (a scene of two clients' data); pytest finds them here.
+from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
+
+pytestmark = pytest.mark.req("ACC-01")
+
+PARAMETERS = {
+    "code": lambda s: s.acme.code,
+    "endpoint_id": lambda s: s.problem_endpoint.pk,
+    "fingerprint": lambda s: s.expiring_cert.fingerprint_sha256,
+    "notice_id": lambda s: s.notice.pk,
+}
+BODIES = {
+    "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def operations() -> list[tuple[str, str, str]]:
+    """(method, path template, operation id) of every operation in the OpenAPI document."""
+    paths = api.get_openapi_schema()["paths"]
+    return sorted(
+        (method, path, op["operationId"])
+        for path, ops in paths.items()
+        for method, op in ops.items()
+    )
+
+
+OPERATIONS = operations()
+IDS = [f"{m.upper()} {p}" for m, p, _ in OPERATIONS]
+
+
+def fill(path: str, scene) -> str:
+    return re.sub(r"{(\w+)}", lambda m: str(PARAMETERS[m.group(1)](scene)), path)
+
+
+def call(client, method: str, path: str, operation_id: str, scene, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = BODIES[operation_id](scene) if operation_id in BODIES else None
+    return client.generic(
+        method.upper(),
+        fill(path, scene),
+        json.dumps(body) if body is not None else "",
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def token_of(user) -> str:
+    return create_token(user, "test")[1]
+
+
+def has_object(path: str) -> bool:
+    return "{" in path
+
+
+def test_it_can_fill_in_every_operation():
+    schema = api.get_openapi_schema()
+    for path, ops in schema["paths"].items():
+        for name in re.findall(r"{(\w+)}", path):
+            assert name in PARAMETERS, f"{path}: add {name!r} to PARAMETERS in {__file__}"
+        for method, op in ops.items():
+            if "requestBody" in op:
+                assert op["operationId"] in BODIES, f"{method} {path}: add a body to BODIES"
+
+
+@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+def test_it_requires_credentials(method, path, operation_id, scene, client):
+    response = call(client, method, path, operation_id, scene, token=None)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
+
+
+@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+def test_it_serves_acme_to_its_owner(method, path, operation_id, scene, owner, client):
+    response = call(client, method, path, operation_id, scene, token_of(owner))
+    assert 200 <= response.status_code < 300, response.content
+    if method == "get":
+        assert "acme" in response.content.decode()
+
+
+@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+def test_it_lets_viewers_read_but_not_write(method, path, operation_id, scene, member, client):
+    before = list(Endpoint.objects.values().order_by("pk"))
+    response = call(client, method, path, operation_id, scene, token_of(member))
+    if method in WRITE_METHODS:
+        assert response.status_code == 403
+        assert "detail" in response.json()
+        assert list(Endpoint.objects.values().order_by("pk")) == before
+    else:
+        assert response.status_code == 200
+        assert "acme" in response.content.decode()
+
+
+@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+def test_it_hides_acme_from_outsiders(method, path, operation_id, scene, outsider, client):
+    before = list(Endpoint.objects.values().order_by("pk"))
+    response = call(client, method, path, operation_id, scene, token_of(outsider))
+    if has_object(path):
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
+    elif method in WRITE_METHODS:
+        # Creating in a client the caller cannot see: the client is unknown to them.
+        assert response.status_code == 422
+    else:
+        assert response.status_code == 200
+        assert "acme" not in response.content.decode()
+    assert list(Endpoint.objects.values().order_by("pk")) == before
