@@ -9,7 +9,7 @@ foreground (``daemon off``) as a child of the test process, in its own process g
 Example::
 
     with Nginx(tmp_path) as server:
-        port = server.add_site("good", cert=leaf)             # leaf: tests.support.pki.IssuedCert
+        port = server.add_site("good", cert=leaf)             # leaf: mamori.demo.pki.IssuedCert
         server.add_site("other", cert=other, port=port)      # second SNI name on the same port
         server.start()
         ...
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -192,8 +193,8 @@ class Nginx:
             ciphers=ciphers,
             send_chain=send_chain,
             ipv6=ipv6,
-            cert_file=self.prefix / "certs" / f"{name}.crt",
-            key_file=self.prefix / "certs" / f"{name}.key",
+            cert_file=self.prefix / "certs" / f"{_file_name(name)}.crt",
+            key_file=self.prefix / "certs" / f"{_file_name(name)}.key",
         )
         self._write_cert(site, cert_pem, key_pem, chain_pem)
         self._sites[name] = site
@@ -231,6 +232,7 @@ class Nginx:
             "daemon off;",
             "master_process on;",
             "worker_processes 1;",
+            *self._user_directive(),
             f"pid {p / 'nginx.pid'};",
             f"error_log {p / 'logs' / 'error.log'} warn;",
             "worker_rlimit_nofile 16384;",
@@ -299,6 +301,7 @@ class Nginx:
                 stderr=stderr,
                 env=self._env(),
                 start_new_session=True,  # own process group: stop() can kill master and workers
+                preexec_fn=_terminate_with_parent,
             )
         deadline = time.monotonic() + timeout
         try:
@@ -381,6 +384,14 @@ class Nginx:
             "    }",
         ]
         return block
+
+    def _user_directive(self) -> list[str]:
+        # Started as root, nginx would run its worker as "nobody", which cannot read files
+        # below pytest's private (0700) temp directories. Keep the worker as the owner of the
+        # prefix instead; as an ordinary user, nginx cannot switch users anyway.
+        if os.geteuid() != 0:
+            return []
+        return [f"user {_user_name(self.prefix.stat().st_uid)};"]
 
     def _write_cert(self, site: _Site, cert_pem: str, key_pem: str, chain_pem: str) -> None:
         served = cert_pem if not site.send_chain else cert_pem + chain_pem
@@ -475,6 +486,36 @@ class Nginx:
                 if log.exists():
                     output += log.read_text(errors="replace")
             raise NginxError(f"nginx exited with status {code}: {output.strip()[-2000:]}")
+
+
+def _file_name(name: str) -> str:
+    """A site name made safe as a file name (and unique enough for a test's handful of sites)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies (Linux prctl).
+
+    stop() handles every orderly ending; this covers a test run killed outright, which would
+    otherwise leave an orphaned nginx behind. SIGTERM makes nginx stop its worker too.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() and __del__ remain
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "root"
 
 
 def _pems(cert: _CertLike | tuple[str, str] | tuple[str, str, str]) -> tuple[str, str, str]:

@@ -1,0 +1,1 @@
+"""Tests of the Django-free probe layer (mamori.probe) and ``mamori scan``."""
