@@ -16,10 +16,6 @@ from tests.support.env import require_binary
 # The page tests' fixtures: a scene of two clients' data, real certificates, fast passwords.
 from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
-# thread with a running loop unless told this is fine (it is: the test owns the thread).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--headless",
@@ -33,15 +29,23 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per module. Playwright's sync API keeps an event loop running in this thread
+    while it lives, so it must end with the browser tests: later tests use asyncio.run()."""
     path = require_binary("chromium", "/usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Django refuses ORM calls from a thread with a running loop unless told this is fine (it
+    # is: the test owns the thread); only for as long as the loop runs.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

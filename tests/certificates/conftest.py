@@ -1,8 +1,8 @@
 import pytest
 
+from mamori.demo.pki import CertificateAuthority
 from tests.support.env import require_binary
 from tests.support.nginx import Nginx, find_nginx
-from tests.support.pki import CertificateAuthority
 
 
 @pytest.fixture(scope="session")

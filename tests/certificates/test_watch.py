@@ -76,7 +76,7 @@ def test_it_warns_the_right_people_once_and_follows_a_replaced_certificate(
     tmp_path, nginx, test_ca, issuing_ca, smtp, operator
 ):
     # A 90-day certificate with 10 days left: the contract's 14-day notice is due.
-    first = issued(issuing_ca, "www.sample.example", age_days=80)
+    first = issued(issuing_ca, "www.sample.example", age_days=79.5)
     port = nginx.add_site("www", cert=first)
     nginx.start()
     call_command(
@@ -137,7 +137,7 @@ def test_it_warns_the_right_people_once_and_follows_a_replaced_certificate(
     # The schedule follows the new certificate: when the one now served is close to expiry,
     # its own notices go out, once.
     smtp.clear()
-    late = issued(issuing_ca, "www.sample.example", age_days=84)
+    late = issued(issuing_ca, "www.sample.example", age_days=83.5)
     nginx.replace_cert("www", late)
     nginx.reload()
     make_due()

@@ -21,10 +21,10 @@ from mamori.certificates.models import (
     EventKind,
 )
 from mamori.clients.models import Client
+from mamori.demo.pki import CertificateAuthority, IssuedCert
 from mamori.inventory.models import Endpoint, EndpointState, Server, ServerKind, Site
 from mamori.notices.models import Channel, Notice, NoticeKind, NoticeState, RecipientKind
 from mamori.probe.x509info import CertInfo
-from tests.support.pki import CertificateAuthority, IssuedCert
 
 
 @dataclass

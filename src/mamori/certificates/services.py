@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -383,7 +384,8 @@ def _record_expiry(
         "client": endpoint.client,
         "certificate": cert,
         "threshold": threshold,
-        "days_left": max(0, round(cert.days_left(now))),
+        # Whole days, as everywhere in the UI: "10 days left" means at least 10 full days.
+        "days_left": max(0, math.floor(cert.days_left(now))),
         "endpoints": list(
             Endpoint.objects.filter(client=endpoint.client, current_certificate=cert).order_by(
                 "host"

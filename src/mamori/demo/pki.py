@@ -1,4 +1,5 @@
-"""A throw-away PKI for tests: root and intermediate CAs, leaf and self-signed certificates.
+"""A throw-away PKI for the demo and the tests: root and intermediate CAs, leaf and self-signed
+certificates.
 
 Everything is built with ``cryptography`` in memory, so tests can make any certificate they need
 (expired, not yet valid, weak keys, SHA-1 signatures, no SAN, wrong names…) without touching the
