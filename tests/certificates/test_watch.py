@@ -189,7 +189,15 @@ def test_it_notifies_a_broken_endpoint_once_per_state_change(
     assert sorted(m.to for m in problem) == sorted(
         ["yamada@acme.example", "jane@acme.example", operator.email]
     )
-    assert all("expired" in m.subject for m in problem)
+    by_to = {m.to: m for m in problem}
+    assert by_to["yamada@acme.example"].subject.strip().endswith("(shop.acme.example): 期限切れ")
+    assert by_to["jane@acme.example"].subject.strip().endswith("(shop.acme.example): Expired")
+    # Clients read the problem in their language; the probe's technical detail (English) goes
+    # to English readers and to operators only.
+    assert "証明書の有効期限が切れています" in by_to["yamada@acme.example"].text()
+    assert "certificate expired" not in by_to["yamada@acme.example"].text()
+    assert "Detail: certificate expired" in by_to["jane@acme.example"].text()
+    assert "技術的な詳細（英語）: certificate expired" in by_to[operator.email].text()
 
     smtp.clear()
     make_due()

@@ -24,6 +24,23 @@ PROBLEM_TEXT = {
     "tls_error": _("The TLS handshake failed."),
 }
 
+# Short names, for subjects and badges where a sentence does not fit.
+PROBLEM_LABEL = {
+    "expired": _("Expired"),
+    "expiring_soon": _("Expiring soon"),
+    "not_yet_valid": _("Not yet valid"),
+    "untrusted": _("Untrusted"),
+    "self_signed": _("Self-signed"),
+    "hostname_mismatch": _("Wrong host name"),
+    "incomplete_chain": _("Incomplete chain"),
+    "weak_key": _("Weak key"),
+    "weak_signature": _("Weak signature"),
+    "protocol_outdated": _("Outdated TLS"),
+    "unreachable": _("Unreachable"),
+    "timeout": _("Timeout"),
+    "tls_error": _("TLS error"),
+}
+
 # Urgency, most urgent first: used to order the dashboard.
 PROBLEM_ORDER = [
     "expired",
@@ -44,6 +61,10 @@ PROBLEM_ORDER = [
 
 def problem_text(code: str) -> str:
     return str(PROBLEM_TEXT.get(code, code))
+
+
+def problem_label(code: str) -> str:
+    return str(PROBLEM_LABEL.get(code, code))
 
 
 def severity(codes: list[str]) -> int:

@@ -28,7 +28,6 @@ from mamori.certificates.models import (
     CertificateSighting,
     EventKind,
 )
-from mamori.certificates.problems import problem_text
 from mamori.certificates.schedule import due_threshold
 from mamori.clients.models import Contract, ContractType, NoticeTopic
 from mamori.inventory.models import Endpoint, EndpointState
@@ -340,8 +339,7 @@ def _record_state(
         "certificate": cert,
         "event": event,
         "problems": [
-            {"code": code, "text": problem_text(code), "detail": result.details.get(code, "")}
-            for code in sorted(new_notified)
+            {"code": code, "detail": result.details.get(code, "")} for code in sorted(new_notified)
         ],
         "resolved": sorted(old_notified - new_notified),
         "error": result.error,

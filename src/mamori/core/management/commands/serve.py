@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from mamori import conf
 from mamori.core.models import Role, User
 
 
@@ -66,6 +67,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, terminate)
         shown = f"[{host}]" if ":" in host else host
+        if not conf.env("BASE_URL"):
+            # Links in notices point where this process actually listens.
+            settings.BASE_URL = f"http://{shown}:{port}"
         self.stdout.write(
             f"Mamori is running at http://{shown}:{port}/ (data: {settings.DATA_DIR}). "
             "Press Ctrl-C to stop."
