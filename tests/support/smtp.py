@@ -3,6 +3,7 @@ told to refuse messages, temporarily (4xx) or for good (5xx)."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -42,9 +43,13 @@ class _Handler:
     # While > 0, each message is refused with ``refuse_reply`` and the count goes down.
     refuse_count: int = 0
     refuse_reply: str = "451 4.3.0 Try again later"
+    # Seconds to take over each message, like a slow mail server.
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.refuse_count > 0:
                 self.refuse_count -= 1
@@ -61,8 +66,8 @@ def _free_port() -> int:
 
 
 class SMTPServer:
-    def __init__(self) -> None:
-        self.handler = _Handler()
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.handler = _Handler(delay=delay)
         self.port = _free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
