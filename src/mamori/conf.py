@@ -95,6 +95,17 @@ VARIABLES: dict[str, Variable] = {
             "90,60,30,14,7,3,1",
             "Default expiry notice schedule (days before expiry) for contracts that set none.",
         ),
+        Variable(
+            "MASTER_KEY",
+            "(generated into $MAMORI_DATA_DIR/master_key by `mamori serve`)",
+            "Vault master key (base64, 32 bytes) that wraps every secret's data key. Keep it "
+            "outside the database and its backups; use MAMORI_MASTER_KEY_FILE.",
+        ),
+        Variable(
+            "SESSION_HOURS",
+            "12",
+            "Hours of inactivity after which a web session expires.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

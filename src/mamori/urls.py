@@ -5,7 +5,7 @@ Each page view requires sign-in and fetches rows through ``visible_to(user)``; t
 explicitly exempt.
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from mamori.api.api import api
 from mamori.certificates import views as certificates
@@ -41,6 +41,10 @@ urlpatterns = [
     path("import/", inventory.inventory_import, name="inventory_import"),
     path("notices/", notices.notice_list, name="notice_list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
+    # Each of these apps keeps its own URL list (names stay flat, e.g. "vault_list").
+    path("audit/", include("mamori.core.audit_urls")),
+    path("vault/", include("mamori.vault.urls")),
+    path("account/", include("mamori.access.urls")),
     path("api/v1/", api.urls),
 ]
 

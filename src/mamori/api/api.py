@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
-from mamori.api import certificates, clients, inventory, notices
+from mamori.api import audit, certificates, clients, inventory, notices, vault
 from mamori.api.auth import AUTH
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ api.add_router("/clients", clients.router)
 api.add_router("/endpoints", inventory.router)
 api.add_router("/certificates", certificates.router)
 api.add_router("/notices", notices.router)
+api.add_router("/vault", vault.router)
+api.add_router("/audit", audit.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,0 +1,5 @@
+"""API routes (being written)."""
+
+from ninja import Router
+
+router = Router(tags=["audit"])
