@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "mamori.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from mamori.core import signals
+
+        signals.connect()

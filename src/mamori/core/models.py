@@ -7,9 +7,12 @@ users (admin, viewer) belong to exactly one client. What each may see is decided
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -81,13 +84,54 @@ class User(AbstractUser):
         return self.language or settings.LANGUAGE_CODE
 
 
+class AuditTrailError(Exception):
+    """An attempt to change or remove an audit event, or to add one outside the chain."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Audit events can be appended (through :func:`mamori.core.audit.record`) and read, never
+    changed or removed through the ORM: bulk updates and deletes raise :class:`AuditTrailError`."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditTrailError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditTrailError("audit events are append-only")
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list:
+        raise AuditTrailError("append audit events one at a time with mamori.core.audit.record()")
+
+    def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> int:
+        raise AuditTrailError("audit events are append-only")
+
+    def visible_to(self, user: User) -> AuditEventQuerySet:
+        """The events whose client the user may see (ACC-01); events about no client are shown
+        only to users who see every client. Whether the role may read the audit trail at all
+        is decided by :func:`mamori.core.audit.may_read_trail`."""
+        from mamori.core.scoping import visible_client_ids
+
+        ids = visible_client_ids(user)
+        if ids is None:
+            return self.all()
+        return self.filter(client__in=ids)
+
+
 class AuditEvent(models.Model):
     """One append-only line of the audit trail (ACC-03): who did what to which object, from where.
 
-    Never holds a secret value: ``changes`` records field names and non-secret values only.
+    Never holds a secret value: :func:`mamori.core.audit.record` redacts secret-looking keys of
+    ``changes``. Events form a hash chain: ``sequence`` numbers them without gaps from 1, and
+    ``hash`` is the SHA-256 of the event's content together with ``prev_hash``, the hash of the
+    event before it (see :mod:`mamori.core.audit` and docs/audit.md). Saving an existing event or
+    deleting one raises :class:`AuditTrailError`.
     """
 
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True, editable=False)
+    # Set by record() before hashing, so the stored time is exactly the hashed time.
+    created_at = models.DateTimeField(
+        _("time"), default=timezone.now, editable=False, db_index=True
+    )
+    # Kept when the user is deleted (SET_NULL); the hashed, authoritative name is actor_label.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -98,21 +142,47 @@ class AuditEvent(models.Model):
     object_type = models.CharField(_("object type"), max_length=60, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    # No database constraint and no cascade: the client id is part of the hashed content and
+    # must outlive the client (END-02 keeps the trail after offboarding).
     client = models.ForeignKey(
-        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "clients.Client",
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     source_ip = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
+    hash = models.CharField(_("hash"), max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-sequence"]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return (
-            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+            f"#{self.sequence} {self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} "
+            f"{self.object_repr}"
         )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Insert a new, already chained event (only :func:`mamori.core.audit.record` makes
+        those). Raises :class:`AuditTrailError` for an existing event or an unchained one."""
+        if not self._state.adding:
+            raise AuditTrailError(f"audit event #{self.sequence} cannot be changed")
+        if not self.hash or not self.prev_hash or not self.sequence:
+            raise AuditTrailError("append audit events with mamori.core.audit.record()")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditTrailError(f"audit event #{self.sequence} cannot be deleted")
 
 
 class ApiTokenQuerySet(models.QuerySet):

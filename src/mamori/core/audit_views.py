@@ -1,0 +1,178 @@
+"""The audit trail in the web UI (ACC-03): a filtered list and one page per event.
+
+Provider administrators read every event; a client administrator reads the events of their
+own client (``AuditEvent.client``); every other role is refused (403). An event of a client the
+user may not see is a 404, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.apps import apps
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
+
+from mamori.clients.models import Client
+from mamori.core import audit
+from mamori.core.htmx import wants_partial
+from mamori.core.models import AuditEvent
+from mamori.core.scoping import visible_client_ids
+
+PAGE_SIZE = 50
+# How much of the changes the list shows; the event's page shows them all.
+CHANGES_PREVIEW = 160
+
+# Labels of the actions Mamori itself records; an action not listed is shown as its code.
+ACTION_LABELS = {
+    "login": _("Signed in"),
+    "logout": _("Signed out"),
+    "login.failed": _("Sign-in failed"),
+    "endpoint.create": _("Endpoint added"),
+    "endpoint.update": _("Endpoint changed"),
+    "endpoint.delete": _("Endpoint deleted"),
+    "endpoint.check_requested": _("Check requested"),
+    "import.create": _("Imported (new)"),
+    "import.update": _("Imported (changed)"),
+    "export": _("Exported"),
+    "api_token.create": _("API token created"),
+    "api_token.revoke": _("API token revoked"),
+    "user.password_change": _("Password changed"),
+    "user.2fa_enable": _("Two-factor authentication turned on"),
+    "user.2fa_disable": _("Two-factor authentication turned off"),
+    "user.recovery_code_used": _("Recovery code used"),
+    "user.recovery_codes_renew": _("Recovery codes renewed"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def object_type_label(label: str) -> str:
+    """The model's verbose name for ``app.Model``, else the label itself."""
+    if not label:
+        return ""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
+def compact_changes(changes: Any, limit: int | None = CHANGES_PREVIEW) -> str:
+    """``changes`` on one line: ``field: value``, or ``field: old → new`` for a diff."""
+    if not isinstance(changes, dict):
+        text = json.dumps(changes, ensure_ascii=False)
+    else:
+        parts = []
+        for key, value in changes.items():
+            if isinstance(value, list) and len(value) == 2:
+                value_text = f"{_short(value[0])} → {_short(value[1])}"
+            else:
+                value_text = _short(value)
+            parts.append(f"{key}: {value_text}")
+        text = "; ".join(parts)
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
+    action = forms.CharField(
+        label=_("Action"),
+        required=False,
+        max_length=40,
+        help_text=_("An action, or its group: “endpoint” finds every endpoint action."),
+    )
+    client = forms.ModelChoiceField(
+        label=_("Client"), queryset=Client.objects.none(), to_field_name="code", required=False
+    )
+    object_type = forms.ChoiceField(label=_("Object type"), required=False)
+    date_from = forms.DateField(
+        label=_("Since"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(label=_("Object"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, user, events, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if visible_client_ids(user) is None:
+            self.fields["client"].queryset = Client.objects.order_by("code")
+            self.fields["client"].empty_label = _("All clients")
+        else:
+            # A client administrator reads their own client's events only.
+            del self.fields["client"]
+        types = events.order_by().values_list("object_type", flat=True).distinct()
+        self.fields["object_type"].choices = [
+            ("", _("Any type")),
+            *sorted(((t, object_type_label(t)) for t in types if t), key=lambda c: c[1]),
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`mamori.core.audit.filter_events`."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        client = data.get("client")
+        return {
+            "actor": data["actor"],
+            "action": data["action"],
+            "client": client.code if client else None,
+            "object_type": data["object_type"],
+            "date_from": data["date_from"],
+            "date_to": data["date_to"],
+            "text": data["q"],
+        }
+
+
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    events = audit.readable_events(request.user)
+    form = AuditFilterForm(request.GET or None, user=request.user, events=events)
+    events = audit.filter_events(events, **form.filters())
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [_row(event) for event in page.object_list]
+    template = "audit/_list_results.html" if wants_partial(request) else "audit/list.html"
+    return render(request, template, {"form": form, "page": page, "rows": rows})
+
+
+@login_required
+def audit_detail(request: HttpRequest, sequence: int) -> HttpResponse:
+    # Scope first (an event of another client is a 404), then the role (403), as for endpoints.
+    event = get_object_or_404(
+        AuditEvent.objects.visible_to(request.user).select_related("client"), sequence=sequence
+    )
+    if not audit.may_read_trail(request.user):
+        raise PermissionDenied
+    context = {
+        "event": event,
+        "row": _row(event, limit=None),
+        "changes_json": json.dumps(event.changes, ensure_ascii=False, indent=2),
+    }
+    return render(request, "audit/detail.html", context)
+
+
+def _row(event: AuditEvent, limit: int | None = CHANGES_PREVIEW) -> dict[str, Any]:
+    return {
+        "event": event,
+        "action": action_label(event.action),
+        "object_type": object_type_label(event.object_type),
+        "changes": compact_changes(event.changes, limit),
+    }

@@ -1,0 +1,101 @@
+"""Every way to change data is audited (ACC-03), generated from the tenancy cases.
+
+For every web URL with a write case (``CASES`` of tests/web/cases_*.py with ``post``) and every
+API operation that writes (POST, PUT, PATCH, DELETE), performing it successfully as a writer
+appends at least one audit event naming that writer. A new mutating view or route without
+``audit.record()`` fails here.
+"""
+
+# ruff: noqa: F811 (test arguments name the fixtures imported below)
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Max
+
+from mamori.core.models import AuditEvent
+from tests.api import test_tenancy as tenancy
+from tests.api.test_tenancy import OPERATIONS, WRITE_METHODS, call, token_of
+from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
+from tests.web.test_import import GOOD, digest_of
+from tests.web.test_tenancy import CASES, url_of
+
+# Every database: writing a secret also writes its data key to the vault's keystore.
+pytestmark = [pytest.mark.req("ACC-03"), pytest.mark.django_db(databases="__all__")]
+
+
+def last_sequence() -> int:
+    return AuditEvent.objects.aggregate(last=Max("sequence"))["last"] or 0
+
+
+def import_a_file(http, url: str, scene):
+    """The import changes data in two steps: a preview, then applying what was previewed."""
+    file = SimpleUploadedFile("acme.yaml", GOOD.encode(), content_type="application/yaml")
+    preview = http.post(url, {"file": file})
+    return http.post(url, {"action": "apply", "digest": digest_of(preview.content.decode())})
+
+
+# Cases whose ``post`` data alone changes nothing (the import posts no file).
+PERFORM = {"inventory_import": import_a_file}
+
+WEB_WRITES = sorted(name for name, case in CASES.items() if case.post is not None)
+API_WRITES = [op for op in OPERATIONS if op[0] in WRITE_METHODS]
+
+
+def writer_of(name: str) -> str:
+    writers = CASES[name].writers
+    return "owner" if "owner" in writers else sorted(writers)[0]
+
+
+@pytest.mark.parametrize("name", WEB_WRITES)
+def test_it_audits_every_web_write(name, scene, client, request):
+    user = request.getfixturevalue(writer_of(name))
+    client.force_login(user)
+    url = url_of(name, scene)
+    before = last_sequence()  # after the sign-in, which is audited too
+    if name in PERFORM:
+        response = PERFORM[name](client, url, scene)
+    else:
+        response = client.post(url, CASES[name].post(scene))
+    assert response.status_code in (200, 302)
+    new = AuditEvent.objects.filter(sequence__gt=before)
+    assert new.filter(actor=user).exists(), f"{name} changed data without an audit event"
+
+
+def stored_acme_secret(scene) -> int:
+    """A secret of acme with a value: the tenancy tests' secret is metadata only, which cannot
+    be revealed."""
+    from mamori.vault import services
+    from mamori.vault.models import SecretKind
+
+    secret = services.store_secret(
+        scene.acme, kind=SecretKind.SERVER_LOGIN, name="audited", value="s3cret", actor=None
+    )
+    return secret.pk
+
+
+# Path parameters whose tenancy value cannot be acted on successfully, filled here instead.
+WRITE_PARAMETERS = {"secret_id": stored_acme_secret}
+
+# Who tries an API write, in this order: the first whose role may do it must be audited.
+API_WRITERS = ("owner", "subcontractor", "operator", "provider_admin")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation_id"), API_WRITES, ids=[f"{m} {p}" for m, p, _ in API_WRITES]
+)
+def test_it_audits_every_api_write(method, path, operation_id, scene, client, request, monkeypatch):
+    for name, fill_in in WRITE_PARAMETERS.items():
+        if f"{{{name}}}" in path:
+            value = fill_in(scene)
+            monkeypatch.setitem(tenancy.PARAMETERS, name, lambda s, value=value: value)
+    for role in API_WRITERS:
+        user = request.getfixturevalue(role)
+        before = last_sequence()
+        response = call(client, method, path, operation_id, scene, token_of(user))
+        if response.status_code != 403:
+            break
+    assert 200 <= response.status_code < 300, response.content
+    new = AuditEvent.objects.filter(sequence__gt=before)
+    assert new.filter(actor=user).exists(), f"{operation_id} changed data without an audit event"
