@@ -102,6 +102,12 @@ VARIABLES: dict[str, Variable] = {
             "outside the database and its backups; use MAMORI_MASTER_KEY_FILE.",
         ),
         Variable(
+            "KEYSTORE_URL",
+            "sqlite:///$MAMORI_DATA_DIR/keystore.sqlite3",
+            "Database of the vault's wrapped data keys, apart from the main database so that "
+            "destroyed secrets stay destroyed in old backups. Back it up separately, briefly.",
+        ),
+        Variable(
             "SESSION_HOURS",
             "12",
             "Hours of inactivity after which a web session expires.",

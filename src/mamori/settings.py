@@ -89,6 +89,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+# The vault's keystore (wrapped data keys) lives in a database of its own, never in the main
+# one: destroying a secret deletes its data key there, so a backup of the main database cannot
+# bring it back (VLT-03). See mamori.vault.router and docs/vault.md.
+_default_keystore = f"sqlite:///{DATA_DIR / 'keystore.sqlite3'}"
+DATABASES["keystore"] = dj_database_url.parse(
+    conf.env("KEYSTORE_URL", _default_keystore), conn_max_age=60
+)
+if DATABASES["keystore"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["keystore"]["CONN_MAX_AGE"] = 0
+    DATABASES["keystore"]["OPTIONS"] = {
+        # secure_delete overwrites freed pages with zeros, so a deleted data key does not linger
+        # in the file; FULL sync because a lost key write means a lost secret.
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+DATABASE_ROUTERS = ["mamori.vault.router.KeystoreRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2id first (the strongest Django supports); the others only verify old hashes and

@@ -45,7 +45,9 @@ class Command(BaseCommand):
 
         host, port = parse_listen(listen or settings.MAMORI_LISTEN)
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("migrate", database="keystore", interactive=False, verbosity=0)
         self.ensure_admin()
+        self.ensure_master_key()
 
         stop = threading.Event()
         worker = None
@@ -85,6 +87,28 @@ class Command(BaseCommand):
             if worker is not None:
                 worker.join(timeout=30)
             self.stdout.write("Stopped.")
+
+    def ensure_master_key(self) -> None:
+        """Create the vault's master keyring on first run (mode 0600), unless one is configured."""
+        from pathlib import Path
+
+        from django.db import connections
+
+        from mamori.vault import keys
+
+        keystore = connections["keystore"].settings_dict
+        if keystore["ENGINE"].endswith("sqlite3"):
+            # The keystore holds wrapped keys only, but nobody else needs to read it either.
+            for file in Path(keystore["NAME"]).parent.glob(Path(keystore["NAME"]).name + "*"):
+                file.chmod(0o600)
+        path = keys.keyring_file()
+        if path is not None and keys.create_keyring_file(path):
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Created the vault master key in {path} (mode 0600). Back it up apart from "
+                    "the database: without it no stored secret can be read."
+                )
+            )
 
     def ensure_admin(self) -> None:
         """Create the first provider administrator, once: prompted on a terminal, else generated
