@@ -10,6 +10,7 @@ import pytest
 
 from mamori.clients.models import Client, Contact, Contract, ContractType
 from mamori.core.models import Role, User
+from mamori.vault import keys
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -114,3 +115,13 @@ def smtp(settings):
     settings.EMAIL_TIMEOUT = 10
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def master_keyring(tmp_path, monkeypatch):
+    """A fresh vault keyring file for each test, so no test reads or writes a real one."""
+    monkeypatch.delenv("MAMORI_MASTER_KEY", raising=False)
+    path = tmp_path / "master_key"
+    monkeypatch.setenv("MAMORI_MASTER_KEY_FILE", str(path))
+    assert keys.create_keyring_file(path)
+    return path

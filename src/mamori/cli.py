@@ -48,6 +48,9 @@ def _use_demo_data_dir() -> None:
     demo.mkdir(parents=True)
     os.environ["MAMORI_DATA_DIR"] = str(demo)
     os.environ["MAMORI_DATABASE_URL"] = f"sqlite:///{demo / 'mamori.sqlite3'}"
+    os.environ["MAMORI_KEYSTORE_URL"] = f"sqlite:///{demo / 'keystore.sqlite3'}"
+    for name in ("MAMORI_MASTER_KEY", "MAMORI_MASTER_KEY_FILE", "MAMORI_KEYSTORE_URL_FILE"):
+        os.environ.pop(name, None)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from mamori.api.api import api
 from mamori.certificates import views as certificates
+from mamori.clients import offboarding_views as offboarding
 from mamori.clients import views as clients
 from mamori.core import views as core
 from mamori.inventory import views as inventory
@@ -41,6 +42,24 @@ urlpatterns = [
     path("import/", inventory.inventory_import, name="inventory_import"),
     path("notices/", notices.notice_list, name="notice_list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
+    path(
+        "clients/<str:code>/offboarding/", offboarding.client_offboarding, name="client_offboarding"
+    ),
+    path(
+        "clients/<str:code>/offboarding/export/",
+        offboarding.client_offboarding_export,
+        name="client_offboarding_export",
+    ),
+    path(
+        "clients/<str:code>/offboarding/destroy/",
+        offboarding.client_offboarding_destroy,
+        name="client_offboarding_destroy",
+    ),
+    path(
+        "clients/<str:code>/destruction-certificate/",
+        offboarding.client_destruction_certificate,
+        name="client_destruction_certificate",
+    ),
     # Each of these apps keeps its own URL list (names stay flat, e.g. "vault_list").
     path("audit/", include("mamori.core.audit_urls")),
     path("vault/", include("mamori.vault.urls")),

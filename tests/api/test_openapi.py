@@ -21,6 +21,10 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/certificates/{fingerprint}",
         "/api/v1/notices",
         "/api/v1/notices/{notice_id}",
+        "/api/v1/audit",
+        "/api/v1/vault/secrets",
+        "/api/v1/vault/secrets/{secret_id}",
+        "/api/v1/vault/secrets/{secret_id}/reveal",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

@@ -17,8 +17,10 @@ import re
 import pytest
 
 from mamori.api.api import api
+from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Endpoint
+from tests.web.cases_vault import acme_secret
 
 # The page tests' fixtures (a scene of two clients' data); pytest finds them here.
 from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
@@ -30,11 +32,42 @@ PARAMETERS = {
     "endpoint_id": lambda s: s.problem_endpoint.pk,
     "fingerprint": lambda s: s.expiring_cert.fingerprint_sha256,
     "notice_id": lambda s: s.notice.pk,
+    "secret_id": lambda s: acme_secret().pk,
 }
 BODIES = {
     "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
+    "create_secret": lambda s: {
+        "client": "acme",
+        "kind": "server_login",
+        "name": "web02 root",
+        "value": "never stored",
+    },
+    "reveal_secret": lambda s: {"purpose": "tenancy test"},
 }
+# Operations for provider staff only (the vault: client users read metadata, never values), so
+# acme's own administrator is refused with 403 like its viewer. tests/vault/test_api.py has
+# their successful calls, which need the keystore database these tests do not set up.
+PROVIDER_ONLY = {"create_secret", "reveal_secret"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+# The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
+# refused. acme's trail gets one event, so that its owner has something of acme to read.
+ADMIN_ONLY_READS = {"list_audit_events"}
+
+
+@pytest.fixture(autouse=True)
+def acme_audit_event(request):
+    if "scene" in request.fixturenames:
+        scene = request.getfixturevalue("scene")
+        audit.record("endpoint.check_requested", scene.problem_endpoint, actor_label="test")
+
+
+@pytest.fixture(autouse=True)
+def acme_vault_secret(request):
+    """One of acme's secrets (metadata only), so that the vault's lists have acme in them."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_secret()
 
 
 def operations() -> list[tuple[str, str, str]]:
@@ -95,6 +128,10 @@ def test_it_requires_credentials(method, path, operation_id, scene, client):
 @pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
 def test_it_serves_acme_to_its_owner(method, path, operation_id, scene, owner, client):
     response = call(client, method, path, operation_id, scene, token_of(owner))
+    if operation_id in PROVIDER_ONLY:
+        assert response.status_code == 403
+        assert "detail" in response.json()
+        return
     assert 200 <= response.status_code < 300, response.content
     if method == "get":
         assert "acme" in response.content.decode()
@@ -104,7 +141,10 @@ def test_it_serves_acme_to_its_owner(method, path, operation_id, scene, owner, c
 def test_it_lets_viewers_read_but_not_write(method, path, operation_id, scene, member, client):
     before = list(Endpoint.objects.values().order_by("pk"))
     response = call(client, method, path, operation_id, scene, token_of(member))
-    if method in WRITE_METHODS:
+    if operation_id in ADMIN_ONLY_READS:
+        assert response.status_code == 403
+        assert response.json() == {"detail": "Forbidden"}
+    elif method in WRITE_METHODS:
         assert response.status_code == 403
         assert "detail" in response.json()
         assert list(Endpoint.objects.values().order_by("pk")) == before

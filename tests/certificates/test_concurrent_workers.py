@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -92,6 +93,15 @@ def test_two_workers_at_once_send_every_notice_exactly_once(
         output, _ = done.communicate(timeout=120)
         assert done.returncode == 0, output
 
+    # One pass checks everything and queues the notices while the mail server refuses them
+    # for now; then three workers start together on the queued notices, so they must race.
+    mail_server.refuse(10**6)
+    first = mamori(env, "runchecks", "--once")
+    output, _ = first.communicate(timeout=120)
+    assert f"{ENDPOINTS * 2} notice(s) queued" in output, output
+    mail_server.refuse(0)
+    with sqlite3.connect(tmp_path / "data" / "mamori.sqlite3") as db:
+        db.execute("update notices_notice set next_attempt_at = '2000-01-01 00:00:00'")
     workers = [mamori(env, "runchecks", "--once") for _ in range(3)]
     outputs = [w.communicate(timeout=120)[0] for w in workers]
 

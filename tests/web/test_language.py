@@ -8,8 +8,11 @@ from django.urls import reverse
 
 from tests.web.test_tenancy import CASES, url_of
 
+# Documents without the app's navigation: a PEM file, a printable certificate of destruction.
+STANDALONE = {"certificate_pem", "client_destruction_certificate"}
+
 PAGES = sorted(
-    n for n, c in CASES.items() if c.kind in ("page", "list", "form") and n != "certificate_pem"
+    n for n, c in CASES.items() if c.kind in ("page", "list", "form") and n not in STANDALONE
 )
 
 

@@ -1,0 +1,24 @@
+"""Helpers shared by Mamori's management commands."""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+
+from mamori.core.models import User
+
+EXIT_PROBLEMS = 1  # the command ran and found problems (or refused bad content)
+EXIT_USAGE = 2  # the command was called wrongly: no such file, unknown user ...
+
+
+def find_user(username: str | None) -> User | None:
+    """The user named by ``--user`` (``None`` without one); raises a usage error if there is
+    no such user."""
+    if not username:
+        return None
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise CommandError(
+            _("No such user: %(name)s") % {"name": username}, returncode=EXIT_USAGE
+        ) from None

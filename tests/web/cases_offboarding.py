@@ -1,0 +1,42 @@
+"""Tenancy cases for offboarding (see tests/web/tenancy.py)."""
+
+from mamori.core.models import AuditEvent
+from mamori.vault.models import Secret
+from tests.web.tenancy import ACTION, PAGE, Case
+
+EXEMPT: dict[str, str] = {}
+
+PROVIDER = frozenset({"operator", "provider_admin"})
+ADMIN_ONLY = frozenset({"provider_admin"})
+
+
+def code(s) -> dict:
+    return {"code": s.acme.code}
+
+
+def exports() -> int:
+    return AuditEvent.objects.filter(action="offboard.export").count()
+
+
+def live_secrets() -> list:
+    return list(Secret.objects.filter(destroyed_at__isnull=True).values_list("pk", flat=True))
+
+
+CASES = {
+    "client_offboarding": Case(PAGE, code, readers=PROVIDER),
+    "client_offboarding_export": Case(
+        ACTION,
+        code,
+        post=lambda s: {"passphrase": "a long passphrase", "passphrase_again": "a long passphrase"},
+        writers=ADMIN_ONLY,
+        snapshot=exports,
+    ),
+    "client_offboarding_destroy": Case(
+        ACTION,
+        code,
+        post=lambda s: {"reason": "contract ended", "confirm_code": "acme"},
+        writers=ADMIN_ONLY,
+        snapshot=live_secrets,
+    ),
+    "client_destruction_certificate": Case(PAGE, code, readers=PROVIDER | {"owner"}),
+}
