@@ -171,3 +171,14 @@ def test_the_command_will_not_destroy_without_confirmation(tmp_path):
     )
     assert result.returncode == 2 and "No such client" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.req("VLT-04")
+def test_the_certificate_is_signed_by_the_providers_officers(acme):
+    from mamori.access.models import InformationOfficer
+
+    InformationOfficer.objects.create(
+        client=None, position=1, name="佐藤花子", title="情報システム部長"
+    )
+    html = offboarding.destruction_certificate(acme, language="ja")
+    assert "情報取扱責任者　情報システム部長　佐藤花子" in html

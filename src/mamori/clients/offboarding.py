@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from mamori.access.services import officers_of
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.core import audit
@@ -248,6 +249,7 @@ def destruction_certificate(
                 "records": records,
                 "issued_at": issued_at or timezone.now(),
                 "provider_name": settings.MAMORI_PROVIDER_NAME,
+                "officers": officers_of(None),
                 "language": language,
             },
         )

@@ -14,6 +14,8 @@ from mamori.core.models import Role, User
 from mamori.demo.pki import CertificateAuthority
 from mamori.demo.servers import DemoSite
 from mamori.inventory.models import Endpoint, Server, ServerKind, Site
+from mamori.vault import services as vault
+from mamori.vault.models import SecretKind
 
 
 def build_sites() -> tuple[list[DemoSite], str, dict[str, str]]:
@@ -143,8 +145,37 @@ def create_data(ports: dict[str, int], names: dict[str, str], bundle: str) -> di
             check_interval=300,
         )
     passwords = {"admin": secrets.token_urlsafe(9), "sample": secrets.token_urlsafe(9)}
-    User.objects.create_superuser(
+    admin = User.objects.create_superuser(
         "admin", "ops@provider.example", passwords["admin"], role=Role.PROVIDER_ADMIN
+    )
+    # Assigned to both clients, so the demo administrator may reveal their secrets.
+    admin.assigned_clients.set([sample, hosting])
+    vault.store_secret(
+        sample,
+        kind=SecretKind.SERVER_LOGIN,
+        name="web01 SSH",
+        value=secrets.token_urlsafe(16),
+        actor=admin,
+        username="deploy",
+        location="web01.sample.example",
+        server=web01,
+    )
+    vault.store_secret(
+        sample,
+        kind=SecretKind.ADMIN_LOGIN,
+        name="WordPress 管理画面",
+        value=secrets.token_urlsafe(16),
+        actor=admin,
+        username="sample-admin",
+        location="https://www.sample.example/wp-admin/",
+        site=corporate,
+    )
+    vault.store_secret(
+        hosting,
+        kind=SecretKind.AUTH_CODE,
+        name="old.hosting.example AuthCode",
+        value=secrets.token_urlsafe(12),
+        actor=admin,
     )
     User.objects.create_user(
         "sample",

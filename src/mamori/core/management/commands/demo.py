@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from mamori.demo.data import build_sites, create_data
 from mamori.demo.servers import DemoServers
+from mamori.vault import keys
 
 
 class Command(BaseCommand):
@@ -22,6 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, listen, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("migrate", database="keystore", interactive=False, verbosity=0)
+        keys.create_keyring_file(keys.keyring_file())
         # Notices go to files in the demo directory, not to real people.
         mail_dir = settings.DATA_DIR / "mail"
         settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
