@@ -250,12 +250,7 @@ class CertificateAuthority:
         """Make a self-signed root CA valid from five years ago until ten years from now."""
         key = new_key(key_type, key_bits)
         now = _utcnow()
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mamori Tests"),
-                x509.NameAttribute(NameOID.COMMON_NAME, name),
-            ]
-        )
+        subject = _ca_subject(name)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -291,12 +286,7 @@ class CertificateAuthority:
         """
         key = new_key(key_type, key_bits)
         now = _utcnow()
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mamori Tests"),
-                x509.NameAttribute(NameOID.COMMON_NAME, name),
-            ]
-        )
+        subject = _ca_subject(name)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -426,6 +416,15 @@ class CertificateAuthority:
     def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
         ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _ca_subject(name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mamori Tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
 
 
 def _ca_key_usage() -> x509.KeyUsage:
