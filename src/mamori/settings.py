@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "mamori.notices",
     "mamori.vault",
     "mamori.access",
+    "mamori.lifecycle",
     "mamori.api",
 ]
 

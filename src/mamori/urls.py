@@ -64,6 +64,9 @@ urlpatterns = [
     path("audit/", include("mamori.core.audit_urls")),
     path("vault/", include("mamori.vault.urls")),
     path("account/", include("mamori.access.urls")),
+    path("lifecycle/", include("mamori.lifecycle.urls")),
+    # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
+    path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),
 ]
 

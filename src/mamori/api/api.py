@@ -8,7 +8,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
-from mamori.api import audit, certificates, clients, inventory, notices, vault
+from mamori.api import (
+    audit,
+    certificates,
+    clients,
+    inventory,
+    lifecycle_deploy,
+    lifecycle_managed,
+    lifecycle_orders,
+    notices,
+    vault,
+)
 from mamori.api.auth import AUTH
 
 logger = logging.getLogger(__name__)
@@ -39,6 +49,11 @@ api.add_router("/certificates", certificates.router)
 api.add_router("/notices", notices.router)
 api.add_router("/vault", vault.router)
 api.add_router("/audit", audit.router)
+# The certificate lifecycle: each router mounts its own paths (/managed-certificates, /orders,
+# /deployment-targets, ...).
+api.add_router("", lifecycle_managed.router)
+api.add_router("", lifecycle_orders.router)
+api.add_router("", lifecycle_deploy.router)
 
 
 @api.exception_handler(PermissionDenied)

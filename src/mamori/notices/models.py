@@ -35,6 +35,13 @@ class NoticeKind(models.TextChoices):
     ENDPOINT_RECOVERED = "endpoint_recovered", _("Problem resolved")
     CERT_REPLACED = "cert_replaced", _("Certificate replaced")
     DELIVERY_FAILED = "delivery_failed", _("Notice could not be delivered")
+    APPROVAL_REQUESTED = "approval_requested", _("Renewal approval requested")
+    APPROVAL_REMINDER = "approval_reminder", _("Renewal approval reminder")
+    RENEWAL_ON_HOLD = "renewal_on_hold", _("Renewal waiting for the client")
+    CERT_INSTALLED = "cert_installed", _("Certificate renewed and installed")
+    CERT_REVOKED = "cert_revoked", _("Certificate revoked")
+    LIFECYCLE_FAILURE = "lifecycle_failure", _("Certificate work failed")
+    TASK_OPENED = "task_opened", _("Task opened")
 
 
 class RecipientKind(models.TextChoices):

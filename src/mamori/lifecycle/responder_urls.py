@@ -1,0 +1,3 @@
+"""Placeholder: the ACME HTTP-01 responder, filled in by its owner."""
+
+urlpatterns: list = []
