@@ -96,8 +96,13 @@ def certificate_names(cert: x509.Certificate) -> set[str]:
     return {n.lower() for n in san.get_values_for_type(x509.DNSName)}
 
 
-def mismatches(cert_pem: bytes, *, key_pem: bytes | None = None, csr_pem: bytes | None = None,
-               names: Sequence[str] = ()) -> list[str]:
+def mismatches(
+    cert_pem: bytes,
+    *,
+    key_pem: bytes | None = None,
+    csr_pem: bytes | None = None,
+    names: Sequence[str] = (),
+) -> list[str]:
     """Why ``cert_pem`` is not the certificate for this key / CSR / names: an empty list when it
     is. Used before a certificate from a CA counts (CERT-07) and before it is deployed."""
     problems: list[str] = []

@@ -199,9 +199,7 @@ class ManagedCertificate(WaitingForClient):
         _("challenge settings"),
         default=dict,
         blank=True,
-        help_text=_(
-            "webroot; server (SSH); dns provider, zone and options; no secrets here."
-        ),
+        help_text=_("webroot; server (SSH); dns provider, zone and options; no secrets here."),
     )
     challenge_secret = models.ForeignKey(
         "vault.Secret",
@@ -364,9 +362,7 @@ class Approval(models.Model):
     given_by = models.CharField(
         _("given by"), max_length=200, blank=True, help_text=_("The client's person who said so.")
     )
-    channel = models.CharField(
-        _("how"), max_length=10, choices=ApprovalChannel.choices, blank=True
-    )
+    channel = models.CharField(_("how"), max_length=10, choices=ApprovalChannel.choices, blank=True)
     note = models.TextField(_("note"), blank=True)
 
     objects = ApprovalQuerySet.as_manager()
@@ -516,9 +512,7 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["managed"],
-                condition=models.Q(
-                    state__in=["new", "placed", "authorizing", "finalizing", "applied", "under_review"]
-                ),
+                condition=models.Q(state__in=[str(s) for s in OPEN_ORDER_STATES]),
                 name="one_open_order_per_certificate",
             )
         ]
@@ -704,9 +698,7 @@ class DeploymentTarget(models.Model):
     )
     cert_path = models.CharField(_("certificate file"), max_length=500, blank=True)
     chain_path = models.CharField(_("chain file"), max_length=500, blank=True)
-    fullchain_path = models.CharField(
-        _("certificate + chain file"), max_length=500, blank=True
-    )
+    fullchain_path = models.CharField(_("certificate + chain file"), max_length=500, blank=True)
     key_path = models.CharField(_("private key file"), max_length=500)
     owner = models.CharField(_("file owner"), max_length=100, blank=True)
     group = models.CharField(_("file group"), max_length=100, blank=True)
@@ -995,9 +987,7 @@ class ClientChange(models.Model):
     """A change of the client's particulars, with its date (CT-10); one that changes what its
     certificates say opens a revoke-and-re-issue task (CERT-12)."""
 
-    client = models.ForeignKey(
-        "clients.Client", on_delete=models.CASCADE, related_name="changes"
-    )
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="changes")
     field = models.CharField(_("what changed"), max_length=20, choices=ClientChangeField.choices)
     old_value = models.CharField(_("before"), max_length=300, blank=True)
     new_value = models.CharField(_("after"), max_length=300)
@@ -1031,7 +1021,7 @@ class SiteSeal(models.Model):
     marker = models.CharField(
         _("seal marker"),
         max_length=500,
-        help_text=_("Text in the page's HTML that shows the seal is there (e.g. the seal script URL)."),
+        help_text=_("Text in the page's HTML that shows the seal (e.g. the seal script's URL)."),
     )
     certificate = models.ForeignKey(
         "certificates.Certificate",
