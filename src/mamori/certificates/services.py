@@ -264,17 +264,20 @@ def _record_served_certificate(
             )
         )
         return cert
-    # CERT-14: Mamori does not deploy certificates yet, so every replacement is someone else's
-    # change. When deployments exist, a certificate Mamori deployed here is not flagged.
+    # CERT-14: a certificate that Mamori deployed to this endpoint is Mamori's own change: it is
+    # recorded, but not flagged and not reported to operators. Any other replacement is.
+    deployed = _deployed_by_mamori(endpoint, cert)
     event = CertificateEvent.objects.create(
         kind=EventKind.REPLACED,
         endpoint=endpoint,
         certificate=cert,
         previous_certificate=previous,
-        unmanaged=True,
+        unmanaged=not deployed,
         created_at=now,
     )
     outcome.events.append(event)
+    if deployed:
+        return cert
     sent = notices.enqueue(
         NoticeKind.CERT_REPLACED,
         f"cert-replaced:{event.pk}",
@@ -291,6 +294,23 @@ def _record_served_certificate(
     )
     outcome.notices += len(sent.created)
     return cert
+
+
+def _deployed_by_mamori(endpoint: Endpoint, cert: Certificate) -> bool:
+    """Whether a deployment of Mamori installed ``cert`` on a target served by ``endpoint``:
+    done, being verified, or reloaded a moment ago (the watch may look between the reload and
+    the verification)."""
+    from mamori.lifecycle.models import Deployment, DeploymentState
+
+    return Deployment.objects.filter(
+        target__endpoint=endpoint,
+        certificate=cert,
+        state__in=[
+            DeploymentState.INSTALLING,
+            DeploymentState.VERIFYING,
+            DeploymentState.SUCCEEDED,
+        ],
+    ).exists()
 
 
 def _record_state(

@@ -1,0 +1,1 @@
+"""Deployment of certificates (CERT-09) and CERT-14."""
