@@ -297,8 +297,11 @@ class ManagedCertificate(WaitingForClient):
         return contract.renewal_policy if contract is not None else RenewalInstruction.APPROVAL
 
     def is_overdue(self, now: datetime | None = None) -> bool:
-        """The renewal time has passed without a new certificate."""
-        return self.renew_at is not None and self.renew_at <= (now or timezone.now())
+        """The renewal time has passed (by its grace period) without a new certificate; see
+        :func:`mamori.lifecycle.renewal.overdue_at`."""
+        from mamori.lifecycle import renewal
+
+        return renewal.is_overdue(self, now)
 
 
 # --- the client's instruction ----------------------------------------------------------------
@@ -490,6 +493,7 @@ class Order(models.Model):
     )
     fee_currency = models.CharField(_("currency"), max_length=3, default="JPY")
     fee_note = models.CharField(_("fee note"), max_length=300, blank=True)
+    fee_recorded_at = models.DateTimeField(_("fee recorded"), null=True, blank=True)
     fee_billed_at = models.DateTimeField(_("billed"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
