@@ -20,6 +20,11 @@ from mamori.api.api import api
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Endpoint
+from tests.web.cases_lifecycle_acme import acme_account
+from tests.web.cases_lifecycle_deploy import acme_deployment, acme_target
+from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
+from tests.web.cases_lifecycle_orders import acme_order, issued_for_acme_order
+from tests.web.cases_lifecycle_tasks import acme_revocation, acme_task
 from tests.web.cases_vault import acme_secret
 
 # The page tests' fixtures (a scene of two clients' data); pytest finds them here.
@@ -33,6 +38,14 @@ PARAMETERS = {
     "fingerprint": lambda s: s.expiring_cert.fingerprint_sha256,
     "notice_id": lambda s: s.notice.pk,
     "secret_id": lambda s: acme_secret().pk,
+    "managed_id": lambda s: acme_managed(s).pk,
+    "approval_id": lambda s: acme_approval(s).pk,
+    "target_id": lambda s: acme_target(s).pk,
+    "deployment_id": lambda s: acme_deployment(s).pk,
+    "order_id": lambda s: acme_order().pk,
+    "revocation_id": lambda s: acme_revocation(s).pk,
+    "task_id": lambda s: acme_task().pk,
+    "account_id": lambda s: acme_account().pk,
 }
 BODIES = {
     "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
@@ -43,11 +56,71 @@ BODIES = {
         "value": "never stored",
     },
     "reveal_secret": lambda s: {"purpose": "tenancy test"},
+    "create_managed_certificate": lambda s: {
+        "client": "acme",
+        "name": "shop",
+        "names": ["shop.acme.example"],
+        "issuer": "manual",
+        "ca_name": "Example Trust",
+    },
+    "hold_managed_certificate": lambda s: {"awaiting": "payment", "note": "invoice 2026-04"},
+    "approve_renewal": lambda s: {"note": "yes"},
+    "decline_renewal": lambda s: {"note": "not this year"},
+    "create_deployment_target": lambda s: {
+        "managed_certificate": acme_managed(s).pk,
+        "name": "local",
+        "kind": "local",
+        "endpoint": s.expiring_endpoint.pk,
+        "fullchain_path": "/etc/ssl/www.acme.example.pem",
+        "key_path": "/etc/ssl/www.acme.example.key",
+    },
+    "create_deployment": lambda s: {"target": acme_target(s).pk},
+    "order_step": lambda s: {"step": "apply", "ca_reference": "ET-1"},
+    "add_order_message": lambda s: {"direction": "received", "subject": "Documents received"},
+    "record_order_fee": lambda s: {"amount": "33000", "currency": "JPY", "note": "OV 1 year"},
+    "upload_order_certificate": lambda s: {"pem": issued_for_acme_order()},
+    "request_revocation": lambda s: {
+        "certificate": s.expiring_cert.fingerprint_sha256,
+        "reason": 4,
+        "requested_by": "Jane Smith",
+        "reissue": False,
+    },
+    "mark_revocation_done": lambda s: {"ca_reference": "REV-1"},
+    "wait_task": lambda s: {"awaiting": "information", "note": "Registry extract"},
+    "close_task": lambda s: {"resolution": "Re-issued"},
+    "create_acme_account": lambda s: {
+        "client": "acme",
+        "name": "second-ca",
+        "directory_url": "https://127.0.0.1:9/directory",
+    },
 }
 # Operations for provider staff only (the vault: client users read metadata, never values), so
 # acme's own administrator is refused with 403 like its viewer. tests/vault/test_api.py has
 # their successful calls, which need the keystore database these tests do not set up.
 PROVIDER_ONLY = {"create_secret", "reveal_secret"}
+# Managing certificates is the provider's work; the client approves or declines renewals.
+PROVIDER_ONLY |= {
+    "create_managed_certificate",
+    "renew_managed_certificate",
+    "hold_managed_certificate",
+    "release_managed_certificate",
+}
+# Deployment targets name logins from the vault and deploying runs commands on servers.
+PROVIDER_ONLY |= {"create_deployment_target", "create_deployment", "run_deployment"}
+# ACME accounts hold keys in the client's vault: staff who manage that vault add and register.
+PROVIDER_ONLY |= {"create_acme_account", "register_acme_account"}
+# Orders at a commercial CA, recording a CA's revocation and tasks are the provider's work; the
+# client's administrators request revocations.
+PROVIDER_ONLY |= {
+    "order_step",
+    "add_order_message",
+    "record_order_fee",
+    "upload_order_certificate",
+    "mark_revocation_done",
+    "wait_task",
+    "resume_task",
+    "close_task",
+}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -63,11 +136,33 @@ def acme_audit_event(request):
 
 
 @pytest.fixture(autouse=True)
+def acme_acme_account(request):
+    """One ACME account of acme, so that the account list has acme in it."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_account()
+
+
+@pytest.fixture(autouse=True)
 def acme_vault_secret(request):
     """One of acme's secrets (metadata only), so that the vault's lists have acme in them."""
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_secret()
+
+
+@pytest.fixture(autouse=True)
+def acme_lifecycle(request):
+    """acme's managed certificate with a renewal waiting for approval, for the lifecycle's lists."""
+    if "scene" in request.fixturenames:
+        acme_approval(request.getfixturevalue("scene"))
+
+
+@pytest.fixture(autouse=True)
+def acme_deployments(request):
+    """A deployment target of acme's managed certificate and one deployment, for their lists."""
+    if "scene" in request.fixturenames:
+        acme_deployment(request.getfixturevalue("scene"))
 
 
 def operations() -> list[tuple[str, str, str]]:

@@ -75,8 +75,25 @@ def stored_acme_secret(scene) -> int:
     return secret.pk
 
 
+def registered_acme_account(scene, request) -> int:
+    """An ACME account of acme at a real CA (Pebble): registering one needs the CA to answer."""
+    from mamori.lifecycle.models import AcmeAccount
+
+    pebble = request.getfixturevalue("pebble")
+    account = AcmeAccount.objects.create(
+        client=scene.acme,
+        name="pebble",
+        directory_url=pebble.directory_url,
+        ca_bundle=pebble.ca_bundle_pem,
+    )
+    return account.pk
+
+
 # Path parameters whose tenancy value cannot be acted on successfully, filled here instead.
-WRITE_PARAMETERS = {"secret_id": stored_acme_secret}
+WRITE_PARAMETERS = {
+    "secret_id": lambda scene, request: stored_acme_secret(scene),
+    "account_id": registered_acme_account,
+}
 
 # Who tries an API write, in this order: the first whose role may do it must be audited.
 API_WRITERS = ("owner", "subcontractor", "operator", "provider_admin")
@@ -88,7 +105,7 @@ API_WRITERS = ("owner", "subcontractor", "operator", "provider_admin")
 def test_it_audits_every_api_write(method, path, operation_id, scene, client, request, monkeypatch):
     for name, fill_in in WRITE_PARAMETERS.items():
         if f"{{{name}}}" in path:
-            value = fill_in(scene)
+            value = fill_in(scene, request)
             monkeypatch.setitem(tenancy.PARAMETERS, name, lambda s, value=value: value)
     for role in API_WRITERS:
         user = request.getfixturevalue(role)

@@ -13,6 +13,7 @@ from mamori.api import (
     certificates,
     clients,
     inventory,
+    lifecycle_acme,
     lifecycle_deploy,
     lifecycle_managed,
     lifecycle_orders,
@@ -54,6 +55,7 @@ api.add_router("/audit", audit.router)
 api.add_router("", lifecycle_managed.router)
 api.add_router("", lifecycle_orders.router)
 api.add_router("", lifecycle_deploy.router)
+api.add_router("", lifecycle_acme.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -197,6 +197,21 @@ class Counts:
 
 
 @dataclass
+class LifecyclePanel:
+    """The certificate lifecycle's share of the dashboard: failure is loud (CERT-06..11)."""
+
+    failures: list = field(default_factory=list)  # open Failure rows (provider staff only)
+    overdue: list = field(default_factory=list)  # ManagedCertificate
+    approvals: list = field(default_factory=list)  # Approval waiting for the client
+    on_hold: list = field(default_factory=list)  # ManagedCertificate
+    tasks: list = field(default_factory=list)  # open Task
+
+    @property
+    def empty(self) -> bool:
+        return not (self.failures or self.overdue or self.approvals or self.on_hold or self.tasks)
+
+
+@dataclass
 class Attention:
     counts: Counts
     problems: list[ProblemItem]
@@ -207,10 +222,17 @@ class Attention:
     more_expiring: int = 0
     more_unchecked: int = 0
     more_failed_notices: int = 0
+    lifecycle: LifecyclePanel = field(default_factory=LifecyclePanel)
 
     @property
     def empty(self) -> bool:
-        return not (self.problems or self.expiring or self.unchecked or self.failed_notices)
+        return not (
+            self.problems
+            or self.expiring
+            or self.unchecked
+            or self.failed_notices
+            or not self.lifecycle.empty
+        )
 
 
 # Problems from this one on degrade the service; the ones before it break it.
@@ -299,6 +321,47 @@ def counts(user: User, now: datetime) -> Counts:
     )
 
 
+def lifecycle_panel(user: User, now: datetime, limit: int = DASHBOARD_LIMIT) -> LifecyclePanel:
+    """Open lifecycle failures, overdue renewals, approvals and holds waiting for the client,
+    open tasks: each most urgent (oldest) first."""
+    from mamori.lifecycle import renewal
+    from mamori.lifecycle.models import (
+        Approval,
+        ApprovalState,
+        Failure,
+        ManagedCertificate,
+        Task,
+    )
+
+    managed = ManagedCertificate.objects.visible_to(user).select_related("client", "certificate")
+    panel = LifecyclePanel()
+    if user.is_provider_staff:
+        panel.failures = list(
+            Failure.objects.visible_to(user)
+            .open()
+            .select_related("client", "managed")
+            .order_by("first_at", "pk")[:limit]
+        )
+    candidates = managed.filter(renew_at__lte=now, certificate__isnull=False).order_by("renew_at")
+    panel.overdue = [m for m in candidates if renewal.is_overdue(m, now)][:limit]
+    panel.approvals = list(
+        Approval.objects.visible_to(user)
+        .filter(state=ApprovalState.REQUESTED)
+        .select_related("managed__client", "renewal_of")
+        .order_by("requested_at", "pk")[:limit]
+    )
+    panel.on_hold = list(
+        managed.filter(awaiting__in=list(renewal.HOLD_REASONS)).order_by("awaiting_since")[:limit]
+    )
+    panel.tasks = list(
+        Task.objects.visible_to(user)
+        .open()
+        .select_related("client", "managed")
+        .order_by("created_at", "pk")[:limit]
+    )
+    return panel
+
+
 def attention(user: User, now: datetime | None = None, limit: int = DASHBOARD_LIMIT) -> Attention:
     """Everything the dashboard lists for ``user``, each list most urgent first."""
     now = now or timezone.now()
@@ -332,4 +395,5 @@ def attention(user: User, now: datetime | None = None, limit: int = DASHBOARD_LI
         more_expiring=max(0, len(expiring) - limit),
         more_unchecked=max(0, unchecked_total - limit),
         more_failed_notices=max(0, failed_total - limit),
+        lifecycle=lifecycle_panel(user, now, limit),
     )

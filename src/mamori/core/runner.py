@@ -1,4 +1,5 @@
-"""The background work of embedded mode: check what is due, then send what is due.
+"""The background work of embedded mode: check what is due, do the certificate lifecycle's work
+(renewals, orders, deployments, revocation checks), then send what is due.
 
 ``run_once()`` is one pass (``mamori runchecks --once``, cron, tests); ``run_forever()`` repeats
 it until told to stop (``mamori serve``, ``mamori runchecks``). Each pass is safe to run in
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from django.db import close_old_connections
 
 from mamori.certificates.services import CheckReport, check_due
+from mamori.lifecycle.runner import LifecycleReport
+from mamori.lifecycle.runner import run_once as lifecycle_pass
 from mamori.notices.services import DeliveryReport, deliver_due
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 class PassReport:
     checks: CheckReport
     delivery: DeliveryReport
+    lifecycle: LifecycleReport | None = None
 
     def summary(self) -> str:
         c, d = self.checks, self.delivery
@@ -30,13 +34,21 @@ class PassReport:
             f"checked {c.checked} endpoint(s), {c.problems} with problems, "
             f"{len(c.events)} event(s), {c.notices} notice(s) queued; "
             f"sent {d.sent}, retrying {d.retrying}, failed {d.failed}"
+            + (f"; {self.lifecycle.summary()}" if self.lifecycle and self.lifecycle.busy else "")
         )
 
 
 def run_once() -> PassReport:
-    checks = check_due()
+    """Checks, then the lifecycle, then delivery. One part that fails is logged and the others
+    still run (the notices the others queued are still sent)."""
+    try:
+        checks = check_due()
+    except Exception:
+        log.exception("endpoint checks failed; the lifecycle and delivery go on")
+        checks = CheckReport()
+    lifecycle = lifecycle_pass()  # each of its steps catches and logs its own failure
     delivery = deliver_due()
-    return PassReport(checks, delivery)
+    return PassReport(checks, delivery, lifecycle)
 
 
 def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
@@ -46,7 +58,8 @@ def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
         close_old_connections()
         try:
             report = run_once()
-            if report.checks.checked or report.delivery.sent or report.delivery.failed:
+            busy = report.lifecycle is not None and report.lifecycle.busy
+            if report.checks.checked or report.delivery.sent or report.delivery.failed or busy:
                 log.info(report.summary())
         except Exception:
             log.exception("background pass failed; trying again in %ss", interval)
