@@ -69,6 +69,9 @@ def test_it_creates_everything_from_a_full_yaml_file(db):
         "sites": 1,
         "domains": 1,
         "endpoints": 3,
+        "acme_accounts": 0,
+        "managed_certificates": 0,
+        "deployment_targets": 0,
     }
     client = Client.objects.get(code="sample")
     assert client.name == "株式会社サンプル"

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client, Contract
 from mamori.core import audit
 from mamori.core.models import ALL_CLIENT_ROLES, User
+from mamori.inventory.models import Endpoint
 from mamori.inventory.transfer import names
 from mamori.inventory.transfer.report import Change, ImportReport
 from mamori.inventory.transfer.schema import (
@@ -26,19 +27,30 @@ from mamori.inventory.transfer.schema import (
     SECTIONS,
     ClientEntry,
     Entry,
+    FieldProblem,
+    FieldSpec,
     Kind,
     Section,
     canonical,
     describe,
+    endpoint_ref,
     key_label,
     object_key,
+    parse_endpoint_ref,
     show,
 )
+from mamori.vault.models import Secret
+from mamori.vault.services import may_manage
 
 # A reference to a record whose own entry had errors: already reported, so stay quiet.
 _BROKEN = object()
 # The fields by which other records refer to a record of each kind.
-REFERENCE_FIELDS = {"servers": ("name",), "sites": ("url", "name"), "contracts": ("type",)}
+REFERENCE_FIELDS = {
+    "servers": ("name",),
+    "sites": ("url", "name"),
+    "contracts": ("type",),
+    "acme_accounts": ("name",),
+}
 
 
 def may_import(actor: User | None) -> bool:
@@ -59,6 +71,10 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Contract):
         return f"{value.type}/{value.start:%Y-%m-%d}"
+    if isinstance(value, Endpoint):
+        return endpoint_ref(value.host, value.port, value.sni)
+    if isinstance(value, Secret):
+        return value.name  # the name only: an import never sees a secret's value
     if isinstance(value, models.Model):
         return getattr(value, "url", None) or str(value)
     return value
@@ -72,24 +88,53 @@ class ClientRecords:
         self.client = client
         self.by_key: dict[str, dict[tuple[Any, ...], models.Model]] = {}
         self.broken: dict[str, set[str]] = {name: set() for name in CHILD_SECTIONS}
+        self.broken_keys: set[tuple[Any, ...]] = set()  # endpoints, referred to by key
         for name in CHILD_SECTIONS:
             section = SECTIONS[name]
             index: dict[tuple[Any, ...], models.Model] = {}
             for obj in section.model.objects.filter(client=client).order_by("pk"):
                 index.setdefault(object_key(section, obj), obj)
             self.by_key[name] = index
+        # Records nested in another (a certificate's deployment targets), by parent.
+        self.nested: dict[tuple[str, int], dict[tuple[Any, ...], models.Model]] = {}
+        # The client's vault secrets by name; only their names are ever read here.
+        self.secrets: dict[str, list[Secret]] = {}
+        for secret in Secret.objects.filter(client=client, destroyed_at__isnull=True).only(
+            "id", "name", "client_id"
+        ):
+            self.secrets.setdefault(secret.name, []).append(secret)
+
+    def children_of(self, section: Section, parent: models.Model) -> dict[tuple[Any, ...], Any]:
+        """The existing records of ``section`` nested in ``parent``, by natural key."""
+        slot = (section.name, parent.pk)
+        if slot not in self.nested:
+            index: dict[tuple[Any, ...], models.Model] = {}
+            rows = section.model.objects.filter(**{section.parent_attr: parent}).order_by("pk")
+            for obj in rows:
+                index.setdefault(object_key(section, obj), obj)
+            self.nested[slot] = index
+        return self.nested[slot]
 
     def add(self, section: str, key: tuple[Any, ...], obj: models.Model) -> None:
         self.by_key[section][key] = obj
 
     def is_broken(self, section: str, ref: str) -> bool:
         """Whether ``ref`` may name a record of the file that had errors."""
+        if section == "endpoints":
+            try:
+                return parse_endpoint_ref(ref) in self.broken_keys
+            except FieldProblem:
+                return False
+        if section not in self.broken:
+            return False
         forms = {ref, ref.partition("/")[0].strip(), names.url_key(ref)}
         return bool(forms & self.broken[section])
 
     def mark_broken(self, entry: Entry) -> None:
         """Remember the names by which other records could refer to a bad entry."""
         section = entry.section.name
+        if section == "endpoints" and "host" in entry.values:
+            self.broken_keys.add(entry.key)
         for name in REFERENCE_FIELDS.get(section, ()):
             if isinstance(entry.values.get(name), str):
                 self.broken[section].add(entry.values[name])
@@ -144,23 +189,52 @@ class Importer:
 
     # --- records of a client ---------------------------------------------------------------
 
-    def _child(self, records: ClientRecords, entry: Entry) -> None:
+    def _child(
+        self,
+        records: ClientRecords,
+        entry: Entry,
+        *,
+        parent: models.Model | None = None,
+        writable: bool = True,
+        label: str = "",
+    ) -> None:
+        """Create or update the record of ``entry`` (of the client, or nested in ``parent``),
+        then the records nested in it. With ``writable`` false (its parent had problems) the
+        record is only checked."""
         section = entry.section
-        refs = self._references(records, entry)
-        if not entry.valid or refs is None:
+        if parent is None:
+            index = records.by_key[section.name]
+        else:
+            index = records.children_of(section, parent) if parent.pk else {}
+        existing = index.get(entry.key) if entry.valid else None
+        refs = self._references(records, entry, existing)
+        obj: models.Model | None = None
+        if not entry.valid or refs is None or not writable:
             records.mark_broken(entry)
-            if not entry.valid:
-                self._check_rest(entry, records.by_key[section.name], parent=records.client)
-            return
-        existing = records.by_key[section.name].get(entry.key)
-        obj = self._upsert(entry, existing, parent=records.client, refs=refs)
-        if obj is None:
-            records.mark_broken(entry)
-        elif existing is None:
-            records.add(section.name, entry.key, obj)
+            if not entry.valid or (refs is not None and not writable):
+                self._check_rest(entry, index, parent=parent or records.client)
+            obj = index.get(entry.key) if entry.valid else None
+        else:
+            owner = parent or records.client
+            obj = self._upsert(entry, existing, parent=owner, refs=refs, label=label)
+            if obj is None:
+                records.mark_broken(entry)
+            elif existing is None:
+                index[entry.key] = obj
+        written = obj is not None and obj.pk is not None and writable and entry.valid
+        prefix = f"{label}{key_label(section.name, entry.key)}/" if entry.valid else label
+        for name in section.children:
+            for child in entry.children.get(name, []):
+                self._child(
+                    records,
+                    child,
+                    parent=obj if obj is not None else section.model(),
+                    writable=written,
+                    label=prefix,
+                )
 
     def _references(
-        self, records: ClientRecords, entry: Entry
+        self, records: ClientRecords, entry: Entry, existing: models.Model | None = None
     ) -> dict[str, models.Model | None] | None:
         """The records that ``entry``'s references name, or ``None`` if one names nothing
         usable (reported, unless it names a record whose own problems were reported)."""
@@ -170,11 +244,34 @@ class Importer:
             if spec.kind is not Kind.REF or spec.name not in entry.values:
                 continue
             target = self._resolve(records, entry, spec.name, spec.refers_to)
-            if target is _BROKEN or (target is None and entry.values[spec.name] is not None):
+            broken = target is _BROKEN or (target is None and entry.values[spec.name] is not None)
+            if broken or not self._may_link(records, entry, spec, existing, target):
                 usable = False
             else:
                 refs[spec.name] = target
         return refs if usable else None
+
+    def _may_link(
+        self,
+        records: ClientRecords,
+        entry: Entry,
+        spec: FieldSpec,
+        existing: models.Model | None,
+        target: Any,
+    ) -> bool:
+        """Only those who may manage the client's vault may link one of its secrets to a
+        record, or remove the link; anyone may leave a link as it is (reported if not)."""
+        if spec.refers_to != "secrets" or self.actor is None:
+            return True
+        current = getattr(existing, f"{spec.model_attr}_id", None) if existing else None
+        if current == getattr(target, "pk", None) or may_manage(self.actor, records.client):
+            return True
+        self.report.add_error(
+            entry.line_of(spec.name),
+            entry.path_of(spec.name),
+            _("Only the provider's staff may link the client's vault secrets."),
+        )
+        return False
 
     def _resolve(self, records: ClientRecords, entry: Entry, field: str, target: str) -> Any:
         """The record a reference names, ``None`` for an empty reference (after reporting a
@@ -188,6 +285,10 @@ class Importer:
         if records.is_broken(target, ref):
             return _BROKEN
         line, path = entry.line_of(field), entry.path_of(field)
+        if len(candidates) > 1 and target == "secrets":
+            hint = _("The client's vault has several secrets with this name; rename one of them.")
+            self.report.add_error(line, path, f"{show(ref)}: {hint}")
+            return None
         if len(candidates) > 1:
             hint = (
                 _("Several sites have this name; refer to the site by its URL.")
@@ -201,6 +302,11 @@ class Importer:
             self.report.add_error(line, path, f"{show(ref)}: {hint}")
             return None
         messages = {
+            "acme_accounts": _("No ACME account named %(ref)s for this client."),
+            "endpoints": _(
+                "No endpoint %(ref)s for this client (write it as host:port, or host:port/sni)."
+            ),
+            "secrets": _("No secret named %(ref)s in this client's vault."),
             "servers": _("No server named %(ref)s for this client."),
             "sites": _("No site with the URL or name %(ref)s for this client."),
             "contracts": _(
@@ -213,8 +319,13 @@ class Importer:
 
     @staticmethod
     def _candidates(records: ClientRecords, target: str, ref: str) -> list[models.Model]:
+        if target == "secrets":
+            return list(records.secrets.get(ref, []))
         index = records.by_key[target]
-        if target == "servers":
+        if target == "endpoints":
+            found = index.get(parse_endpoint_ref(ref))
+            return [found] if found else []
+        if target in ("servers", "acme_accounts"):
             found = index.get((ref,))
             return [found] if found else []
         if target == "sites":
@@ -229,7 +340,11 @@ class Importer:
         return sorted(matches, key=lambda c: c.start)
 
     def _check_rest(
-        self, entry: Entry, existing: dict[tuple[Any, ...], models.Model], *, parent: Client | None
+        self,
+        entry: Entry,
+        existing: dict[tuple[Any, ...], models.Model],
+        *,
+        parent: models.Model | None,
     ) -> None:
         """For a record with problems in the file: run the model's checks on its other values
         too (without saving), so that one run also reports, say, a required field left out."""
@@ -239,13 +354,16 @@ class Importer:
             return  # without its key, a new record cannot be told from an existing one
         found = existing.get(entry.key)
         obj = copy.copy(found) if found is not None else section.model()
-        if parent is not None:
-            obj.client = parent
+        unsaved_parent = parent is None or parent.pk is None
+        if not unsaved_parent:
+            setattr(obj, section.parent_attr, parent)
         for name, value in entry.values.items():
             if section.spec(name).kind is not Kind.REF:
                 setattr(obj, name, value)
         bad = [name for name in entry.lines if name not in entry.values]
-        refs = [f.name for f in section.fields if f.kind is Kind.REF]
+        refs = [f.model_attr for f in section.fields if f.kind is Kind.REF]
+        if unsaved_parent and section.name != "clients":
+            refs.append(section.parent_attr)
         try:
             obj.full_clean(exclude=[*bad, *refs], validate_unique=False, validate_constraints=False)
         except ValidationError as e:
@@ -258,8 +376,9 @@ class Importer:
         entry: Entry,
         obj: models.Model | None,
         *,
-        parent: Client | None,
+        parent: models.Model | None,
         refs: dict[str, models.Model | None],
+        label: str = "",
     ) -> models.Model | None:
         """Create or update the record of ``entry``; ``None`` (and reported) if the model
         rejects it. Fields the file leaves out keep their value (or get the model default)."""
@@ -271,12 +390,15 @@ class Importer:
         }
         desired.update(refs)
         if obj is None:
-            obj = section.model(**desired, **({"client": parent} if parent else {}))
+            values = {section.spec(name).model_attr: value for name, value in desired.items()}
+            if parent is not None:
+                values[section.parent_attr] = parent
+            obj = section.model(**values)
             if not self._clean(entry, obj):
                 return None
             obj.save()
-            code = parent.code if parent else obj.code
-            self._written(entry, "create", obj, code, {k: jsonable(v) for k, v in desired.items()})
+            changes = {k: jsonable(v) for k, v in desired.items()}
+            self._written(entry, "create", obj, parent, changes, label)
             return obj
 
         changed: dict[str, list[Any]] = {}
@@ -284,15 +406,16 @@ class Importer:
             spec = section.spec(name)
             if spec.key:
                 continue  # matched on it: an SNI equal to the host or an e-mail's case is no change
+            attr = spec.model_attr
             if spec.kind is Kind.REF:
                 # Compare ids: loading each related row just to compare it costs a query.
-                attname = obj._meta.get_field(name).attname
+                attname = obj._meta.get_field(attr).attname
                 same = getattr(obj, attname) == getattr(new, "pk", None)
             else:
-                same = canonical(spec, getattr(obj, name)) == new
+                same = canonical(spec, getattr(obj, attr)) == new
             if not same:
-                changed[name] = [jsonable(getattr(obj, name)), jsonable(new)]
-                setattr(obj, name, new)
+                changed[name] = [jsonable(getattr(obj, attr)), jsonable(new)]
+                setattr(obj, attr, new)
         if not changed:
             self.report.count(section.name, "unchanged")
             return obj
@@ -301,8 +424,8 @@ class Importer:
         # Only the fields the file changed: the checker writes an endpoint's watch state
         # concurrently, and a full save would put back what it read before.
         auto_now = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
-        obj.save(update_fields=[*changed, *auto_now])
-        self._written(entry, "update", obj, parent.code if parent else obj.code, changed)
+        obj.save(update_fields=[*(section.spec(n).model_attr for n in changed), *auto_now])
+        self._written(entry, "update", obj, parent, changed, label)
         return obj
 
     def _clean(self, entry: Entry, obj: models.Model) -> bool:
@@ -322,11 +445,11 @@ class Importer:
         )
         section: Section = entry.section
         for field_name, items in errors.items():
-            spec = section.field(field_name)
+            spec = section.by_attr(field_name)
             if spec is None:
                 line, path, value, model_field = entry.line, entry.path, None, None
             else:
-                line, path = entry.line_of(field_name), entry.path_of(field_name)
+                line, path = entry.line_of(spec.name), entry.path_of(spec.name)
                 value = getattr(obj, field_name, None)
                 model_field = obj._meta.get_field(field_name)
             for message in describe(ValidationError(items), value, model_field):
@@ -337,15 +460,21 @@ class Importer:
         entry: Entry,
         action: Literal["create", "update"],
         obj: models.Model,
-        client_code: str,
+        parent: models.Model | None,
         changes: dict[str, Any],
+        label: str = "",
     ) -> None:
         section = entry.section.name
+        client = obj if parent is None else getattr(parent, "client", parent)
         self.report.count(section, "created" if action == "create" else "updated")
         fields = tuple(changes) if action == "update" else ()
-        self.report.changes.append(
-            Change(action, section, client_code, key_label(section, entry.key), fields)
-        )
+        key = label + key_label(section, entry.key)
+        self.report.changes.append(Change(action, section, client.code, key, fields))
         audit.record(
-            f"import.{action}", obj, actor=self.actor, request=self.request, changes=changes
+            f"import.{action}",
+            obj,
+            actor=self.actor,
+            request=self.request,
+            changes=changes,
+            client_id=client.pk,
         )

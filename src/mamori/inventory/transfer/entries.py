@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from mamori.inventory.transfer.reading import CsvRow, Node, Report
 from mamori.inventory.transfer.schema import (
+    CHALLENGE_SETTINGS,
     CHILD_SECTIONS,
     CSV_COLUMNS,
     CSV_REQUIRED_COLUMNS,
@@ -75,6 +76,21 @@ def _finish(entry: Entry, report: Report) -> None:
             report(entry.line, entry.path_of(spec.name), _("This field is required."))
             entry.valid = False
     values = entry.values
+    method, settings = values.get("challenge"), values.get("challenge_settings")
+    if method in CHALLENGE_SETTINGS and settings:
+        unused = [name for name in settings if name not in CHALLENGE_SETTINGS[method]]
+        if unused:
+            report(
+                entry.line_of("challenge_settings"),
+                entry.path_of("challenge_settings"),
+                _("%(names)s: not a setting of %(method)s (its settings: %(known)s).")
+                % {
+                    "names": ", ".join(f"'{n}'" for n in unused),
+                    "method": method,
+                    "known": ", ".join(CHALLENGE_SETTINGS[method]) or "-",
+                },
+            )
+            entry.valid = False
     if (
         entry.section.name == "endpoints"
         and values.get("sni")
@@ -161,6 +177,7 @@ def _yaml_record(
         entry.valid = False
         report(line, where, message)
 
+    extra = (*extra, *section.children)
     for name, child in node.value.items():
         if name in extra:
             continue
@@ -173,7 +190,23 @@ def _yaml_record(
             continue
         _set_value(entry, name, plain(child.value), child.line, reported, text=False)
     _finish(entry, reported)
+    _yaml_children(entry, node, section.children, report)
     return entry
+
+
+def _yaml_children(entry: Entry, node: Node, lists: tuple[str, ...], report: Report) -> None:
+    """Read the lists of records nested in ``entry`` (a client's, a certificate's targets)."""
+    for name in lists:
+        child_node = node.value.get(name)
+        entries: list[Entry] = []
+        if child_node is not None:
+            where = entry.path_of(name)
+            for i, item in enumerate(_list_items(child_node, where, report)):
+                child = _yaml_record(SECTIONS[name], item, f"{where}[{i}]", report)
+                if child is not None:
+                    entries.append(child)
+        check_duplicates(entries, report)
+        entry.children[name] = entries
 
 
 def _yaml_client(node: Node, path: str, report: Report) -> ClientEntry | None:
@@ -181,16 +214,7 @@ def _yaml_client(node: Node, path: str, report: Report) -> ClientEntry | None:
     if not isinstance(client, ClientEntry):
         return None
     client.mentions.append((client.line_of("code"), client.path_of("code")))
-    for name in CHILD_SECTIONS:
-        child_node = node.value.get(name)
-        entries: list[Entry] = []
-        if child_node is not None:
-            for i, item in enumerate(_list_items(child_node, f"{path}.{name}", report)):
-                entry = _yaml_record(SECTIONS[name], item, f"{path}.{name}[{i}]", report)
-                if entry is not None:
-                    entries.append(entry)
-        check_duplicates(entries, report)
-        client.children[name] = entries
+    _yaml_children(client, node, CHILD_SECTIONS, report)
     return client
 
 

@@ -35,7 +35,10 @@ from mamori.inventory.transfer.schema import (
     Section,
     canonical,
     contract_ref,
+    endpoint_ref,
 )
+from mamori.lifecycle.models import AcmeAccount, DeploymentTarget, ManagedCertificate
+from mamori.vault.models import Secret
 
 EXPORT_FORMATS = ("yaml", "csv")
 YAML_HEADER = "Mamori inventory. Format: docs/import-format.md"
@@ -48,7 +51,12 @@ SORT_KEYS = {
     "sites": lambda o: (o.name, o.url),
     "domains": lambda o: (o.name,),
     "endpoints": lambda o: (o.host, o.port, o.sni),
+    "acme_accounts": lambda o: (o.name,),
+    "managed_certificates": lambda o: (o.name,),
+    "deployment_targets": lambda o: (o.name,),
 }
+# Where the records nested in a record are found on it (``managed.targets``).
+NESTED_RELATIONS = {"deployment_targets": "targets"}
 
 
 class UnknownClients(LookupError):
@@ -99,6 +107,20 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         Prefetch(
             "endpoints", queryset=Endpoint.objects.select_related("site", "server", "contract")
         ),
+        Prefetch("acme_accounts", queryset=AcmeAccount.objects.select_related("eab_hmac_secret")),
+        Prefetch(
+            "managed_certificates",
+            queryset=ManagedCertificate.objects.select_related(
+                "acme_account", "contract", "challenge_secret"
+            ).prefetch_related(
+                Prefetch(
+                    "targets",
+                    queryset=DeploymentTarget.objects.select_related(
+                        "endpoint", "server", "ssh_secret"
+                    ),
+                )
+            ),
+        ),
     )
     selected = list(queryset)
     missing = sorted(set(codes or ()) - {c.code for c in selected})
@@ -107,23 +129,31 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
     return selected
 
 
-def _records(client: Client, section: str) -> list[models.Model]:
-    return sorted(getattr(client, section).all(), key=SORT_KEYS[section])
+def _records(owner: models.Model, section: str) -> list[models.Model]:
+    """The records of ``section`` held by ``owner`` (a client, or a record they are nested
+    in), in export order."""
+    relation = NESTED_RELATIONS.get(section, section)
+    return sorted(getattr(owner, relation).all(), key=SORT_KEYS[section])
 
 
 def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any:
     """The value of one field as the file writes it; ``None`` to leave the field out."""
-    value = getattr(obj, spec.name)
+    value = getattr(obj, spec.model_attr)
     if spec.kind is Kind.REF:
         if value is None:
             return None
         if isinstance(value, Contract):
             return contract_ref(value, contracts)
+        if isinstance(value, Endpoint):
+            return endpoint_ref(value.host, value.port, value.sni)
+        if isinstance(value, Secret):
+            # The secret's name, never its value; a destroyed secret no longer exists to name.
+            return None if value.is_destroyed else value.name
         return value.url if isinstance(value, Site) else value.name
     value = canonical(spec, value)
     if spec.name == "sni" and value == getattr(obj, "host", None):
         return None  # the same as leaving it empty
-    if value in ("", None, []) and not spec.required:
+    if value in ("", None, [], {}) and not spec.required:
         return None
     return value
 
@@ -140,9 +170,16 @@ def _yaml_record(section: Section, obj: models.Model, contracts: list[Contract])
         if isinstance(value, list):
             value = CommentedSeq(value)
             value.fa.set_flow_style()  # notify: [certificates, incidents]
+        elif isinstance(value, dict):
+            value = CommentedMap(value)
+            value.fa.set_flow_style()  # challenge_settings: {webroot: /var/www/html}
         elif isinstance(value, str) and "\n" in value:
             value = LiteralScalarString(value)
         record[spec.name] = value
+    for name in section.children:
+        nested = [_yaml_record(SECTIONS[name], child, contracts) for child in _records(obj, name)]
+        if nested:
+            record[name] = CommentedSeq(nested)
     return record
 
 

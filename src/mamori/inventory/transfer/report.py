@@ -17,6 +17,9 @@ RECORD_KINDS: tuple[str, ...] = (
     "sites",
     "domains",
     "endpoints",
+    "acme_accounts",
+    "managed_certificates",
+    "deployment_targets",
 )
 
 SECTION_LABELS = {
@@ -27,6 +30,9 @@ SECTION_LABELS = {
     "sites": gettext_lazy("Sites"),
     "domains": gettext_lazy("Domains"),
     "endpoints": gettext_lazy("Endpoints"),
+    "acme_accounts": gettext_lazy("ACME accounts"),
+    "managed_certificates": gettext_lazy("Managed certificates"),
+    "deployment_targets": gettext_lazy("Deployment targets"),
 }
 
 COUNT_KINDS = ("created", "updated", "unchanged")
@@ -94,7 +100,8 @@ class ImportReport:
     written (for a dry run: what would be). When ``ok`` is false nothing was written and the
     counts are all zero: ``errors`` lists every problem found, in file order.
     ``counts`` maps each kind of record (``clients``, ``contacts``, ``contracts``, ``servers``,
-    ``sites``, ``domains``, ``endpoints``) to ``{"created": n, "updated": n, "unchanged": n}``.
+    ``sites``, ``domains``, ``endpoints``, ``acme_accounts``, ``managed_certificates``,
+    ``deployment_targets``) to ``{"created": n, "updated": n, "unchanged": n}``.
     """
 
     filename: str

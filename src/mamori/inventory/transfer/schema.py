@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from mamori.inventory.transfer import names
+from mamori.lifecycle.models import AcmeAccount, DeploymentTarget, ManagedCertificate
 
 FORMAT_VERSION = 1
 MAX_LIST_ITEMS = 100
@@ -45,6 +46,8 @@ class Kind(enum.Enum):
     SNI = "sni"
     DOMAIN = "domain"
     REF = "ref"  # the natural key of another record of the same client
+    NAMES = "names"  # a list of DNS names (a certificate's), wildcards allowed
+    MAPPING = "mapping"  # name: value settings (a challenge's), never secrets
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class FieldSpec:
     default: Any = None
     refers_to: str = ""
     multiline: bool = False
+    attr: str = ""  # the model field, when the file calls it something else
+
+    @property
+    def model_attr(self) -> str:
+        return self.attr or self.name
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,10 @@ class Section:
     name: str
     model: type[models.Model]
     fields: tuple[FieldSpec, ...]
+    # Lists of records nested in each record of this kind (a certificate's deployment
+    # targets), and the model field that links such a nested record to its parent.
+    children: tuple[str, ...] = ()
+    parent_attr: str = "client"
 
     def field(self, name: str) -> FieldSpec | None:
         """The field called ``name``, or ``None`` if the section has none (a typo)."""
@@ -79,6 +91,10 @@ class Section:
         if found is None:
             raise KeyError(name)
         return found
+
+    def by_attr(self, attr: str) -> FieldSpec | None:
+        """The field stored in the model field ``attr``, or ``None``."""
+        return next((f for f in self.fields if f.model_attr == attr), None)
 
     @property
     def key_fields(self) -> tuple[FieldSpec, ...]:
@@ -176,10 +192,78 @@ SECTIONS: dict[str, Section] = {
                 F("trust_bundle", multiline=True),
             ),
         ),
+        Section(
+            "acme_accounts",
+            AcmeAccount,
+            (
+                F("name", key=True, required=True),
+                F("directory_url", Kind.URL),
+                F("contact_email", Kind.EMAIL),
+                F("key_type"),
+                F("eab_kid"),
+                F("eab_hmac_secret", Kind.REF, refers_to="secrets"),
+                F("ca_bundle", multiline=True),
+            ),
+        ),
+        Section(
+            "managed_certificates",
+            ManagedCertificate,
+            (
+                F("name", key=True, required=True),
+                F("names", Kind.NAMES),
+                F("key_type"),
+                F("key_policy"),
+                F("issuer"),
+                F("acme_account", Kind.REF, refers_to="acme_accounts"),
+                F("acme_profile"),
+                F("ca_name"),
+                F("product"),
+                F("challenge"),
+                F("challenge_settings", Kind.MAPPING),
+                F(
+                    "challenge_credential",
+                    Kind.REF,
+                    refers_to="secrets",
+                    attr="challenge_secret",
+                ),
+                F("renewal_instruction"),
+                F("contract", Kind.REF, refers_to="contracts"),
+                F("enabled", Kind.BOOL),
+            ),
+            children=("deployment_targets",),
+        ),
+        Section(
+            "deployment_targets",
+            DeploymentTarget,
+            (
+                F("name", key=True, required=True),
+                F("kind"),
+                F("endpoint", Kind.REF, refers_to="endpoints"),
+                F("server", Kind.REF, refers_to="servers"),
+                F("ssh_host"),
+                F("ssh_port", Kind.INT),
+                F("ssh_username"),
+                F("ssh_credential", Kind.REF, refers_to="secrets", attr="ssh_secret"),
+                F("ssh_host_key", multiline=True),
+                F("cert_path"),
+                F("chain_path"),
+                F("fullchain_path"),
+                F("key_path"),
+                F("owner"),
+                F("group"),
+                F("cert_mode"),
+                F("key_mode"),
+                F("reload_command"),
+                F("enabled", Kind.BOOL),
+            ),
+            parent_attr="managed",
+        ),
     ]
 }
 # The lists a client holds, in file order. It is also a valid order to import them in: sites
-# refer to servers, endpoints to sites, servers and contracts, and each comes after them.
+# refer to servers, endpoints to sites, servers and contracts, managed certificates to ACME
+# accounts and contracts, their deployment targets to endpoints and servers; each comes after
+# what it refers to. (Vault secrets are referred to by name but never imported.)
 CHILD_SECTIONS: tuple[str, ...] = (
     "contacts",
     "contracts",
@@ -187,6 +271,30 @@ CHILD_SECTIONS: tuple[str, ...] = (
     "sites",
     "domains",
     "endpoints",
+    "acme_accounts",
+    "managed_certificates",
+)
+# Words that mark a setting as a secret: those belong in the vault, named by a credential field.
+SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "apikey")
+MAX_SETTINGS_ITEMS = 50
+# The settings each challenge method reads (mamori.lifecycle.solvers); ``options`` is a mapping
+# of dns-lexicon provider options.
+CHALLENGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "http-webroot": ("webroot",),
+    "http-ssh": ("webroot", "ssh_host", "ssh_port", "ssh_username", "ssh_host_key"),
+    "http-responder": (),
+    "dns": (
+        "provider",
+        "zone",
+        "options",
+        "credential_option",
+        "propagation_timeout",
+        "resolvers",
+        "ttl",
+    ),
+}
+ALL_CHALLENGE_SETTINGS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for names_ in CHALLENGE_SETTINGS.values() for name in names_)
 )
 CSV_COLUMNS: tuple[str, ...] = (
     "client",
@@ -228,7 +336,13 @@ def object_key(section: Section, obj: models.Model) -> tuple[Any, ...]:
         parts = [names.host_key(parts[0])]
     elif section.name == "endpoints":
         parts = [names.host_key(parts[0]), parts[1], names.host_key(parts[2]) if parts[2] else ""]
-    elif section.name in ("clients", "servers"):
+    elif section.name in (
+        "clients",
+        "servers",
+        "acme_accounts",
+        "managed_certificates",
+        "deployment_targets",
+    ):
         parts = [parts[0].strip()]
     return _key(section.name, parts)
 
@@ -255,6 +369,48 @@ def key_label(section: str, key: tuple[Any, ...]) -> str:
     return str(key[0])
 
 
+def endpoint_ref(host: str, port: int, sni: str) -> str:
+    """How a file refers to an endpoint: ``host:port``, or ``host:port/sni`` when the SNI is
+    not the host (IPv6 addresses in brackets)."""
+    text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{text}/{sni}" if sni and sni != host else text
+
+
+def parse_endpoint_ref(ref: str) -> tuple[str, int, str]:
+    """The natural key ``(host, port, sni)`` an endpoint reference names (see
+    :func:`endpoint_ref`; the port may be left out for 443); raises :class:`FieldProblem`."""
+    hostport, _slash, sni_text = ref.strip().partition("/")
+    hostport = hostport.strip()
+    port_text = ""
+    if hostport.startswith("["):
+        host, bracket, rest = hostport[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise FieldProblem(
+                _("%(value)s: write an endpoint as host:port or host:port/sni.")
+                % {"value": show(ref)}
+            )
+        port_text = rest[1:]
+    elif hostport.count(":") == 1:
+        host, _colon, port_text = hostport.partition(":")
+    else:
+        host = hostport  # a bare IPv6 address, or a host without a port
+    if port_text:
+        if not WHOLE_NUMBER.match(port_text) or not 1 <= int(port_text) <= 65535:
+            raise FieldProblem(
+                _("%(value)s: the port must be a whole number from 1 to 65535.")
+                % {"value": show(ref)}
+            )
+        port = int(port_text)
+    else:
+        port = 443
+    try:
+        host = names.normalise_host(host)
+        sni = names.normalise_sni(sni_text)
+    except names.NameProblem as e:
+        raise FieldProblem(f"{show(ref)}: {e}") from None
+    return _key("endpoints", [host, port, sni])
+
+
 def contract_ref(contract: Contract, siblings: list[Contract]) -> str:
     """How a file refers to a contract: its type, plus ``/start`` when the client has several
     contracts of that type."""
@@ -275,6 +431,8 @@ def canonical(spec: FieldSpec, value: Any) -> Any:
     if spec.kind is Kind.TOPICS and isinstance(value, list):
         known = [t for t in NoticeTopic.values if t in value]
         return known + sorted({t for t in value if t not in NoticeTopic.values}, key=str)
+    if spec.kind is Kind.MAPPING and isinstance(value, dict):
+        return dict(sorted(value.items()))
     if spec.multiline and isinstance(value, str):
         # A browser sends a textarea's lines with CR LF, YAML reads every line break as LF:
         # compare and export with LF so that the same text is not seen as a change.
@@ -317,6 +475,10 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
     kind = spec.kind
     if kind in (Kind.DAYS, Kind.TOPICS):
         return canonical(spec, _list(spec, raw, from_text))
+    if kind is Kind.NAMES:
+        return _dns_names([] if raw is None else raw)
+    if kind is Kind.MAPPING:
+        return canonical(spec, _settings({} if raw is None else raw))
     if raw is None:
         # "key:" with no value clears a text field; elsewhere it means "no value" (null),
         # which the model accepts only where a field may be empty.
@@ -346,6 +508,8 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
     if kind is Kind.URL:
         return names.normalise_url(text)
     if kind is Kind.REF:
+        if spec.refers_to == "endpoints" and text.strip():
+            parse_endpoint_ref(text)  # only to report a malformed reference early
         return text.strip() or None
     return canonical(spec, text) if spec.multiline else text.strip()
 
@@ -419,6 +583,64 @@ def _list(spec: FieldSpec, raw: Any, from_text: bool) -> list[Any]:
     return [item.strip() for item in raw]
 
 
+def _dns_names(raw: Any) -> list[str]:
+    """A certificate's DNS names, normalised like hosts; ``*.`` wildcards allowed."""
+    if not isinstance(raw, list):
+        raise FieldProblem(_("Expected a list of DNS names, e.g. [www.example.jp, example.jp]."))
+    if len(raw) > MAX_LIST_ITEMS:
+        raise FieldProblem(_("Too many items (at most %(max)d).") % {"max": MAX_LIST_ITEMS})
+    result: list[str] = []
+    for item in raw:
+        text = _text(item).strip()
+        wildcard = text.startswith("*.")
+        try:
+            name = names.normalise_host(text[2:] if wildcard else text, allow_ip=False)
+        except names.NameProblem as e:
+            raise FieldProblem(f"{show(text)}: {e}") from None
+        name = f"*.{name}" if wildcard else name
+        if name in result:
+            raise FieldProblem(_("%(value)s is given twice.") % {"value": show(name)})
+        result.append(name)
+    return result
+
+
+def _settings(raw: Any, *, nested: bool = False) -> dict[str, Any]:
+    """Challenge settings: a mapping of known setting names to plain values (text, numbers,
+    true/false, or lists of them); ``options`` is a mapping of such values. A setting named
+    like a secret is refused: secrets live in the vault."""
+    if not isinstance(raw, dict):
+        raise FieldProblem(_("Expected a mapping of settings (name: value)."))
+    if len(raw) > MAX_SETTINGS_ITEMS:
+        raise FieldProblem(_("Too many items (at most %(max)d).") % {"max": MAX_SETTINGS_ITEMS})
+    plain_types = (str, int, float, bool, type(None))
+    result: dict[str, Any] = {}
+    for name, value in raw.items():
+        if any(word in name.lower() for word in SECRET_WORDS):
+            raise FieldProblem(
+                _(
+                    "%(name)s looks like a secret: keep it in the vault and name it with "
+                    "challenge_credential."
+                )
+                % {"name": show(name)}
+            )
+        if not nested and name not in ALL_CHALLENGE_SETTINGS:
+            # Imported here to keep the message in one place (entries imports schema).
+            from mamori.inventory.transfer.entries import unknown_field_message
+
+            raise FieldProblem(unknown_field_message(name, ALL_CHALLENGE_SETTINGS))
+        if name == "options" and not nested:
+            result[name] = dict(sorted(_settings(value, nested=True).items()))
+            continue
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, plain_types) for v in items):
+            raise FieldProblem(
+                _("%(name)s: expected text, a number, true/false or a list of them.")
+                % {"name": show(name)}
+            )
+        result[name] = value
+    return result
+
+
 # --- the model's own rules ------------------------------------------------------------------------
 
 
@@ -475,6 +697,7 @@ class Entry:
     values: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     valid: bool = True
+    children: dict[str, list[Entry]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -490,9 +713,8 @@ class Entry:
 
 @dataclass(eq=False)
 class ClientEntry(Entry):
-    """A client with its lists of records. ``must_exist`` for CSV rows, which name a client but
-    never create one; ``mentions`` are the places that name the client's code."""
+    """A client with its lists of records (``children``). ``must_exist`` for CSV rows, which
+    name a client but never create one; ``mentions`` are the places that name the client's code."""
 
-    children: dict[str, list[Entry]] = field(default_factory=dict)
     must_exist: bool = False
     mentions: list[tuple[int, str]] = field(default_factory=list)
