@@ -52,7 +52,12 @@ def test_it_shows_every_demo_situation_within_a_minute(tmp_path):
         assert seen == EXPECTED
         with sqlite3.connect(db_path) as db:
             names = sorted(n for (n,) in db.execute("select name from vault_secret"))
-        assert names == ["WordPress 管理画面", "old.hosting.example AuthCode", "web01 SSH"]
+        assert names == [
+            "WordPress 管理画面",
+            "old.hosting.example AuthCode",
+            "shop.sample.example (2026)",  # the managed shop certificate's private key
+            "web01 SSH",
+        ]
         # Notices were written to files, not sent to anyone.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not list((tmp_path / "demo" / "mail").glob("*")):

@@ -186,3 +186,30 @@ def create_data(ports: dict[str, int], names: dict[str, str], bundle: str) -> di
         language="ja",
     )
     return passwords
+
+
+def create_lifecycle_data(sites: list[DemoSite]) -> None:
+    """The expiring shop certificate is one Mamori manages for the sample client, from a
+    commercial CA and under the approval instruction: the first background pass finds it due
+    and asks the client to approve the renewal (the client user can say yes in the portal)."""
+    from mamori.lifecycle import orders
+    from mamori.lifecycle.models import IssuerKind, ManagedCertificate
+
+    site = next(s for s in sites if s.name == "expiring")
+    pems = orders.split_pem_chain(site.cert_chain_pem)
+    sample = Client.objects.get(code="sample")
+    managed = ManagedCertificate.objects.create(
+        client=sample,
+        name="shop",
+        names=["shop.sample.example"],
+        issuer=IssuerKind.MANUAL,
+        ca_name="Mamori Demo Issuing CA",
+        product="OV SSL, 1 year",
+    )
+    key = vault.store_private_key(
+        sample, site.key_pem.encode(), actor=None, name="shop.sample.example (2026)"
+    )
+    managed.certificate = orders.certificate_from_pem(pems[0])
+    managed.chain_pem = b"".join(pems[1:]).decode()
+    managed.key_secret = key
+    managed.save()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from mamori.demo.data import build_sites, create_data
+from mamori.demo.data import build_sites, create_data, create_lifecycle_data
 from mamori.demo.servers import DemoServers
 from mamori.vault import keys
 
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         servers = DemoServers(settings.DATA_DIR / "endpoints")
         ports = servers.start(sites)
         passwords = create_data(ports, names, bundle)
+        create_lifecycle_data(sites)
         self.stdout.write(
             "Demo data created; local HTTPS endpoints on 127.0.0.1 ports "
             + ", ".join(str(p) for p in sorted(ports.values()))
