@@ -25,12 +25,14 @@ from mamori.core import audit
 from mamori.core.models import User
 from mamori.lifecycle import orders
 from mamori.lifecycle.models import (
+    ApprovalState,
     IssuerKind,
     ManagedCertificate,
     MessageDirection,
     Order,
     OrderAttachment,
     OrderMessage,
+    OrderPurpose,
     OrderState,
 )
 from mamori.vault import services as vault
@@ -59,8 +61,14 @@ def create_manual_order(
     Raises ValidationError for an ACME certificate, :class:`orders.OrderInFlight` if one is open."""
     if managed.issuer != IssuerKind.MANUAL:
         raise ValidationError(_("This certificate is issued by ACME; Mamori orders it by itself."))
+    approval = None
+    if managed.certificate_id and purpose in (None, OrderPurpose.RENEW):
+        # A renewal: the client's approval of it, if that is their instruction (CERT-04).
+        from mamori.lifecycle.renewal import current_approval
+
+        approval = current_approval(managed, ApprovalState.APPROVED)
     with transaction.atomic():
-        order = orders.create_order(managed, purpose, actor=actor)
+        order = orders.create_order(managed, purpose, actor=actor, approval=approval)
         audit.record(
             "order.create",
             order,

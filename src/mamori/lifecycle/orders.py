@@ -28,6 +28,7 @@ from mamori.lifecycle.models import (
     Order,
     OrderPurpose,
     OrderState,
+    RenewalInstruction,
 )
 from mamori.probe import CertInfo
 from mamori.vault import services as vault
@@ -43,6 +44,11 @@ class OrderInFlight(Exception):
     def __init__(self, order: Order):
         super().__init__(f"order #{order.pk} for {order.managed} is still open ({order.state})")
         self.order = order
+
+
+class InstructionMissing(Exception):
+    """A renewal without the client's instruction: neither a standing instruction nor an approval
+    for this renewal (CERT-04). Nothing is ordered."""
 
 
 class CertificateMismatch(ValueError):
@@ -88,7 +94,8 @@ def create_order(
 ) -> Order:
     """Record a new order (state ``new``) with its key and CSR; nothing is sent yet.
 
-    Raises :class:`OrderInFlight` if the certificate already has an open order, ValueError if its
+    Raises :class:`OrderInFlight` if the certificate already has an open order,
+    :class:`InstructionMissing` for a renewal without the client's instruction, ValueError if its
     names cannot go in a certificate."""
     now = now or timezone.now()
     existing = open_order(managed)
@@ -96,6 +103,18 @@ def create_order(
         raise OrderInFlight(existing)
     if purpose is None:
         purpose = OrderPurpose.RENEW if managed.certificate_id else OrderPurpose.ISSUE
+    # CERT-04, enforced here whoever asks: a renewal needs a standing instruction or the
+    # client's approval of this renewal. (A first issue and a re-issue the client asked for
+    # are the client's instruction themselves.)
+    if (
+        purpose == OrderPurpose.RENEW
+        and approval is None
+        and managed.effective_instruction() != RenewalInstruction.STANDING
+    ):
+        raise InstructionMissing(
+            f"{managed} is renewed only with the client's approval, and none was given for "
+            "this renewal"
+        )
     names = [keys.normalise_name(n) for n in managed.names]
     try:
         with transaction.atomic():

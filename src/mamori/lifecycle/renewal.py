@@ -170,6 +170,13 @@ class PassReport:
     overdue: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return (
+            f"{self.scheduled} scheduled, {self.ordered} ordered, {self.asked} asked, "
+            f"{self.reminded} reminded, {self.on_hold} on hold, {self.overdue} overdue"
+            + (f", {len(self.errors)} error(s)" if self.errors else "")
+        )
+
 
 def run_pass(now: datetime | None = None) -> PassReport:
     """Schedule and decide every enabled managed certificate. One certificate's failure is

@@ -73,7 +73,10 @@ class LifecycleReport:
         return bool(self.failed)
 
     def summary(self) -> str:
-        parts = [f"{name}: {value}" for name, value in self.results.items()]
+        parts = [
+            f"{name}: {value.summary() if hasattr(value, 'summary') else value}"
+            for name, value in self.results.items()
+        ]
         if self.failed:
             parts.append(f"failed: {', '.join(self.failed)}")
         return "lifecycle " + "; ".join(parts)

@@ -182,6 +182,15 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     except orders.OrderInFlight as exc:
         messages.error(request, _("Order #%(pk)s is still open.") % {"pk": exc.order.pk})
         return redirect("order_detail", exc.order.pk)
+    except orders.InstructionMissing:
+        messages.error(
+            request,
+            _(
+                "This renewal needs the client's approval first: ask the client, or record "
+                "their yes."
+            ),
+        )
+        return redirect(managed.get_absolute_url())
     except ValidationError as exc:
         messages.error(request, error_text(exc))
         return redirect(managed.get_absolute_url())

@@ -21,6 +21,7 @@ from mamori.lifecycle.models import (
     DeploymentTarget,
     IssuerKind,
     ManagedCertificate,
+    RenewalInstruction,
     TargetKind,
 )
 from tests.support.env import require_binary
@@ -137,8 +138,13 @@ class Site:
 def site(nginx, deploy_root, deploy_ca, acme) -> Site:
     """nginx serving the managed certificate's current certificate (first issued by hand) on
     127.0.0.1, and the endpoint that watches it."""
+    # A standing instruction: these tests renew the certificate again and again to deploy it.
     managed = ManagedCertificate.objects.create(
-        client=acme, name="www", names=[NAME], issuer=IssuerKind.MANUAL
+        client=acme,
+        name="www",
+        names=[NAME],
+        issuer=IssuerKind.MANUAL,
+        renewal_instruction=RenewalInstruction.STANDING,
     )
     first = new_certificate(managed, deploy_ca)
     from mamori.vault import services as vault

@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils import timezone
 
 from mamori.demo.pki import CertificateAuthority
-from mamori.lifecycle import orders
+from mamori.lifecycle import approvals, orders
 from mamori.lifecycle.models import IssuerKind, ManagedCertificate
 
 pytestmark = pytest.mark.django_db(databases=["default", "keystore"])
@@ -59,9 +59,17 @@ def give_certificate(
     now: dt.datetime | None = None,
 ):
     """Receive a certificate of ``lifetime_days`` issued ``age_days`` ago, for the open order
-    (one is made if there is none)."""
+    (one is made if there is none: for a renewal, with the client's yes recorded first when
+    their instruction is to be asked)."""
     now = now or timezone.now()
-    order = orders.open_order(managed) or orders.create_order(managed, now=now)
+    order = orders.open_order(managed)
+    if order is None:
+        approval = None
+        if managed.certificate_id and managed.effective_instruction() == "approval":
+            approval = approvals.record_approval(
+                managed, actor=None, given_by="Yamada (by phone)", channel="phone", at=now
+            )
+        order = orders.create_order(managed, now=now, approval=approval)
     not_before = now - dt.timedelta(days=age_days)
     not_after = not_before + dt.timedelta(days=lifetime_days)
     pem = sign_order(ca, order, not_before=not_before, not_after=not_after)

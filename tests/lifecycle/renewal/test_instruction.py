@@ -237,3 +237,27 @@ def test_a_request_recorded_before_a_crash_is_still_sent_once(make_managed):
     assert sorted(n.recipient for n in asked) == ["jane@acme.example", "yamada@acme.example"]
     assert all(f"approval:{approval.pk}:request" in n.key for n in asked)
     assert Approval.objects.filter(managed=managed).count() == 1
+
+
+def test_no_path_orders_a_renewal_without_the_instruction(make_managed, operator, client):
+    """CERT-04 holds wherever an order comes from: the order itself refuses a renewal that has
+    neither a standing instruction nor the client's yes, and so does the commercial-CA page."""
+    from mamori.lifecycle import manual, orders
+
+    managed = make_managed(age_days=61)  # the contract says: approval
+    with pytest.raises(orders.InstructionMissing):
+        orders.create_order(managed)
+    with pytest.raises(orders.InstructionMissing):
+        manual.create_manual_order(managed, actor=operator)
+    client.force_login(operator)
+    response = client.post(reverse("order_new", args=[managed.pk]), follow=True)
+    assert "needs the client&#x27;s approval first" in response.content.decode()
+    assert not managed.orders.filter(purpose=OrderPurpose.RENEW).exists()
+    # A first issue and a re-issue the client asked for are orders the client gave.
+    assert orders.create_order(managed, OrderPurpose.REISSUE).purpose == OrderPurpose.REISSUE
+    # With the yes recorded, the renewal is ordered, once.
+    managed.orders.update(state=OrderState.CANCELED)
+    approvals.record_approval(managed, actor=operator, given_by="Yamada", channel="phone")
+    order = manual.create_manual_order(managed, actor=operator)
+    assert order.purpose == OrderPurpose.RENEW
+    assert Approval.objects.get(pk=order.approval_id).state == ApprovalState.USED
