@@ -13,7 +13,7 @@ from mamori.core.models import Role, User
 from mamori.vault import keys
 
 # Real ACME servers (Pebble, PowerDNS, an nginx webroot), session-scoped, started on first use.
-from tests.support.acme_servers import pdns, pebble, webroot_server  # noqa: F401
+from tests.support.acme_servers import pdns, pebble, sshd, webroot_server  # noqa: F401
 
 PASSWORD = "correct horse battery staple 42"
 

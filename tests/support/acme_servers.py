@@ -1,6 +1,7 @@
-"""The real servers of the ACME tests, for every test that needs a CA: PowerDNS (the test names
-resolve to 127.0.0.1 through it), nginx serving a webroot on the port where Pebble validates
-HTTP-01, and Pebble itself. Session-scoped: started once, on first use (tests/conftest.py)."""
+"""The real servers of the lifecycle tests, for every test that needs them: PowerDNS (the test
+names resolve to 127.0.0.1 through it), nginx serving a webroot on the port where Pebble
+validates HTTP-01, Pebble itself, and an sshd on loopback (deployment and HTTP-01 over SSH).
+Session-scoped: started once, on first use (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.support.pdns import BINARY as PDNS_BINARY
 from tests.support.pdns import PowerDNS
 from tests.support.pebble import BINARY as PEBBLE_BINARY
 from tests.support.pebble import Pebble
+from tests.support.sshd import Sshd
 
 ZONE = "acme-tests.example"
 _names = itertools.count(1)
@@ -54,5 +56,14 @@ def pebble(tmp_path_factory, pdns, webroot_server):
         dns_server=pdns.dns_address,
         http_port=webroot_server.http_port,
     ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    require_binary("sshd", "/usr/sbin/sshd")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
     yield server
     server.stop()

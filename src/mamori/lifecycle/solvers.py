@@ -120,6 +120,7 @@ class SshWebrootSolver:
         async with ssh.session(
             self.host, self.port, self.username, self.credential, self.host_key
         ) as session:
+            await session.mkdir(self.directory)  # a site that never had a challenge lacks it
             for challenge in challenges:
                 path = self._path(challenge)
                 await session.write_file(path, challenge.validation.encode(), mode=0o644)
@@ -138,8 +139,17 @@ class SshWebrootSolver:
                     except Exception as e:  # a file that is not there is fine
                         logger.debug("removing %s: %s", self._path(challenge), e)
 
+    def _resolve_login(self) -> None:
+        """Read the login from the vault here, in the caller's thread, before the event loop
+        runs (the vault is database work, which belongs to this thread's connection)."""
+        from mamori.lifecycle import ssh
+
+        if not isinstance(self.credential, ssh.Login):
+            self.credential = ssh.resolve_login(self.credential)
+
     def present(self, challenges: Sequence[Any]) -> None:
         try:
+            self._resolve_login()
             asyncio.run(self._present(challenges))
         except SolverError:
             raise
@@ -151,6 +161,7 @@ class SshWebrootSolver:
 
     def cleanup(self, challenges: Sequence[Any]) -> None:
         try:
+            self._resolve_login()
             asyncio.run(self._cleanup(challenges))
         except Exception as e:
             raise SolverError(

@@ -185,3 +185,40 @@ def test_dns01_record_removed_after_a_failure(make_managed, acme, pdns):
     assert f"_acme-challenge.{managed.names[0]}" in order.error_detail
     assert pdns.records("acme-tests.example", "TXT") == []
     assert pdns.api_key not in order.error_detail
+
+
+@pytest.mark.req("CERT-06")
+def test_issue_http01_through_a_webroot_over_ssh(make_managed, webroot_server, sshd, acme):
+    """The token goes by SFTP to the managed server's webroot (here the nginx webroot that Pebble
+    validates against, reached through a real sshd), and is removed afterwards."""
+    from mamori.vault.models import SecretKind
+
+    login = vault.store_secret(
+        acme,
+        kind=SecretKind.SSH_KEY,
+        name="web01 deploy key",
+        value=sshd.client_key_pem,
+        actor=None,
+        username=sshd.username,
+    )
+    managed = make_managed(
+        challenge="http-ssh",
+        challenge_settings={
+            "webroot": str(webroot_server.webroot),
+            "ssh_host": sshd.host,
+            "ssh_port": sshd.port,
+            "ssh_username": sshd.username,
+            "ssh_host_key": sshd.host_key,
+        },
+        challenge_secret=login,
+    )
+    order = _issue(managed)
+    [challenge] = order.challenges.all()
+    assert challenge.state == ChallengeState.VALID and challenge.cleaned_at
+    assert challenge.location.startswith(f"{sshd.host}:{webroot_server.webroot}")
+    assert not (webroot_server.webroot / ".well-known/acme-challenge" / challenge.token).exists()
+    assert "Accepted publickey" in sshd.log_path.read_text()
+    # The key never shows in what Mamori recorded about the order.
+    assert sshd.client_key_pem.decode().strip().splitlines()[1] not in repr(
+        list(order.challenges.values())
+    )

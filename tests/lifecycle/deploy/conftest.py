@@ -26,7 +26,6 @@ from mamori.lifecycle.models import (
 )
 from tests.support.env import require_binary
 from tests.support.nginx import Nginx, find_nginx
-from tests.support.sshd import Sshd
 
 NAME = "www.acme.example"
 
@@ -45,15 +44,6 @@ def deploy_ca(deploy_root) -> CertificateAuthority:
 def nginx(tmp_path):
     require_binary("nginx", find_nginx() or "/usr/sbin/nginx")
     server = Nginx(tmp_path / "nginx")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    require_binary("sshd", "/usr/sbin/sshd")
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    server.start()
     yield server
     server.stop()
 
