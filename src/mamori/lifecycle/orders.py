@@ -205,6 +205,13 @@ def complete_order(
             "updated_at",
         ]
     )
+    # A request for the client's yes to renewing the previous certificate is moot now (a
+    # re-issue or an issue made it so); the next renewal asks afresh.
+    Approval.objects.filter(
+        managed=managed, state__in=[ApprovalState.REQUESTED, ApprovalState.APPROVED]
+    ).exclude(pk=order.approval_id).update(
+        state=ApprovalState.WITHDRAWN, decided_at=now, note="superseded by a new certificate"
+    )
     # The key now belongs to a certificate: link it in the vault for the key's page.
     if order.key_secret_id and order.key_secret.certificate_id is None:
         type(order.key_secret).objects.filter(pk=order.key_secret_id).update(certificate=cert)

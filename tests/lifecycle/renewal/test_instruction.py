@@ -261,3 +261,24 @@ def test_no_path_orders_a_renewal_without_the_instruction(make_managed, operator
     order = manual.create_manual_order(managed, actor=operator)
     assert order.purpose == OrderPurpose.RENEW
     assert Approval.objects.get(pk=order.approval_id).state == ApprovalState.USED
+
+
+def test_a_new_certificate_withdraws_the_request_and_the_next_renewal_asks_afresh(
+    make_managed, renewal_ca
+):
+    from mamori.lifecycle import orders
+
+    managed = make_managed(age_days=61)  # approval; due
+    now = timezone.now()
+    renewal.run_pass(now)
+    first = Approval.objects.get(managed=managed)
+    assert first.state == ApprovalState.REQUESTED
+    # Meanwhile the certificate is re-issued (say after a revocation the client asked for).
+    orders.create_order(managed, OrderPurpose.REISSUE)
+    give_certificate(managed, renewal_ca, lifetime_days=90, age_days=61)
+    first.refresh_from_db()
+    assert first.state == ApprovalState.WITHDRAWN
+    # The new certificate is due as well: the client is asked about it, not about the old one.
+    assert renewal.run_pass(now).asked == 1
+    second = Approval.objects.get(managed=managed, state=ApprovalState.REQUESTED)
+    assert second.renewal_of == managed.certificate != first.renewal_of

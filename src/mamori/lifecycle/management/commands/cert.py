@@ -358,6 +358,16 @@ class Command(BaseCommand):
         self.stdout.write(f"Revocation #{result.pk} of serial {cert.serial}: {state}.")
         if state == "failed":
             raise failed(f"revocation failed: {getattr(result, 'error', '') or '-'}")
+        if state == "pending":
+            self.stdout.write(
+                "The CA has no ACME revocation for it: revoke it at the CA, then record the "
+                "CA's confirmation on the revocation (Tasks > Revocations)."
+            )
+        from mamori.lifecycle.orders import open_order
+
+        replacement = open_order(result.managed) if result.managed_id else None
+        if replacement is not None:
+            self.stdout.write(f"Replacement: order #{replacement.pk} ({replacement.purpose}).")
 
     def do_deploy(self, options) -> None:
         from mamori.lifecycle import deploy
