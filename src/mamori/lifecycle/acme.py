@@ -422,10 +422,25 @@ def _save(order: Order, **fields) -> None:
     order.save(update_fields=[*fields, "updated_at"])
 
 
+def _check_profile(acme: acme_client.ClientV2, profile: str) -> None:
+    """An ACME profile the CA does not offer is a mistake in the certificate's settings: say so
+    before ordering, with the profiles the CA has (none, for a CA without profiles)."""
+    meta = getattr(acme.directory, "meta", None)
+    offered = dict(getattr(meta, "profiles", None) or {})
+    if profile not in offered:
+        raise OrderDead(
+            "profile",
+            f"the CA does not offer the ACME profile {profile!r} "
+            f"(it offers: {', '.join(sorted(offered)) or 'no profiles'})",
+        )
+
+
 def _advance(order: Order, acme: acme_client.ClientV2, solver) -> None:
     managed = order.managed
     jwk = acme.net.key
     if order.state == OrderState.NEW and not order.order_url:
+        if order.profile:
+            _check_profile(acme, order.profile)
         orderr = acme.new_order(order.csr_pem.encode(), profile=order.profile or None)
         _save(
             order,

@@ -222,3 +222,15 @@ def test_issue_http01_through_a_webroot_over_ssh(make_managed, webroot_server, s
     assert sshd.client_key_pem.decode().strip().splitlines()[1] not in repr(
         list(order.challenges.values())
     )
+
+
+@pytest.mark.req("CERT-06")
+def test_a_profile_the_ca_does_not_offer_fails_clearly_without_ordering(make_managed):
+    # Debian's Pebble offers no profiles: asking for one is a settings mistake, said plainly.
+    managed = make_managed(acme_profile="shortlived")
+    order = engine.drive_order(orders.create_order(managed).pk)
+    assert order.state == OrderState.FAILED
+    assert not order.order_url  # nothing was ordered at the CA
+    assert "does not offer the ACME profile 'shortlived'" in order.error_detail
+    failure = Failure.objects.get(managed=managed)
+    assert failure.kind == FailureKind.ORDER and "shortlived" in failure.message
