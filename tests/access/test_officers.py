@@ -68,3 +68,18 @@ def test_it_keeps_the_providers_officers_for_provider_admins(client, provider_ad
         "守田太郎",
         "守田花子",
     ]
+
+
+def test_the_dashboard_lists_clients_without_two_officers(client, operator, owner, member, acme):
+    client.force_login(operator)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert 'id="missing-officers"' in body and acme.name in body
+    # The client's administrator names them, so sees the flag; a viewer does not.
+    client.force_login(member)
+    assert 'id="missing-officers"' not in client.get(reverse("dashboard")).content.decode()
+    client.force_login(owner)
+    assert 'id="missing-officers"' in client.get(reverse("dashboard")).content.decode()
+    data = officers(o1=("鈴木一郎", "情報システム部長"), o2=("田中花子", "総務部"))
+    assert client.post(reverse("client_officers", args=["acme"]), data).status_code == 302
+    body = client.get(reverse("dashboard")).content.decode()
+    assert 'id="missing-officers"' not in body

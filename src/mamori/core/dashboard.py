@@ -223,6 +223,8 @@ class Attention:
     more_unchecked: int = 0
     more_failed_notices: int = 0
     lifecycle: LifecyclePanel = field(default_factory=LifecyclePanel)
+    # Clients that have named fewer than two information-handling officers (ACC-02).
+    missing_officers: list = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -232,6 +234,7 @@ class Attention:
             or self.unchecked
             or self.failed_notices
             or not self.lifecycle.empty
+            or self.missing_officers
         )
 
 
@@ -396,4 +399,19 @@ def attention(user: User, now: datetime | None = None, limit: int = DASHBOARD_LI
         more_unchecked=max(0, unchecked_total - limit),
         more_failed_notices=max(0, failed_total - limit),
         lifecycle=lifecycle_panel(user, now, limit),
+        missing_officers=officers_missing(user),
     )
+
+
+def officers_missing(user: User) -> list:
+    """The clients ``user`` may see that have named fewer than two information-handling
+    officers (ACC-02): shown to provider staff and to the client's administrators, who name them."""
+    from mamori.access.services import clients_missing_officers
+    from mamori.clients.models import Client
+    from mamori.core.models import Role
+
+    if not (user.is_provider_staff or user.role == Role.CLIENT_ADMIN):
+        return []
+    clients = list(Client.objects.visible_to(user).order_by("code"))
+    missing = clients_missing_officers(clients)
+    return [c for c in clients if c.pk in missing]
