@@ -234,8 +234,7 @@ class Attention:
             or self.unchecked
             or self.failed_notices
             or not self.lifecycle.empty
-            or self.missing_officers
-        )
+        )  # a client without officers is a set-up gap, shown apart: endpoints can be all clear
 
 
 # Problems from this one on degrade the service; the ones before it break it.
