@@ -63,6 +63,7 @@ urlpatterns = [
     # Each of these apps keeps its own URL list (names stay flat, e.g. "vault_list").
     path("audit/", include("mamori.core.audit_urls")),
     path("vault/", include("mamori.vault.urls")),
+    path("notices/channels/", include("mamori.notices.channel_urls")),
     path("account/", include("mamori.access.urls")),
     path("lifecycle/", include("mamori.lifecycle.urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).

@@ -519,6 +519,11 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
             audit.record(
                 "contact.delete", contact, request=request, changes=_contact_values(contact)
             )
+            # Its chat channels' webhook URLs and tokens are destroyed, not left in the vault.
+            from mamori.notices import services as notices
+
+            for channel in contact.channels.all():
+                notices.remove_contact_channel(channel, actor=request.user, request=request)
             contact.delete()
         messages.success(request, _("Contact %(name)s deleted.") % {"name": contact.name})
         return redirect("client_access", code=client.code)

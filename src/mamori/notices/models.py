@@ -14,11 +14,22 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mamori.clients.models import validate_topics
 from mamori.core.scoping import ClientScopedQuerySet
 
 
 class Channel(models.TextChoices):
     EMAIL = "email", _("E-mail")
+    SLACK = "slack", _("Slack")
+    TEAMS = "teams", _("Microsoft Teams (workflow)")
+    DISCORD = "discord", _("Discord")
+    LINE = "line", _("LINE")
+    WEBHOOK = "webhook", _("JSON webhook")
+    CHATWORK = "chatwork", _("Chatwork")
+
+
+# Every channel but e-mail: a chat room or webhook (NOT-03).
+CHAT_CHANNELS = [c for c in Channel if c != Channel.EMAIL]
 
 
 class NoticeState(models.TextChoices):
@@ -42,6 +53,7 @@ class NoticeKind(models.TextChoices):
     CERT_REVOKED = "cert_revoked", _("Certificate revoked")
     LIFECYCLE_FAILURE = "lifecycle_failure", _("Certificate work failed")
     TASK_OPENED = "task_opened", _("Task opened")
+    CHANNEL_TEST = "channel_test", _("Test message")
 
 
 class RecipientKind(models.TextChoices):
@@ -68,6 +80,15 @@ class Notice(models.Model):
     key = models.CharField(_("idempotency key"), max_length=255, unique=True)
     kind = models.CharField(_("kind"), max_length=30, choices=NoticeKind.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # Where a chat notice goes: "contact-channel:<pk>" or "operators:<digest of the URL>".
+    target = models.CharField(max_length=80, blank=True)
+    contact_channel = models.ForeignKey(
+        "notices.ContactChannel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
     client = models.ForeignKey(
         "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
     )
@@ -124,3 +145,50 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.recipient}"
+
+
+class ContactChannel(models.Model):
+    """A chat room or webhook where a client contact receives notices (NOT-03).
+
+    The webhook URL or API token is a vault secret of the client (``secret``): it is never
+    stored in plain text, shown or logged. A Chatwork room id is not secret (``room_id``).
+    """
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="contact_channels"
+    )
+    contact = models.ForeignKey(
+        "clients.Contact", on_delete=models.CASCADE, related_name="channels"
+    )
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=[(c.value, c.label) for c in CHAT_CHANNELS]
+    )
+    label = models.CharField(_("label"), max_length=100)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    topics = models.JSONField(
+        _("receives"),
+        default=list,
+        blank=True,
+        validators=[validate_topics],
+        help_text=_("Notice topics sent to this channel."),
+    )
+    room_id = models.CharField(_("Chatwork room id"), max_length=20, blank=True)
+    # None once the channel is removed (the secret is destroyed then) or in metadata-only rows.
+    secret = models.ForeignKey(
+        "vault.Secret", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contact", "label", "pk"]
+        verbose_name = _("contact channel")
+        verbose_name_plural = _("contact channels")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.label}"
+
+    @property
+    def target(self) -> str:
+        return f"contact-channel:{self.pk}"

@@ -25,15 +25,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client, Contact
+from mamori.core import audit
 from mamori.core.models import ALL_CLIENT_ROLES, Role, User
-from mamori.notices.models import Channel, Notice, NoticeKind, NoticeState, RecipientKind
+from mamori.notices import channels
+from mamori.notices.models import (
+    Channel,
+    ContactChannel,
+    Notice,
+    NoticeKind,
+    NoticeState,
+    RecipientKind,
+)
+from mamori.vault import services as vault
+from mamori.vault.models import SecretKind
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +64,68 @@ class Recipient:
     language: str
     contact: Contact | None = None
     user: User | None = None
+    # A chat channel (NOT-03): its kind, where it goes ("contact-channel:<pk>" or
+    # "operators:<digest>") and the name shown for it instead of the secret URL.
+    channel: str = Channel.EMAIL
+    target: str = ""
+    label: str = ""
+    contact_channel: ContactChannel | None = None
+
+
+def channel_recipient(channel: ContactChannel) -> Recipient:
+    """The recipient for one of a contact's chat channels."""
+    contact = channel.contact
+    return Recipient(
+        RecipientKind.CONTACT,
+        channel.target,
+        contact.language,
+        contact=contact,
+        channel=channel.kind,
+        target=channel.target,
+        label=f"{contact.name}: {channel.get_kind_display()} ({channel.label})"[:254],
+        contact_channel=channel,
+    )
 
 
 def contact_recipients(client: Client, topic: str) -> list[Recipient]:
-    """The client's contacts who receive notices of ``topic``."""
-    return [
-        Recipient(RecipientKind.CONTACT, c.email, c.language, contact=c)
-        for c in Contact.objects.filter(client=client).receiving(topic)
-    ]
+    """The client's contacts who receive notices of ``topic``: by e-mail, and on each enabled
+    chat channel of theirs that receives the topic."""
+    result: list[Recipient] = []
+    contacts = Contact.objects.filter(client=client).prefetch_related("channels")
+    for contact in contacts:
+        if contact.email and topic in contact.notify:
+            result.append(
+                Recipient(RecipientKind.CONTACT, contact.email, contact.language, contact=contact)
+            )
+        for channel in contact.channels.all():
+            if channel.enabled and topic in channel.topics:
+                result.append(channel_recipient(channel))
+    return result
+
+
+def operator_channel_recipients() -> list[Recipient]:
+    """The operator team's chat channels (``MAMORI_OPERATOR_CHANNELS``)."""
+    result = []
+    for position, destination in enumerate(channels.operator_destinations(), start=1):
+        target = f"operators:{destination.digest}"
+        kind = Channel(destination.kind)
+        result.append(
+            Recipient(
+                RecipientKind.OPERATOR,
+                target,
+                settings.LANGUAGE_CODE,
+                channel=kind,
+                target=target,
+                label=f"{kind.label} #{position} (MAMORI_OPERATOR_CHANNELS)",
+            )
+        )
+    return result
 
 
 def operator_recipients(client: Client | None = None) -> list[Recipient]:
     """Provider staff to alert: admins and operators, plus subcontractors assigned to ``client``,
-    plus the addresses in ``MAMORI_OPERATOR_EMAILS``. One entry per address."""
+    plus the addresses in ``MAMORI_OPERATOR_EMAILS``, plus the team's chat channels in
+    ``MAMORI_OPERATOR_CHANNELS``. One entry per address or channel."""
     roles = Q(role__in=list(ALL_CLIENT_ROLES))
     if client is not None:
         roles |= Q(role=Role.SUBCONTRACTOR, assigned_clients=client)
@@ -79,7 +142,7 @@ def operator_recipients(client: Client | None = None) -> list[Recipient]:
         if address.lower() not in seen:
             seen.add(address.lower())
             result.append(Recipient(RecipientKind.OPERATOR, address, settings.LANGUAGE_CODE))
-    return result
+    return result + operator_channel_recipients()
 
 
 @dataclass
@@ -134,6 +197,9 @@ def enqueue(
 ) -> EnqueueResult:
     """Put one notice per recipient in the outbox unless it is already there.
 
+    A recipient is an e-mail address or a chat channel (``Recipient.channel``); a chat notice
+    carries the same text, its subject as the title, under its own idempotency key.
+
     ``event_key`` names what the notice is about (e.g. ``cert-expiry:<fingerprint>:30``);
     ``links`` sets the related objects (``endpoint``, ``certificate``, ``event``). Safe to call
     any number of times, from any number of workers.
@@ -141,26 +207,29 @@ def enqueue(
     result = EnqueueResult()
     links = links or {}
     for recipient in recipients:
-        key = notice_key(event_key, recipient)
+        key = notice_key(event_key, recipient, recipient.channel)
         if Notice.objects.filter(key=key).exists():
             result.existing += 1
             continue
         rendered = render(kind, recipient.language, {**context, "recipient": recipient})
+        chat = recipient.channel != Channel.EMAIL
         try:
             with transaction.atomic():
                 notice = Notice.objects.create(
                     key=key,
                     kind=kind,
-                    channel=Channel.EMAIL,
+                    channel=recipient.channel,
+                    target=recipient.target,
+                    contact_channel=recipient.contact_channel,
                     client=client,
                     recipient_kind=recipient.kind,
                     contact=recipient.contact,
                     user=recipient.user,
-                    recipient=recipient.address,
+                    recipient=recipient.label or recipient.address,
                     language=recipient.language,
                     subject=rendered.subject,
                     body_text=rendered.text,
-                    body_html=rendered.html,
+                    body_html="" if chat else rendered.html,
                     **links,
                 )
         except IntegrityError:
@@ -192,8 +261,11 @@ def _is_permanent(error: Exception) -> bool:
     """A failure that retrying cannot fix: the recipient or the message refused with a 5xx reply.
 
     A refused sender or failed authentication is a configuration problem on our side that an
-    operator can fix, so those stay retryable.
+    operator can fix, so those stay retryable. A chat channel says itself (a 4xx other than
+    408/429 is permanent: a bad token or a deleted hook never starts working).
     """
+    if isinstance(error, channels.ChannelError):
+        return error.permanent
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _msg in error.recipients.values())
     if isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError):
@@ -208,6 +280,8 @@ def _text(message: bytes | str) -> str:
 
 
 def _describe(error: Exception) -> str:
+    if isinstance(error, channels.ChannelError):
+        return str(error)
     if isinstance(error, smtplib.SMTPResponseException):
         return f"SMTP {error.smtp_code}: {_text(error.smtp_error)}"
     if isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -251,7 +325,11 @@ def deliver_due(now: datetime | None = None, limit: int = 500) -> DeliveryReport
         for notice_id in ids:
             if not _claim(notice_id, now):
                 continue  # another worker has it
-            _send_one(Notice.objects.get(pk=notice_id), connection, report)
+            notice = Notice.objects.select_related("contact_channel__secret").get(pk=notice_id)
+            if notice.channel == Channel.EMAIL:
+                _send_one(notice, connection, report)
+            else:
+                _send_chat(notice, report)
     finally:
         try:
             connection.close()
@@ -288,6 +366,62 @@ def _send_one(notice: Notice, connection, report: DeliveryReport) -> None:
     log.info("notice %s sent to %s (%s)", notice.pk, notice.recipient, notice.kind)
 
 
+def deliver_notice(notice_id: int) -> Notice:
+    """Send one notice now if it is due (the test button); returns it with its outcome."""
+    report = DeliveryReport()
+    if _claim(notice_id, timezone.now()):
+        notice = Notice.objects.select_related("contact_channel__secret").get(pk=notice_id)
+        if notice.channel == Channel.EMAIL:
+            connection = get_connection(fail_silently=False)
+            try:
+                _send_one(notice, connection, report)
+            finally:
+                with contextlib.suppress(Exception):
+                    connection.close()
+        else:
+            _send_chat(notice, report)
+    return Notice.objects.get(pk=notice_id)
+
+
+def destination_of(notice: Notice) -> channels.Destination:
+    """Where a chat notice goes, its secret read from the vault (contacts) or the settings
+    (operators). Raises :class:`channels.ChannelError` if the channel is gone."""
+    if notice.target.startswith("operators:"):
+        digest = notice.target.partition(":")[2]
+        for destination in channels.operator_destinations():
+            if destination.digest == digest:
+                return destination
+        raise channels.ChannelError(
+            "the channel is no longer in MAMORI_OPERATOR_CHANNELS", permanent=True
+        )
+    channel = notice.contact_channel
+    if channel is None or channel.secret is None:
+        raise channels.ChannelError("the channel was removed", permanent=True)
+    try:
+        value = vault.decrypt_for_export(channel.secret)
+    except vault.SecretDestroyed:
+        raise channels.ChannelError("the channel's secret was destroyed", permanent=True) from None
+    except vault.SecretUnavailable:
+        # A missing master key is fixed by an operator: retry.
+        raise channels.ChannelError("the channel's secret cannot be read now") from None
+    return channels.Destination(channel.kind, value.decode("utf-8"), channel.room_id)
+
+
+def _send_chat(notice: Notice, report: DeliveryReport) -> None:
+    try:
+        if notice.contact_channel is not None and not notice.contact_channel.enabled:
+            raise channels.ChannelError("the channel is disabled", permanent=True)
+        channels.send(destination_of(notice), notice.subject, notice.body_text)
+    except channels.ChannelError as error:
+        _record_failure(notice, error, report)
+        return
+    Notice.objects.filter(pk=notice.pk, state=NoticeState.SENDING).update(
+        state=NoticeState.SENT, sent_at=timezone.now(), last_error=""
+    )
+    report.sent += 1
+    log.info("notice %s sent to %s (%s)", notice.pk, notice.recipient, notice.kind)
+
+
 def _record_failure(notice: Notice, error: Exception, report: DeliveryReport) -> None:
     description = _describe(error)[:2000]
     now = timezone.now()
@@ -315,9 +449,15 @@ def _record_failure(notice: Notice, error: Exception, report: DeliveryReport) ->
 
 
 def _alert_operators_of_failure(notice: Notice, description: str) -> None:
-    if notice.kind == NoticeKind.DELIVERY_FAILED:
-        return  # never alert about an alert: that could loop while mail is down
-    recipients = [r for r in operator_recipients(notice.client) if r.address != notice.recipient]
+    if notice.kind in (NoticeKind.DELIVERY_FAILED, NoticeKind.CHANNEL_TEST):
+        # Never alert about an alert: that could loop while mail is down. A failed test
+        # message is shown to whoever pressed the button.
+        return
+    recipients = [
+        r
+        for r in operator_recipients(notice.client)
+        if r.address != notice.recipient and not (r.target and r.target == notice.target)
+    ]
     enqueue(
         NoticeKind.DELIVERY_FAILED,
         f"delivery-failed:{notice.pk}",
@@ -335,3 +475,118 @@ def recipients_for(client: Client, topic: str, *, operators: bool = True) -> Seq
         addresses = {r.address.lower() for r in result}
         result += [r for r in operator_recipients(client) if r.address.lower() not in addresses]
     return result
+
+
+# A contact's chat channels (NOT-03) ------------------------------------------------------------
+
+
+def may_manage_channels(user: User, client: Client) -> bool:
+    """Provider staff who see ``client``, and the client's own administrators."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.role == Role.CLIENT_ADMIN:
+        return user.client_id == client.pk
+    return vault.may_manage(user, client)
+
+
+def add_contact_channel(
+    contact: Contact,
+    *,
+    kind: str,
+    label: str,
+    secret: str,
+    topics: list[str],
+    room_id: str = "",
+    actor: User,
+    request: HttpRequest | None = None,
+) -> ContactChannel:
+    """Add a chat channel to ``contact``; its URL or token goes to the vault as an API token.
+
+    Raises PermissionDenied unless :func:`may_manage_channels`. The caller validated the URL.
+    """
+    client = contact.client
+    if not may_manage_channels(actor, client):
+        raise PermissionDenied
+    with transaction.atomic():
+        stored = vault.store_secret(
+            client,
+            kind=SecretKind.API_TOKEN,
+            name=f"{Channel(kind).label}: {contact.name} ({label})"[:200],
+            value=secret,
+            # Client administrators add channels without managing the vault: Mamori stores it.
+            actor=actor if vault.may_manage(actor, client) else None,
+            request=request,
+            notes=str(_("Chat channel of a contact (notices).")),
+        )
+        channel = ContactChannel.objects.create(
+            client=client,
+            contact=contact,
+            kind=kind,
+            label=label,
+            topics=topics,
+            room_id=room_id,
+            secret=stored,
+        )
+        audit.record(
+            "contact_channel.create",
+            channel,
+            actor=actor,
+            request=request,
+            changes=_channel_values(channel),
+        )
+    return channel
+
+
+def remove_contact_channel(
+    channel: ContactChannel, *, actor: User, request: HttpRequest | None = None
+) -> None:
+    """Remove a contact's channel and destroy its secret. Raises PermissionDenied."""
+    if not may_manage_channels(actor, channel.client):
+        raise PermissionDenied
+    secret = channel.secret
+    with transaction.atomic():
+        audit.record(
+            "contact_channel.delete",
+            channel,
+            actor=actor,
+            request=request,
+            changes=_channel_values(channel),
+        )
+        channel.delete()
+    if secret is not None and secret.destroyed_at is None:
+        vault.destroy_secret(secret, actor=None, reason="chat channel removed", request=request)
+
+
+def send_test_message(
+    channel: ContactChannel, *, actor: User, request: HttpRequest | None = None
+) -> Notice:
+    """Put a test message for ``channel`` in the outbox and send it now; returns the notice
+    with its outcome (sent, or the error and a retry time). Raises PermissionDenied."""
+    if not may_manage_channels(actor, channel.client):
+        raise PermissionDenied
+    result = enqueue(
+        NoticeKind.CHANNEL_TEST,
+        f"channel-test:{channel.pk}:{timezone.now().isoformat()}",
+        [channel_recipient(channel)],
+        {"channel": channel, "client": channel.client},
+        client=channel.client,
+    )
+    notice = result.created[0]
+    audit.record(
+        "contact_channel.test",
+        channel,
+        actor=actor,
+        request=request,
+        changes={"notice": notice.pk},
+    )
+    return deliver_notice(notice.pk)
+
+
+def _channel_values(channel: ContactChannel) -> dict[str, Any]:
+    return {
+        "contact": channel.contact_id,
+        "kind": channel.kind,
+        "label": channel.label,
+        "topics": list(channel.topics),
+        "room": channel.room_id,
+    }
