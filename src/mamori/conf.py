@@ -79,6 +79,17 @@ VARIABLES: dict[str, Variable] = {
             "provider staff accounts with an e-mail address.",
         ),
         Variable(
+            "OPERATOR_CHANNELS",
+            "",
+            "Comma-separated chat channels that receive operator notices: Apprise URLs "
+            "(slack://, workflows://, discord://, line://, json://) or chatwork://TOKEN@ROOM.",
+        ),
+        Variable(
+            "CHATWORK_API_URL",
+            "https://api.chatwork.com/v2",
+            "Base URL of the Chatwork API used by Chatwork channels.",
+        ),
+        Variable(
             "CA_BUNDLE",
             "",
             "PEM file of extra trust anchors (private CAs) used when verifying endpoints.",
@@ -111,6 +122,11 @@ VARIABLES: dict[str, Variable] = {
             "SESSION_HOURS",
             "12",
             "Hours of inactivity after which a web session expires.",
+        ),
+        Variable(
+            "RESULT_RETENTION_HOURS",
+            "48",
+            "Hours raw uptime check results are kept; roll-ups (5-minute, hourly, daily) stay.",
         ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "mamori.vault",
     "mamori.access",
     "mamori.lifecycle",
+    "mamori.monitoring",
     "mamori.api",
 ]
 
@@ -173,6 +174,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAMORI_CA_BUNDLE = conf.env("CA_BUNDLE") or None
 MAMORI_CHECK_INTERVAL = conf.env_int("CHECK_INTERVAL", 6 * 3600, minimum=60)
 MAMORI_OPERATOR_EMAILS = conf.env_list("OPERATOR_EMAILS")
+MAMORI_OPERATOR_CHANNELS = conf.env_list("OPERATOR_CHANNELS")
+MAMORI_CHATWORK_API_URL = conf.env(
+    "CHATWORK_API_URL", conf.VARIABLES["CHATWORK_API_URL"].default
+).rstrip("/")
 try:
     MAMORI_EXPIRY_NOTICE_DAYS = sorted(
         {int(d) for d in conf.env_list("EXPIRY_NOTICE_DAYS", "90,60,30,14,7,3,1")}, reverse=True
@@ -181,6 +186,7 @@ except ValueError:
     raise conf.ConfigError("MAMORI_EXPIRY_NOTICE_DAYS: expected numbers such as 30,14,7") from None
 MAMORI_PROVIDER_NAME = conf.env("PROVIDER_NAME", "Mamori")
 MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
+MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,9 @@ from django.db import close_old_connections
 from mamori.certificates.services import CheckReport, check_due
 from mamori.lifecycle.runner import LifecycleReport
 from mamori.lifecycle.runner import run_once as lifecycle_pass
+from mamori.monitoring.services import MonitoringReport, roll_up
+from mamori.monitoring.services import purge as purge_results
+from mamori.monitoring.services import run_due as run_due_checks
 from mamori.notices.services import DeliveryReport, deliver_due
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,7 @@ class PassReport:
     checks: CheckReport
     delivery: DeliveryReport
     lifecycle: LifecycleReport | None = None
+    monitoring: MonitoringReport | None = None
 
     def summary(self) -> str:
         c, d = self.checks, self.delivery
@@ -35,6 +39,11 @@ class PassReport:
             f"{len(c.events)} event(s), {c.notices} notice(s) queued; "
             f"sent {d.sent}, retrying {d.retrying}, failed {d.failed}"
             + (f"; {self.lifecycle.summary()}" if self.lifecycle and self.lifecycle.busy else "")
+            + (
+                f"; {self.monitoring.run.summary()}"
+                if self.monitoring and self.monitoring.run.ran
+                else ""
+            )
         )
 
 
@@ -46,9 +55,28 @@ def run_once() -> PassReport:
     except Exception:
         log.exception("endpoint checks failed; the lifecycle and delivery go on")
         checks = CheckReport()
+    monitoring = monitoring_pass()
     lifecycle = lifecycle_pass()  # each of its steps catches and logs its own failure
     delivery = deliver_due()
-    return PassReport(checks, delivery, lifecycle)
+    return PassReport(checks, delivery, lifecycle, monitoring)
+
+
+def monitoring_pass() -> MonitoringReport:
+    """Uptime checks, then roll-ups, then the purge of old results; each step on its own."""
+    report = MonitoringReport()
+    try:
+        report.run = run_due_checks()
+    except Exception:
+        log.exception("uptime checks failed; roll-ups, the purge and delivery go on")
+    try:
+        report.rollup = roll_up()
+    except Exception:
+        log.exception("rolling up check results failed; the purge and delivery go on")
+    try:
+        report.purged = purge_results()
+    except Exception:
+        log.exception("purging old check results failed; delivery goes on")
+    return report
 
 
 def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
