@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from mamori.clients.models import NoticeTopic
 from mamori.core import audit
@@ -315,8 +316,15 @@ def _check_overdue(managed: ManagedCertificate, now: datetime, report: PassRepor
             managed.client,
             FailureKind.OVERDUE,
             subject,
-            f"renewal was due {managed.renew_at:%Y-%m-%d %H:%M} UTC and no new certificate has "
-            f"arrived; the current one expires {cert.not_after:%Y-%m-%d %H:%M} UTC",
+            # In the operators' language and time zone, like the page that shows it.
+            gettext(
+                "The renewal was due %(due)s and no new certificate has arrived; the current "
+                "one expires %(expiry)s."
+            )
+            % {
+                "due": timezone.localtime(managed.renew_at).strftime("%Y-%m-%d %H:%M"),
+                "expiry": timezone.localtime(cert.not_after).strftime("%Y-%m-%d %H:%M"),
+            },
             managed=managed,
             certificate=cert,
             now=now,
