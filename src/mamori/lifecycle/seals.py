@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-import requests
-import urllib3
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +14,7 @@ from django.utils.translation import gettext as _
 from mamori.certificates.models import Certificate
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, tasks
+from mamori.lifecycle.fetch import FetchError, fetch
 from mamori.lifecycle.models import (
     FailureKind,
     Revocation,
@@ -72,22 +71,10 @@ def why_bad(certificate: Certificate, now: datetime) -> str:
 def fetch_page(url: str) -> str:
     """The page's HTML. TLS is not verified: the certificate is expected to be bad."""
     try:
-        with urllib3.warnings.catch_warnings():
-            urllib3.warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            response = requests.get(url, timeout=TIMEOUT, stream=True, verify=False)  # noqa: S501
-        with response:
-            if response.status_code != 200:
-                raise SealCheckError(f"{url} answered HTTP {response.status_code}")
-            data = bytearray()
-            for chunk in response.iter_content(65536):
-                data += chunk
-                if len(data) > MAX_PAGE_BYTES:
-                    raise SealCheckError(f"{url} is larger than {MAX_PAGE_BYTES // 1024} KiB")
-            return bytes(data).decode(response.encoding or "utf-8", errors="replace")
-    except requests.RequestException as exc:
-        raise SealCheckError(
-            f"{url} could not be fetched: {exc.__class__.__name__}: {exc}"
-        ) from None
+        page = fetch(url, limit=MAX_PAGE_BYTES, timeout=TIMEOUT, verify=False)
+    except FetchError as exc:
+        raise SealCheckError(str(exc)) from None
+    return page.content.decode(page.encoding or "utf-8", errors="replace")
 
 
 def task_key(seal: SiteSeal, certificate: Certificate) -> str:

@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +28,7 @@ from django.utils.translation import gettext as _
 from mamori.certificates.models import Certificate, CertificateSighting
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, orders, tasks
+from mamori.lifecycle.fetch import FetchError, fetch
 from mamori.lifecycle.models import (
     FailureKind,
     ManagedCertificate,
@@ -63,27 +63,10 @@ class Result:
 
 def _download(url: str, body: bytes | None, limit: int) -> bytes:
     try:
-        if body is None:
-            response = requests.get(url, timeout=TIMEOUT, stream=True)
-        else:
-            response = requests.post(
-                url,
-                data=body,
-                headers={"Content-Type": "application/ocsp-request"},
-                timeout=TIMEOUT,
-                stream=True,
-            )
-        with response:
-            if response.status_code != 200:
-                raise CheckError(f"{url} answered HTTP {response.status_code}")
-            data = bytearray()
-            for chunk in response.iter_content(65536):
-                data += chunk
-                if len(data) > limit:
-                    raise CheckError(f"{url} sent more than {limit // 1024} KiB")
-            return bytes(data)
-    except requests.RequestException as exc:
-        raise CheckError(f"{url} could not be reached: {exc.__class__.__name__}: {exc}") from None
+        kind = "application/ocsp-request" if body is not None else ""
+        return fetch(url, limit=limit, timeout=TIMEOUT, body=body, content_type=kind).content
+    except FetchError as exc:
+        raise CheckError(str(exc)) from None
 
 
 def _verify(public_key, signature: bytes, data: bytes, hash_algorithm) -> None:
