@@ -621,13 +621,15 @@ def renew_now(managed: ManagedCertificate, *, actor: User | None = None, request
     approval = None
     if managed.effective_instruction() != RenewalInstruction.STANDING:
         approval = current_approval(managed, ApprovalState.APPROVED)
-        if approval is None:
+    with transaction.atomic():
+        try:
+            # create_order enforces the client's instruction (CERT-04) for every caller.
+            order = orders.create_order(managed, OrderPurpose.RENEW, actor=actor, approval=approval)
+        except orders.InstructionMissing:
             raise RenewalError(
                 f"{managed} is renewed only with the client's approval, and none is recorded "
                 "for this renewal; ask the client, or record their yes first"
-            )
-    with transaction.atomic():
-        order = orders.create_order(managed, OrderPurpose.RENEW, actor=actor, approval=approval)
+            ) from None
         audit.record(
             "order.create",
             order,
