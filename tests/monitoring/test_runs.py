@@ -230,3 +230,14 @@ def test_rdap_icmp_and_dns_checks_run_through_the_probes(acme, nginx):
     assert samples[expiring.pk].detail  # a flag keeps its detail line
     assert samples[ping.pk].ok or samples[ping.pk].error_code == "icmp_not_permitted"
     assert not samples[dns.pk].ok and samples[dns.pk].error_code in ("timeout", "dns_failure")
+
+
+@pytest.mark.req("MON-01")
+def test_the_list_says_so_when_there_are_no_checks(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("checks", "list", stdout=out)
+    assert out.getvalue().strip() == "No checks."

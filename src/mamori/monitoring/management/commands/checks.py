@@ -46,6 +46,9 @@ class Command(BaseCommand):
             checks = checks.filter(client__code=client)
             if not checks.exists() and not _client_exists(client):
                 raise CommandError(f"no client with code {client!r}")
+        if not checks.exists():
+            self.stdout.write("No checks.")
+            return
         for check in checks:
             last = check.last_result.get("detail", "") if check.last_result else ""
             enabled = "" if check.enabled else " (disabled)"
