@@ -66,6 +66,7 @@ urlpatterns = [
     path("notices/channels/", include("mamori.notices.channel_urls")),
     path("account/", include("mamori.access.urls")),
     path("lifecycle/", include("mamori.lifecycle.urls")),
+    path("monitoring/", include("mamori.monitoring.urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),

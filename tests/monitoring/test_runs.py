@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from mamori.monitoring import services
+from mamori.monitoring import incidents, services
 from mamori.monitoring.models import Check, CheckState, Sample
 from mamori.monitoring.services import claim_due, run_due
 from tests.support.nginx import free_port
@@ -18,12 +18,18 @@ MINUTE = dt.timedelta(minutes=1)
 
 @pytest.fixture
 def changes(monkeypatch):
+    """The confirmed state changes, as the incident work sees them."""
     seen: list[tuple[int, str, str]] = []
-    monkeypatch.setattr(
-        services,
-        "on_state_change",
-        lambda check, old, new, result: seen.append((check.pk, old, new)),
-    )
+    before: dict[int, str] = {}
+    evaluate = incidents.evaluate
+
+    def spy(check, result, at, changed):
+        if changed:
+            seen.append((check.pk, before.get(check.pk, "unknown"), check.state))
+        before[check.pk] = check.state
+        evaluate(check, result, at, changed)
+
+    monkeypatch.setattr(incidents, "evaluate", spy)
     return seen
 
 
@@ -194,7 +200,7 @@ def test_rdap_icmp_and_dns_checks_run_through_the_probes(acme, nginx):
     import json
 
     def registration(days: int) -> bytes:
-        expires = T0 + dt.timedelta(days=days)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)  # RDAP checks run now
         return json.dumps(
             {
                 "objectClassName": "domain",

@@ -7,6 +7,9 @@ the workflows are in :mod:`mamori.monitoring.services`.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -76,6 +79,9 @@ class Check(models.Model):
     # Scheduling: the slot of the next run, and how long a worker holds the check.
     next_run_at = models.DateTimeField(_("next run"), default=timezone.now, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The slot a worker holds under the lease and has not recorded yet (scaled-out mode hands
+    # it to another worker when the lease runs out: no run is lost).
+    running_slot = models.DateTimeField(null=True, blank=True, editable=False)
 
     # The confirmed state (MON-02) and what led to it.
     state = models.CharField(
@@ -149,7 +155,11 @@ class Sample(models.Model):
 
     class Meta:
         ordering = ["uptime_check", "at"]
-        indexes = [models.Index(fields=["uptime_check", "at"], name="sample_check_at")]
+        constraints = [
+            # One result per check and slot: a batch run again (a redelivered task, a retry)
+            # records nothing twice.
+            models.UniqueConstraint(fields=["uptime_check", "at"], name="one_sample_per_slot")
+        ]
 
     def __str__(self) -> str:
         return f"{self.uptime_check_id} {self.at:%Y-%m-%d %H:%M:%S} {'up' if self.ok else 'down'}"
@@ -199,3 +209,399 @@ class Rollup(models.Model):
     @property
     def availability(self) -> float:
         return self.up_count / self.count if self.count else 0.0
+
+
+# --- incidents (MON-03, MON-04, MON-05, MON-08, MON-09) -----------------------------------------
+
+
+class IncidentState(models.TextChoices):
+    OPEN = "open", _("Open")
+    RECOVERED = "recovered", _("Recovered")
+    CLOSED = "closed", _("Closed")
+
+
+class Cause(models.TextChoices):
+    """Who or what caused an incident (MON-05). Only the provider's own causes count against
+    the SLA (004 §36.1); carriers (§36.3), cloud and hosting vendors (§36.4), the client's own
+    change or instruction, attacks and force majeure do not. ``UNATTRIBUTED`` counts until an
+    operator sets the cause: the SLA is never flattered by a missing attribution."""
+
+    UNATTRIBUTED = "unattributed", _("Not yet attributed")
+    PROVIDER = "provider", _("Provider")
+    CERTIFICATE_AUTHORITY = "certificate_authority", _("Certificate authority")
+    HOSTING = "hosting", _("Hosting or cloud provider")
+    CARRIER = "carrier", _("Network carrier")
+    DOMAIN_EXPIRY = "domain_expiry", _("Domain expiry")
+    CLIENT = "client", _("Client's own change or instruction")
+    ATTACK = "attack", _("Third-party attack")
+    FORCE_MAJEURE = "force_majeure", _("Force majeure")
+
+
+#: Causes whose downtime counts against the provider's SLA.
+SLA_CAUSES = frozenset({Cause.UNATTRIBUTED, Cause.PROVIDER})
+
+
+class IncidentQuerySet(ClientScopedQuerySet):
+    def open(self):
+        return self.filter(state=IncidentState.OPEN)
+
+
+class Incident(models.Model):
+    """An outage of a client's site or server, from detection to closure (MON-03).
+
+    Opened by a check's confirmed failure (``uptime_check`` set) or by an operator. The
+    downtime runs from ``started_at`` (the first failed run) to ``recovered_at`` (the first
+    successful run of the confirmed recovery); ``total_outage`` marks the service as wholly
+    unusable (the 6-hour rule of 004 §30.4 counts only those). Every step is an
+    :class:`IncidentEvent` on its timeline.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="incidents")
+    uptime_check = models.ForeignKey(
+        Check,
+        verbose_name=_("check"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+    )
+    site = models.ForeignKey(
+        "inventory.Site",
+        verbose_name=_("site"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+    )
+    server = models.ForeignKey(
+        "inventory.Server",
+        verbose_name=_("server"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+    )
+    title = models.CharField(_("title"), max_length=300)
+    state = models.CharField(
+        _("state"), max_length=10, choices=IncidentState.choices, default=IncidentState.OPEN
+    )
+    total_outage = models.BooleanField(
+        _("total outage"),
+        default=True,
+        help_text=_("The service could not be used at all (counts for the 6-hour rule)."),
+    )
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recovered_at = models.DateTimeField(_("recovered"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cause = models.CharField(
+        _("cause"), max_length=24, choices=Cause.choices, default=Cause.UNATTRIBUTED
+    )
+    cause_detail = models.TextField(_("cause in detail"), blank=True)
+    impact = models.TextField(_("impact"), blank=True)
+    actions = models.TextField(_("actions taken"), blank=True)
+    prevention = models.TextField(_("prevention"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        constraints = [
+            # At most one unrecovered incident per check: a second worker or a retry that
+            # confirms the same failure finds it instead of opening another.
+            models.UniqueConstraint(
+                fields=["uptime_check"],
+                condition=models.Q(state="open"),
+                name="one_open_incident_per_check",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("incident_detail", args=[self.pk])
+
+    @property
+    def counts_against_sla(self) -> bool:
+        return self.cause in SLA_CAUSES
+
+    def downtime(self, until: dt.datetime | None = None) -> dt.timedelta:
+        end = self.recovered_at or until or timezone.now()
+        return max(dt.timedelta(0), end - self.started_at)
+
+
+class IncidentEventKind(models.TextChoices):
+    DETECTED = "detected", _("Failure detected")
+    CONFIRMED = "confirmed", _("Failure confirmed, incident opened")
+    NOTIFIED = "notified", _("Client notified")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    NOTE = "note", _("Note")
+    CAUSE_SET = "cause_set", _("Cause set")
+    EMERGENCY_MEASURE = "emergency_measure", _("Emergency measure")
+    EMERGENCY_STOP = "emergency_stop", _("Emergency stop")
+    RECOVERED = "recovered", _("Recovered")
+    RECOVERY_NOTIFIED = "recovery_notified", _("Client notified of recovery")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Reopened")
+
+
+class IncidentEventQuerySet(ClientScopedQuerySet):
+    client_lookup = "incident__client"
+
+
+class IncidentEvent(models.Model):
+    """One entry of an incident's timeline. Emergency measures (MON-08) and stops (MON-09)
+    carry the operator, the time and, for billing as extra work, the minutes spent."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=IncidentEventKind.choices)
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    text = models.TextField(_("text"), blank=True)
+    minutes = models.PositiveIntegerField(_("minutes spent"), null=True, blank=True)
+    billable = models.BooleanField(_("billable as extra work"), default=False)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = IncidentEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("incident event")
+        verbose_name_plural = _("incident events")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- maintenance windows (MON-06) -----------------------------------------------------------------
+
+
+class Recurrence(models.TextChoices):
+    NONE = "none", _("Once")
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work on a client's systems: the whole client, one site or one server.
+
+    The first occurrence is ``starts_at``–``ends_at``; a recurring window repeats it every
+    day, week or month (same local time) until ``repeat_until``. Checks of what it covers open
+    no incident and send nothing inside an occurrence, and its time is left out of the SLA.
+    The affected client is told ``notify_hours_before`` each occurrence (a notice in the
+    outbox, key ``maintenance:<pk>:<occurrence start>``).
+    """
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    site = models.ForeignKey(
+        "inventory.Site",
+        verbose_name=_("site"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
+    server = models.ForeignKey(
+        "inventory.Server",
+        verbose_name=_("server"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    recurrence = models.CharField(
+        _("repeats"), max_length=8, choices=Recurrence.choices, default=Recurrence.NONE
+    )
+    repeat_until = models.DateField(_("repeat until"), null=True, blank=True)
+    notify_hours_before = models.PositiveIntegerField(
+        _("notify the client (hours before)"), default=72
+    )
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        verbose_name = _("maintenance window")
+        verbose_name_plural = _("maintenance windows")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="maintenance_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = [_("The window must end after it starts.")]
+        if self.client_id and self.site_id and self.site.client_id != self.client_id:
+            errors["site"] = [_("The site belongs to another client.")]
+        if self.client_id and self.server_id and self.server.client_id != self.client_id:
+            errors["server"] = [_("The server belongs to another client.")]
+        if self.recurrence != Recurrence.NONE and self.starts_at and self.ends_at:
+            longest = {
+                Recurrence.DAILY: dt.timedelta(days=1),
+                Recurrence.WEEKLY: dt.timedelta(days=7),
+                Recurrence.MONTHLY: dt.timedelta(days=28),
+            }[Recurrence(self.recurrence)]
+            if self.ends_at - self.starts_at >= longest:
+                errors.setdefault("ends_at", []).append(
+                    _("A repeating window must be shorter than its period.")
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+# --- SLA (MON-07) ---------------------------------------------------------------------------------
+
+
+def validate_sla_tiers(value: object) -> None:
+    """``[{"below": 99.9, "credit_percent": 10}, ...]``: availability (%) under ``below`` earns
+    ``credit_percent`` of the monthly fee; the lowest matching tier wins."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Expected a list of tiers."))
+    for tier in value:
+        if (
+            not isinstance(tier, dict)
+            or set(tier) != {"below", "credit_percent"}
+            or not all(isinstance(tier[k], int | float) for k in tier)
+            or not 0 < tier["below"] <= 100
+            or not 0 <= tier["credit_percent"] <= 100
+        ):
+            raise ValidationError(
+                _("Each tier needs 'below' (0–100 %) and 'credit_percent' (0–100 %).")
+            )
+
+
+class SlaPolicy(models.Model):
+    """A contract's SLA table for one client (MON-07): the availability tiers and the long
+    outage rule of 004 §30.4 / §36 turned into a credit on the monthly fee.
+
+    Covers the client's checks, or only those of ``site``/``server`` when set.
+    """
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="sla_policies"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    site = models.ForeignKey(
+        "inventory.Site",
+        verbose_name=_("site"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sla_policies",
+    )
+    server = models.ForeignKey(
+        "inventory.Server",
+        verbose_name=_("server"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sla_policies",
+    )
+    monthly_fee = models.DecimalField(_("monthly fee"), max_digits=12, decimal_places=0)
+    currency = models.CharField(_("currency"), max_length=3, default="JPY")
+    target_percent = models.DecimalField(
+        _("availability target (%)"), max_digits=6, decimal_places=3, default=99.9
+    )
+    tiers = models.JSONField(_("credit tiers"), default=list, validators=[validate_sla_tiers])
+    long_outage_hours = models.PositiveIntegerField(
+        _("long outage threshold (hours)"),
+        null=True,
+        blank=True,
+        default=6,
+        help_text=_("A provider-caused total outage this long or longer earns the credit below."),
+    )
+    long_outage_credit_percent = models.DecimalField(
+        _("long outage credit (%)"), max_digits=5, decimal_places=2, default=0
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "name"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaCreditQuerySet(ClientScopedQuerySet):
+    client_lookup = "policy__client"
+
+
+class SlaCredit(models.Model):
+    """One month of one SLA policy, computed (MON-07) and ready for billing. Recomputed until
+    ``finalized_at`` is set; then the invoice relies on it and it does not change."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="credits")
+    month = models.DateField(_("month"))  # the first day of the month
+    minutes_in_month = models.PositiveIntegerField()
+    maintenance_minutes = models.PositiveIntegerField(_("maintenance (minutes)"))
+    downtime_minutes = models.PositiveIntegerField(_("downtime counted (minutes)"))
+    excluded_minutes = models.PositiveIntegerField(_("downtime not counted (minutes)"))
+    longest_outage_minutes = models.PositiveIntegerField(_("longest total outage (minutes)"))
+    availability_percent = models.DecimalField(
+        _("availability (%)"), max_digits=7, decimal_places=3
+    )
+    credit_percent = models.DecimalField(_("credit (%)"), max_digits=5, decimal_places=2)
+    credit_amount = models.DecimalField(_("credit"), max_digits=12, decimal_places=0)
+    provisional = models.BooleanField(
+        _("provisional"),
+        default=False,
+        help_text=_("Some downtime has no cause yet and is counted against the provider."),
+    )
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+    finalized_at = models.DateTimeField(_("finalized"), null=True, blank=True)
+
+    objects = SlaCreditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-month", "policy"]
+        verbose_name = _("SLA credit")
+        verbose_name_plural = _("SLA credits")
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "month"], name="one_sla_credit_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.month:%Y-%m}"

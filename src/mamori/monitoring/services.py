@@ -30,6 +30,7 @@ from django.db.models import Max, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from mamori.monitoring import incidents
 from mamori.monitoring.kinds import CheckKind, check_tls, probe_call, validate_settings
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
 from mamori.probe import TrustStore
@@ -52,11 +53,6 @@ ROLLUP_RETENTION: dict[str, dt.timedelta | None] = {
     Resolution.DAY: None,
 }
 DETAIL_LENGTH = 300
-
-
-def on_state_change(check: Check, old: str, new: str, result: CheckResult) -> None:
-    """Called inside the transaction that records a confirmed state change (``unknown``/``up``/
-    ``down``). Nothing yet: the incident slice opens and closes incidents here."""
 
 
 # --- scheduling ----------------------------------------------------------------------------------
@@ -90,10 +86,11 @@ def claim_due(now: dt.datetime, limit: int) -> list[Check]:
             taken = (
                 Check.objects.filter(pk=check.pk, next_run_at=slot)
                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-                .update(next_run_at=following, lease_until=lease)
+                .update(next_run_at=following, lease_until=lease, running_slot=now)
             )
             if taken:
                 check.slot, check.next_run_at, check.lease_until = slot, following, lease
+                check.running_slot = now
                 claimed.append(check)
     return claimed
 
@@ -185,10 +182,17 @@ def _transition(check: Check, ok: bool) -> str:
 
 def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | None:
     """Store one run started at ``at``: a :class:`Sample`, the counters, the confirmed state,
-    and release the lease. Returns the new state when it changed (after calling
-    :func:`on_state_change` in the same transaction), else None."""
+    and release the lease; open or recover the check's incident in the same transaction
+    (:func:`mamori.monitoring.incidents.evaluate`). Returns the new state when it changed,
+    else None."""
     detail = result.detail if (not result.ok or result.error_code) else ""
     with transaction.atomic():
+        if Sample.objects.filter(uptime_check=check, at=at).exists():
+            # This run was recorded already (a batch handed out again after a worker died).
+            Check.objects.filter(pk=check.pk, running_slot=at).update(
+                lease_until=None, running_slot=None
+            )
+            return None
         Sample.objects.create(
             uptime_check=check,
             at=at,
@@ -204,7 +208,7 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
             check.state, check.state_changed_at = new, at
         check.last_run_at = at
         check.last_result = result.to_json()
-        check.lease_until = None
+        check.lease_until = check.running_slot = None
         Check.objects.filter(pk=check.pk).update(
             state=check.state,
             state_changed_at=check.state_changed_at,
@@ -213,9 +217,9 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
             last_run_at=at,
             last_result=check.last_result,
             lease_until=None,
+            running_slot=None,
         )
-        if changed:
-            on_state_change(check, old, new, result)
+        incidents.evaluate(check, result, at, changed)
     return new if changed else None
 
 

@@ -54,6 +54,9 @@ class NoticeKind(models.TextChoices):
     LIFECYCLE_FAILURE = "lifecycle_failure", _("Certificate work failed")
     TASK_OPENED = "task_opened", _("Task opened")
     CHANNEL_TEST = "channel_test", _("Test message")
+    INCIDENT_OPENED = "incident_opened", _("Incident")
+    INCIDENT_RECOVERED = "incident_recovered", _("Incident recovered")
+    MAINTENANCE_PLANNED = "maintenance_planned", _("Planned maintenance")
 
 
 class RecipientKind(models.TextChoices):
@@ -120,6 +123,20 @@ class Notice(models.Model):
     )
     event = models.ForeignKey(
         "certificates.CertificateEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    incident = models.ForeignKey(
+        "monitoring.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    maintenance_window = models.ForeignKey(
+        "monitoring.MaintenanceWindow",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -1,0 +1,252 @@
+"""Incidents: opened by a check's confirmed failure, closed by an operator (MON-03 to MON-05).
+
+:func:`evaluate` runs inside the transaction that records each result of a check (see
+``services.record_result``), so the incident, its timeline and its notices commit together
+with the result or not at all: a crash or a second worker never opens an incident twice or
+sends its notices twice (the notices' idempotency keys are ``incident:<pk>:opened`` and
+``incident:<pk>:recovered``; a partial unique index allows one open incident per check).
+
+Rules:
+
+- a check whose confirmed state is ``down`` and has no open incident opens one, unless a
+  maintenance window covers it at that moment (MON-06): inside a window nothing opens and
+  nothing is sent; a failure that outlasts the window opens an incident when the window ends;
+- the first successful run of a confirmed recovery recovers the open incident and sends one
+  recovery notice;
+- a failure confirmed within :data:`FLAP_WINDOW` of the previous incident's recovery reopens
+  that incident instead of opening a new one, and sends nothing more: a flapping check does
+  not flood anyone, and its downtime is counted as one outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mamori.clients.models import NoticeTopic
+from mamori.monitoring import maintenance
+from mamori.monitoring.models import (
+    Cause,
+    Check,
+    CheckState,
+    Incident,
+    IncidentEvent,
+    IncidentEventKind,
+    IncidentState,
+    Sample,
+)
+from mamori.notices.models import NoticeKind
+from mamori.notices.services import enqueue, recipients_for
+from mamori.probe.checks_result import CheckResult
+
+log = logging.getLogger(__name__)
+
+#: A failure confirmed this soon after a recovery reopens the recovered incident.
+FLAP_WINDOW = dt.timedelta(minutes=30)
+
+
+class IncidentError(Exception):
+    """An operator's action that the incident's state does not allow; the message says why."""
+
+
+def evaluate(check: Check, result: CheckResult, at: dt.datetime, changed: bool) -> None:
+    """Open, recover or leave alone the incident of ``check`` after the run started at ``at``.
+
+    Cheap for the common case: a check that is up and did not change touches nothing.
+    """
+    if check.state == CheckState.DOWN:
+        if Incident.objects.filter(uptime_check=check, state=IncidentState.OPEN).exists():
+            return
+        window = maintenance.active_window(check, at)
+        if window is not None:
+            return
+        _open_or_reopen(check, result, at)
+    elif changed and check.state == CheckState.UP:
+        incident = Incident.objects.filter(uptime_check=check, state=IncidentState.OPEN).first()
+        if incident is not None:
+            recover(incident, _first_success(check, at), result)
+
+
+def _failing_since(check: Check, at: dt.datetime) -> dt.datetime:
+    """When the current run of failures began: the first failed run after the last success
+    (never before the end of a maintenance window that covered it)."""
+    last_up = (
+        Sample.objects.filter(uptime_check=check, ok=True, at__lt=at)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    failures = Sample.objects.filter(uptime_check=check, ok=False, at__lte=at)
+    if last_up is not None:
+        failures = failures.filter(at__gt=last_up)
+    first = failures.order_by("at").values_list("at", flat=True).first() or at
+    for start, end in maintenance.merged_periods(maintenance.windows_for(check), first, at):
+        if start <= first < end:
+            first = end
+    return min(first, at)
+
+
+def _first_success(check: Check, at: dt.datetime) -> dt.datetime:
+    """The first successful run of the current run of successes (the recovery time)."""
+    last_down = (
+        Sample.objects.filter(uptime_check=check, ok=False, at__lt=at)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    successes = Sample.objects.filter(uptime_check=check, ok=True, at__lte=at)
+    if last_down is not None:
+        successes = successes.filter(at__gt=last_down)
+    return successes.order_by("at").values_list("at", flat=True).first() or at
+
+
+def _title(check: Check) -> str:
+    target = check.site or check.server
+    return f"{target}: {check.name}" if target and str(target) != check.name else check.name
+
+
+def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incident:
+    recent = (
+        Incident.objects.filter(
+            uptime_check=check,
+            state=IncidentState.RECOVERED,
+            recovered_at__gte=at - FLAP_WINDOW,
+        )
+        .order_by("-recovered_at")
+        .first()
+    )
+    if recent is not None:
+        recent.state, recent.recovered_at = IncidentState.OPEN, None
+        recent.save(update_fields=["state", "recovered_at"])
+        add_event(recent, IncidentEventKind.REOPENED, at=at, text=result.detail)
+        return recent
+    started = _failing_since(check, at)
+    incident = Incident.objects.create(
+        client_id=check.client_id,
+        uptime_check=check,
+        site_id=check.site_id,
+        server_id=check.server_id,
+        title=_title(check)[:300],
+        started_at=started,
+        confirmed_at=at,
+    )
+    add_event(incident, IncidentEventKind.DETECTED, at=started, text=result.detail)
+    add_event(
+        incident,
+        IncidentEventKind.CONFIRMED,
+        at=at,
+        text=result.detail,
+        data={"error_code": result.error_code, "failures": check.consecutive_failures},
+    )
+    _notify(incident, NoticeKind.INCIDENT_OPENED, "opened", IncidentEventKind.NOTIFIED, at)
+    return incident
+
+
+def recover(incident: Incident, at: dt.datetime, result: CheckResult | None = None) -> None:
+    """Mark ``incident`` recovered at ``at`` and notify its recipients once."""
+    incident.state, incident.recovered_at = IncidentState.RECOVERED, at
+    incident.save(update_fields=["state", "recovered_at"])
+    add_event(incident, IncidentEventKind.RECOVERED, at=at, text=result.detail if result else "")
+    _notify(
+        incident,
+        NoticeKind.INCIDENT_RECOVERED,
+        "recovered",
+        IncidentEventKind.RECOVERY_NOTIFIED,
+        timezone.now(),
+    )
+
+
+def _notify(incident: Incident, kind: str, step: str, event: str, at: dt.datetime) -> None:
+    """Queue one notice per recipient and channel: the client's contacts who receive
+    incidents, and the operators. Each notice is a row in the outbox before it is sent."""
+    recipients = recipients_for(incident.client, NoticeTopic.INCIDENTS)
+    queued = enqueue(
+        kind,
+        f"incident:{incident.pk}:{step}",
+        recipients,
+        {"incident": incident, "client": incident.client, "check": incident.uptime_check},
+        client=incident.client,
+        links={"incident": incident},
+    )
+    if queued.created:
+        contacts = sum(1 for n in queued.created if n.recipient_kind == "contact")
+        add_event(
+            incident,
+            event,
+            at=at,
+            data={"notices": len(queued.created), "to_contacts": contacts},
+        )
+
+
+def add_event(
+    incident: Incident,
+    kind: str,
+    *,
+    at: dt.datetime | None = None,
+    user=None,
+    text: str = "",
+    minutes: int | None = None,
+    billable: bool = False,
+    data: dict | None = None,
+) -> IncidentEvent:
+    return IncidentEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        at=at or timezone.now(),
+        user=user,
+        text=text,
+        minutes=minutes,
+        billable=billable,
+        data=data or {},
+    )
+
+
+# --- operators' actions -------------------------------------------------------------------------
+
+
+def acknowledge(incident: Incident, user) -> None:
+    if incident.acknowledged_at is not None:
+        raise IncidentError(_("The incident is already acknowledged."))
+    incident.acknowledged_at, incident.acknowledged_by = timezone.now(), user
+    incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    add_event(incident, IncidentEventKind.ACKNOWLEDGED, at=incident.acknowledged_at, user=user)
+
+
+def set_cause(incident: Incident, user, cause: str, detail: str = "") -> None:
+    """Attribute the incident (MON-05); the SLA reads the cause."""
+    if cause not in Cause.values:
+        raise IncidentError(_("Unknown cause."))
+    before = incident.cause
+    incident.cause, incident.cause_detail = cause, detail
+    incident.save(update_fields=["cause", "cause_detail"])
+    add_event(
+        incident,
+        IncidentEventKind.CAUSE_SET,
+        user=user,
+        text=detail,
+        data={"from": before, "to": cause},
+    )
+
+
+def close(incident: Incident, user) -> None:
+    """Close a recovered incident (or an operator's own incident) once its cause is set."""
+    if incident.state == IncidentState.CLOSED:
+        raise IncidentError(_("The incident is already closed."))
+    if incident.state == IncidentState.OPEN and incident.uptime_check_id is not None:
+        raise IncidentError(
+            _("The check is still down: the incident can be closed once it has recovered.")
+        )
+    if incident.cause == Cause.UNATTRIBUTED:
+        raise IncidentError(_("Set the cause before closing the incident."))
+    incident.state, incident.closed_at, incident.closed_by = (
+        IncidentState.CLOSED,
+        timezone.now(),
+        user,
+    )
+    if incident.recovered_at is None:
+        incident.recovered_at = incident.closed_at
+    incident.save(update_fields=["state", "closed_at", "closed_by", "recovered_at"])
+    add_event(incident, IncidentEventKind.CLOSED, at=incident.closed_at, user=user)

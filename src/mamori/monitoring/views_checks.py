@@ -1,0 +1,3 @@
+"""Monitoring pages: checks."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Monitoring pages: maintenance."""
+
+urlpatterns: list = []
