@@ -250,3 +250,65 @@ def close(incident: Incident, user) -> None:
         incident.recovered_at = incident.closed_at
     incident.save(update_fields=["state", "closed_at", "closed_by", "recovered_at"])
     add_event(incident, IncidentEventKind.CLOSED, at=incident.closed_at, user=user)
+
+
+def open_manual(
+    client,
+    user,
+    title: str,
+    *,
+    started_at: dt.datetime | None = None,
+    site=None,
+    server=None,
+    total_outage: bool = True,
+    notify: bool = True,
+) -> Incident:
+    """An incident an operator records (a report from the client, an attack seen in the logs),
+    with or without a check. Notified like a check's incident unless ``notify`` is false."""
+    now = timezone.now()
+    incident = Incident.objects.create(
+        client=client,
+        site=site,
+        server=server,
+        title=title[:300],
+        started_at=started_at or now,
+        confirmed_at=now,
+        total_outage=total_outage,
+    )
+    add_event(incident, IncidentEventKind.CONFIRMED, at=now, user=user, text=title)
+    if notify:
+        _notify(incident, NoticeKind.INCIDENT_OPENED, "opened", IncidentEventKind.NOTIFIED, now)
+    return incident
+
+
+def record_emergency_measure(
+    incident: Incident, user, text: str, *, at: dt.datetime | None = None, minutes: int | None
+) -> IncidentEvent:
+    """An emergency measure (MON-08: blocking an attack, rotating a leaked credential): who,
+    when, what, and the minutes spent, billable as extra work."""
+    if not text.strip():
+        raise IncidentError(_("Describe the measure taken."))
+    return add_event(
+        incident,
+        IncidentEventKind.EMERGENCY_MEASURE,
+        at=at,
+        user=user,
+        text=text,
+        minutes=minutes,
+        billable=True,
+    )
+
+
+def record_emergency_stop(
+    incident: Incident, user, reason: str, *, at: dt.datetime | None = None
+) -> IncidentEvent:
+    """An emergency stop of the client's system (MON-09, 004 §22): the reason and the time."""
+    if not reason.strip():
+        raise IncidentError(_("Give the reason for the stop."))
+    return add_event(incident, IncidentEventKind.EMERGENCY_STOP, at=at, user=user, text=reason)
+
+
+def add_note(incident: Incident, user, text: str) -> IncidentEvent:
+    if not text.strip():
+        raise IncidentError(_("The note is empty."))
+    return add_event(incident, IncidentEventKind.NOTE, user=user, text=text)
