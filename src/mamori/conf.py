@@ -128,6 +128,31 @@ VARIABLES: dict[str, Variable] = {
             "48",
             "Hours raw uptime check results are kept; roll-ups (5-minute, hourly, daily) stay.",
         ),
+        Variable(
+            "MONITOR_REFERENCE_URLS",
+            "",
+            "Comma-separated URLs or host:port that always answer; when many checks fail to "
+            "connect at once and these fail too, Mamori's own network is down, not the clients' "
+            "sites (docs/monitoring.md).",
+        ),
+        Variable(
+            "BROKER_URL",
+            "",
+            "Redis URL of the Celery broker (redis://host:6379/0) for the scaled-out mode "
+            "(`mamori scheduler` and `mamori worker`, see docs/scaling.md); empty: embedded mode.",
+        ),
+        Variable(
+            "BROKER_VISIBILITY_TIMEOUT",
+            "600",
+            "Seconds after which Redis gives a task taken by a worker that died to another "
+            "worker; longer than the longest batch of checks.",
+        ),
+        Variable(
+            "DISPATCH_TIMEOUT",
+            "300",
+            "Seconds a batch of checks handed to the workers may wait in the queue before "
+            "`mamori scheduler` hands its runs out again.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

@@ -187,6 +187,11 @@ except ValueError:
 MAMORI_PROVIDER_NAME = conf.env("PROVIDER_NAME", "Mamori")
 MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
 MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
+MAMORI_MONITOR_REFERENCE_URLS = conf.env_list("MONITOR_REFERENCE_URLS")
+# Scaled-out mode (docs/scaling.md): read by mamori.celery and `mamori scheduler` only.
+MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
+MAMORI_BROKER_VISIBILITY_TIMEOUT = conf.env_int("BROKER_VISIBILITY_TIMEOUT", 600, minimum=5)
+MAMORI_DISPATCH_TIMEOUT = conf.env_int("DISPATCH_TIMEOUT", 300, minimum=5)
 
 LOGGING = {
     "version": 1,
@@ -196,6 +201,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": conf.env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One line per HTTP request of every check and notice: results are recorded instead.
+        "httpx": {"level": "WARNING"},
         "waitress.queue": {"level": "ERROR"},
     },
 }

@@ -84,7 +84,7 @@ def claim_due(now: datetime, limit: int) -> list[Endpoint]:
     with transaction.atomic():
         qs = Endpoint.objects.due(now).order_by("next_check_at", "pk")
         if transaction.get_connection().features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
         endpoints = list(qs.select_related("client", "contract")[:limit])
         Endpoint.objects.filter(pk__in=[e.pk for e in endpoints]).update(next_check_at=now + LEASE)
     return endpoints

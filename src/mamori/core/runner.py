@@ -2,8 +2,10 @@
 (renewals, orders, deployments, revocation checks), then send what is due.
 
 ``run_once()`` is one pass (``mamori runchecks --once``, cron, tests); ``run_forever()`` repeats
-it until told to stop (``mamori serve``, ``mamori runchecks``). Each pass is safe to run in
-several processes at once: endpoints are leased and notices claimed row by row.
+it until told to stop (``mamori serve``, ``mamori runchecks``), with the uptime checks in a loop
+of their own that wakes every second (:func:`uptime_loop`): a check due at 12:00:00 runs then,
+not when the certificate work of the pass is done. Each pass is safe to run in several
+processes at once: endpoints and checks are leased and notices claimed row by row.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from django.db import close_old_connections
 from mamori.certificates.services import CheckReport, check_due
 from mamori.lifecycle.runner import LifecycleReport
 from mamori.lifecycle.runner import run_once as lifecycle_pass
+from mamori.monitoring.maintenance import announce_due as announce_maintenance
 from mamori.monitoring.services import MonitoringReport, roll_up
 from mamori.monitoring.services import purge as purge_results
 from mamori.monitoring.services import run_due as run_due_checks
+from mamori.monitoring.sla import compute_closed_months
 from mamori.notices.services import DeliveryReport, deliver_due
 
 log = logging.getLogger(__name__)
@@ -47,27 +51,34 @@ class PassReport:
         )
 
 
-def run_once() -> PassReport:
+def run_once(*, uptime: bool = True) -> PassReport:
     """Checks, then the lifecycle, then delivery. One part that fails is logged and the others
-    still run (the notices the others queued are still sent)."""
+    still run (the notices the others queued are still sent). ``uptime=False`` leaves the
+    uptime checks to :func:`uptime_loop` (the monitoring housekeeping still runs)."""
     try:
         checks = check_due()
     except Exception:
         log.exception("endpoint checks failed; the lifecycle and delivery go on")
         checks = CheckReport()
-    monitoring = monitoring_pass()
+    monitoring = monitoring_pass(uptime=uptime)
     lifecycle = lifecycle_pass()  # each of its steps catches and logs its own failure
     delivery = deliver_due()
     return PassReport(checks, delivery, lifecycle, monitoring)
 
 
-def monitoring_pass() -> MonitoringReport:
-    """Uptime checks, then roll-ups, then the purge of old results; each step on its own."""
+def monitoring_pass(*, uptime: bool = True) -> MonitoringReport:
+    """Uptime checks (unless ``uptime`` is false), maintenance announcements, roll-ups, the
+    purge of old results and last month's SLA; each step on its own."""
     report = MonitoringReport()
+    if uptime:
+        try:
+            report.run = run_due_checks()
+        except Exception:
+            log.exception("uptime checks failed; roll-ups, the purge and delivery go on")
     try:
-        report.run = run_due_checks()
+        announce_maintenance()
     except Exception:
-        log.exception("uptime checks failed; roll-ups, the purge and delivery go on")
+        log.exception("announcing maintenance failed; roll-ups, the purge and delivery go on")
     try:
         report.rollup = roll_up()
     except Exception:
@@ -76,16 +87,41 @@ def monitoring_pass() -> MonitoringReport:
         report.purged = purge_results()
     except Exception:
         log.exception("purging old check results failed; delivery goes on")
+    try:
+        compute_closed_months()
+    except Exception:
+        log.exception("computing last month's SLA failed; delivery goes on")
     return report
 
 
-def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
-    """Run passes every ``interval`` seconds until ``stop`` is set. A failing pass is logged and
-    the loop goes on: one bad endpoint or a mail outage must not stop the watch."""
+def uptime_loop(stop: threading.Event, interval: float = 1.0) -> None:
+    """Run the due uptime checks every ``interval`` seconds until ``stop`` is set, and send the
+    notices of the incidents they open or recover at once."""
     while not stop.is_set():
         close_old_connections()
         try:
-            report = run_once()
+            run = run_due_checks()
+            if run.changes:
+                deliver_due()
+            if run.changes or run.errors or run.held:
+                log.info(run.summary())
+        except Exception:
+            log.exception("uptime checks failed; trying again in %ss", interval)
+        finally:
+            close_old_connections()
+        stop.wait(interval)
+
+
+def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
+    """Run passes every ``interval`` seconds until ``stop`` is set, and the uptime checks in
+    their own thread (:func:`uptime_loop`). A failing pass is logged and the loop goes on: one
+    bad endpoint or a mail outage must not stop the watch."""
+    checker = threading.Thread(target=uptime_loop, args=(stop,), name="mamori-uptime", daemon=True)
+    checker.start()
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            report = run_once(uptime=False)
             busy = report.lifecycle is not None and report.lifecycle.busy
             if report.checks.checked or report.delivery.sent or report.delivery.failed or busy:
                 log.info(report.summary())
@@ -94,3 +130,4 @@ def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
         finally:
             close_old_connections()
         stop.wait(interval)
+    checker.join(timeout=30)

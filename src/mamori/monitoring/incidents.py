@@ -15,7 +15,14 @@ Rules:
   recovery notice;
 - a failure confirmed within :data:`FLAP_WINDOW` of the previous incident's recovery reopens
   that incident instead of opening a new one, and sends nothing more: a flapping check does
-  not flood anyone, and its downtime is counted as one outage.
+  not flood anyone, and its downtime is counted as one outage;
+- a check that is up and did not change costs no query at all; a check that stays down costs
+  one (is its incident open?).
+
+The timeline of a check's incident: ``detected`` at the first failed run, ``confirmed`` at the
+run that confirmed the failure, ``notified`` when its notices were queued (same time),
+``recovered`` at the first successful run of the confirmed recovery, ``recovery_notified`` at
+the run that confirmed the recovery. Times are the runs' start times.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,7 +75,7 @@ def evaluate(check: Check, result: CheckResult, at: dt.datetime, changed: bool) 
     elif changed and check.state == CheckState.UP:
         incident = Incident.objects.filter(uptime_check=check, state=IncidentState.OPEN).first()
         if incident is not None:
-            recover(incident, _first_success(check, at), result)
+            recover(incident, _first_success(check, at), result, confirmed_at=at)
 
 
 def _failing_since(check: Check, at: dt.datetime) -> dt.datetime:
@@ -124,15 +132,21 @@ def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incid
         add_event(recent, IncidentEventKind.REOPENED, at=at, text=result.detail)
         return recent
     started = _failing_since(check, at)
-    incident = Incident.objects.create(
-        client_id=check.client_id,
-        uptime_check=check,
-        site_id=check.site_id,
-        server_id=check.server_id,
-        title=_title(check)[:300],
-        started_at=started,
-        confirmed_at=at,
-    )
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(
+                client_id=check.client_id,
+                uptime_check=check,
+                site_id=check.site_id,
+                server_id=check.server_id,
+                title=_title(check)[:300],
+                started_at=started,
+                confirmed_at=at,
+            )
+    except IntegrityError:
+        # Another worker opened it between our look and our insert (one_open_incident_per_check):
+        # that worker's transaction has its events and notices.
+        return Incident.objects.get(uptime_check=check, state=IncidentState.OPEN)
     add_event(incident, IncidentEventKind.DETECTED, at=started, text=result.detail)
     add_event(
         incident,
@@ -145,8 +159,16 @@ def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incid
     return incident
 
 
-def recover(incident: Incident, at: dt.datetime, result: CheckResult | None = None) -> None:
-    """Mark ``incident`` recovered at ``at`` and notify its recipients once."""
+def recover(
+    incident: Incident,
+    at: dt.datetime,
+    result: CheckResult | None = None,
+    *,
+    confirmed_at: dt.datetime | None = None,
+) -> None:
+    """Mark ``incident`` recovered at ``at`` (the first successful run) and notify its
+    recipients once; ``confirmed_at`` is the run that confirmed the recovery (default: now).
+    A reopened incident (flapping) was notified of its recovery already: nothing is sent."""
     incident.state, incident.recovered_at = IncidentState.RECOVERED, at
     incident.save(update_fields=["state", "recovered_at"])
     add_event(incident, IncidentEventKind.RECOVERED, at=at, text=result.detail if result else "")
@@ -155,7 +177,7 @@ def recover(incident: Incident, at: dt.datetime, result: CheckResult | None = No
         NoticeKind.INCIDENT_RECOVERED,
         "recovered",
         IncidentEventKind.RECOVERY_NOTIFIED,
-        timezone.now(),
+        confirmed_at or timezone.now(),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
@@ -99,3 +100,160 @@ def merged_periods(
         else:
             merged.append((s, e))
     return merged
+
+
+# --- advance notices ------------------------------------------------------------------------------
+
+#: Looking further ahead than this for announcements is pointless (the longest notice period a
+#: form accepts is a year).
+MAX_NOTICE = dt.timedelta(days=366)
+
+
+def event_key(window: MaintenanceWindow, starts: dt.datetime) -> str:
+    """The notice key of one occurrence: ``maintenance:<pk>:<start in UTC, ISO 8601>``."""
+    return f"maintenance:{window.pk}:{starts.astimezone(dt.UTC).isoformat()}"
+
+
+def scope_label(window: MaintenanceWindow) -> str:
+    """What the window covers, for people: the site, the server or the whole client."""
+    if window.site_id:
+        return str(window.site)
+    if window.server_id:
+        return str(window.server)
+    return ""
+
+
+def _context(window: MaintenanceWindow, starts: dt.datetime, cancelled: bool) -> dict:
+    return {
+        "window": window,
+        "client": window.client,
+        "site": window.site,
+        "server": window.server,
+        "starts": starts,
+        "ends": starts + (window.ends_at - window.starts_at),
+        "cancelled": cancelled,
+    }
+
+
+def _recipients(window: MaintenanceWindow):
+    from mamori.clients.models import NoticeTopic
+    from mamori.notices.services import recipients_for
+
+    # The client is told; the operators planned the work and see it on the calendar.
+    return recipients_for(window.client, NoticeTopic.MAINTENANCE, operators=False)
+
+
+@dataclass
+class AnnounceReport:
+    occurrences: int = 0
+    notices: int = 0
+
+
+def announce_due(now: dt.datetime | None = None) -> AnnounceReport:
+    """Queue the advance notice of every occurrence that is due to be announced: its start
+    minus ``notify_hours_before`` has come and its start has not. Each occurrence is announced
+    once (the outbox's idempotency key), from any number of passes and workers; an occurrence
+    that has already started is never announced."""
+    from mamori.notices.models import NoticeKind
+    from mamori.notices.services import enqueue
+
+    now = now or timezone.now()
+    report = AnnounceReport()
+    windows = (
+        MaintenanceWindow.objects.filter(cancelled_at__isnull=True)
+        .filter(
+            Q(recurrence=Recurrence.NONE, starts_at__gt=now)
+            | (~Q(recurrence=Recurrence.NONE) & Q(repeat_until__isnull=True))
+            | Q(repeat_until__gte=(now - dt.timedelta(days=1)).date())
+        )
+        .select_related("client", "site", "server")
+    )
+    for window in windows:
+        ahead = min(dt.timedelta(hours=window.notify_hours_before), MAX_NOTICE)
+        for starts, _ends in occurrences(window, now, now + ahead + dt.timedelta(microseconds=1)):
+            if starts <= now or starts - ahead > now:
+                continue
+            report.occurrences += 1
+            result = enqueue(
+                NoticeKind.MAINTENANCE_PLANNED,
+                event_key(window, starts),
+                _recipients(window),
+                _context(window, starts, cancelled=False),
+                client=window.client,
+                links={"maintenance_window": window},
+            )
+            report.notices += len(result.created)
+    return report
+
+
+def announced_starts(window: MaintenanceWindow) -> list[dt.datetime]:
+    """The starts of the occurrences of ``window`` whose advance notice is in the outbox."""
+    from mamori.notices.models import Notice, NoticeKind
+
+    prefix = f"maintenance:{window.pk}:"
+    starts = set()
+    keys = Notice.objects.filter(
+        maintenance_window=window, kind=NoticeKind.MAINTENANCE_PLANNED, key__startswith=prefix
+    ).values_list("key", flat=True)
+    for key in keys:
+        event = key.split("|", 1)[0][len(prefix) :]
+        if event.endswith(":cancelled"):
+            continue
+        try:
+            starts.add(dt.datetime.fromisoformat(event))
+        except ValueError:
+            continue
+    return sorted(starts)
+
+
+def _withdraw(window: MaintenanceWindow, starts: Iterable[dt.datetime]) -> int:
+    """Tell the client, once each, that the announced occurrences at ``starts`` will not
+    happen."""
+    from mamori.notices.models import NoticeKind
+    from mamori.notices.services import enqueue
+
+    queued = 0
+    for begins in starts:
+        result = enqueue(
+            NoticeKind.MAINTENANCE_PLANNED,
+            event_key(window, begins) + ":cancelled",
+            _recipients(window),
+            _context(window, begins, cancelled=True),
+            client=window.client,
+            links={"maintenance_window": window},
+        )
+        queued += len(result.created)
+    return queued
+
+
+def cancel(window: MaintenanceWindow, now: dt.datetime | None = None) -> int:
+    """Cancel ``window``: it covers nothing from now on, and the client is told once about
+    each announced occurrence that has not started yet. Returns the number of notices queued.
+    Cancelling twice changes nothing and sends nothing more."""
+    now = now or timezone.now()
+    if window.cancelled_at is None:
+        window.cancelled_at = now
+        window.save(update_fields=["cancelled_at"])
+    return _withdraw(window, [s for s in announced_starts(window) if s > now])
+
+
+def withdraw_moved(window: MaintenanceWindow, now: dt.datetime | None = None) -> int:
+    """After ``window`` was edited: the announced occurrences that no longer happen at their
+    announced time are withdrawn (a "cancelled" notice, once); the new times are announced by
+    :func:`announce_due` when due. Returns the number of notices queued."""
+    now = now or timezone.now()
+    moved = [
+        s
+        for s in announced_starts(window)
+        if s > now and not any(b == s for b, _ in occurrences(window, s, s + dt.timedelta(1)))
+    ]
+    return _withdraw(window, moved)
+
+
+def upcoming(
+    windows: Iterable[MaintenanceWindow], start: dt.datetime, end: dt.datetime, limit: int = 100
+) -> list[tuple[MaintenanceWindow, dt.datetime, dt.datetime]]:
+    """The occurrences of ``windows`` overlapping [start, end), soonest first."""
+    found = [(s, e, w) for w in windows for s, e in occurrences(w, start, end)]
+    found.sort(key=lambda item: (item[0], item[2].pk))
+    return [(w, s, e) for s, e, w in found[:limit]]

@@ -33,6 +33,8 @@ from django.utils import timezone
 from mamori.monitoring import incidents
 from mamori.monitoring.kinds import CheckKind, check_tls, probe_call, validate_settings
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
+from mamori.notices.models import NoticeKind
+from mamori.notices.services import enqueue, operator_recipients
 from mamori.probe import TrustStore
 from mamori.probe.checks import run_checks
 from mamori.probe.checks_result import CheckError, CheckResult, seconds
@@ -67,17 +69,29 @@ def next_slot(slot: dt.datetime, interval: int, now: dt.datetime) -> dt.datetime
     return slot + step * (missed + 1)
 
 
-def claim_due(now: dt.datetime, limit: int) -> list[Check]:
+def claim_due(
+    now: dt.datetime,
+    limit: int,
+    *,
+    lease: dt.timedelta = LEASE,
+    skip_running: bool = False,
+) -> list[Check]:
     """Lease up to ``limit`` due checks for this worker and move each to its next slot.
 
     Each claim is a conditional UPDATE on the slot the worker saw, so of two workers only one
     gets a given slot; on PostgreSQL rows locked by another worker are skipped outright. The
     returned checks carry ``slot`` (the time they were due).
+
+    ``skip_running`` leaves alone checks whose last run is still unrecorded (``running_slot``)
+    even after their lease: the scaled-out scheduler hands those runs out again instead
+    (:mod:`mamori.monitoring.distributed`).
     """
     claimed: list[Check] = []
-    lease = now + LEASE
+    lease_until = now + lease
     with transaction.atomic():
         qs = Check.objects.due(now).order_by("next_run_at", "pk")
+        if skip_running:
+            qs = qs.filter(running_slot__isnull=True)
         if transaction.get_connection().features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         for check in qs[:limit]:
@@ -86,10 +100,10 @@ def claim_due(now: dt.datetime, limit: int) -> list[Check]:
             taken = (
                 Check.objects.filter(pk=check.pk, next_run_at=slot)
                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-                .update(next_run_at=following, lease_until=lease, running_slot=now)
+                .update(next_run_at=following, lease_until=lease_until, running_slot=now)
             )
             if taken:
-                check.slot, check.next_run_at, check.lease_until = slot, following, lease
+                check.slot, check.next_run_at, check.lease_until = slot, following, lease_until
                 check.running_slot = now
                 claimed.append(check)
     return claimed
@@ -223,6 +237,187 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
     return new if changed else None
 
 
+def _is_quiet(check: Check, result: CheckResult) -> bool:
+    """A success of a check that is up: it changes no state and touches no incident, so it
+    can be recorded with others in one transaction (most results are these)."""
+    return result.ok and check.state == CheckState.UP
+
+
+def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) -> int:
+    """Record many quiet results (:func:`_is_quiet`) of the run started at ``at`` in one
+    transaction: the same rows :func:`record_result` writes, without paying a commit for
+    each. Results already recorded for ``at`` are skipped. Returns how many were recorded."""
+    with transaction.atomic():
+        done = set(
+            Sample.objects.filter(uptime_check__in=[c for c, _ in pairs], at=at).values_list(
+                "uptime_check_id", flat=True
+            )
+        )
+        fresh = [(check, result) for check, result in pairs if check.pk not in done]
+        if done:
+            Check.objects.filter(pk__in=done, running_slot=at).update(
+                lease_until=None, running_slot=None
+            )
+        Sample.objects.bulk_create(
+            [
+                Sample(
+                    uptime_check=check,
+                    at=at,
+                    ok=True,
+                    duration_ms=max(0, round(result.duration_ms)),
+                    error_code=result.error_code[:32],
+                    detail=(result.detail if result.error_code else "")[:DETAIL_LENGTH],
+                )
+                for check, result in fresh
+            ],
+            batch_size=500,
+        )
+        for check, result in fresh:
+            _transition(check, True)
+            check.last_run_at, check.last_result = at, result.to_json()
+            check.lease_until = check.running_slot = None
+        Check.objects.bulk_update(
+            [check for check, _ in fresh],
+            [
+                "consecutive_failures",
+                "consecutive_successes",
+                "last_run_at",
+                "last_result",
+                "lease_until",
+                "running_slot",
+            ],
+            batch_size=250,
+        )
+    return len(fresh)
+
+
+def record_results(
+    checks: Sequence[Check], results: Sequence[CheckResult], at: dt.datetime, report: RunReport
+) -> None:
+    """Record a batch: the quiet results together (:func:`record_quiet`), every other one in
+    its own transaction (:func:`record_result`). A result that cannot be recorded is logged;
+    its lease expires and the check runs again at its next slot."""
+    quiet = [(c, r) for c, r in zip(checks, results, strict=True) if _is_quiet(c, r)]
+    others = [(c, r) for c, r in zip(checks, results, strict=True) if not _is_quiet(c, r)]
+    if quiet:
+        try:
+            record_quiet(quiet, at)
+            report.ran += len(quiet)
+            report.up += len(quiet)
+        except Exception:
+            log.exception("recording %s results together failed; one by one instead", len(quiet))
+            others = quiet + others
+    for check, result in others:
+        try:
+            old = check.state
+            new = record_result(check, result, at)
+        except Exception:
+            log.exception("recording the result of check %s failed", check.pk)
+            report.errors += 1
+            continue
+        report.ran += 1
+        report.up += result.ok
+        report.down += not result.ok
+        if new:
+            report.changes.append((check.pk, old, new))
+
+
+# --- Mamori's own outage (MON-02) ----------------------------------------------------------------
+
+#: Failures to reach a target at all: what every check shows when Mamori's own network is down.
+NETWORK_ERRORS = frozenset(
+    {
+        CheckError.TIMEOUT,
+        CheckError.CONNECTION_REFUSED,
+        CheckError.UNREACHABLE,
+        CheckError.DNS_FAILURE,
+    }
+)
+#: A batch is suspect when it has at least this many checks and this share of them failed to
+#: connect; with no reference targets, only when all of at least OUTAGE_ALL_OF checks did.
+OUTAGE_MIN_BATCH = 5
+OUTAGE_MIN_SHARE = 0.5
+OUTAGE_ALL_OF = 20
+REFERENCE_TIMEOUT = 5.0
+
+
+def unreachable(result: CheckResult) -> bool:
+    return not result.ok and result.error_code in NETWORK_ERRORS
+
+
+def reference_calls(entries: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Probe calls for ``MAMORI_MONITOR_REFERENCE_URLS``: an URL is fetched, ``host:port`` is
+    connected to. Entries that are neither are logged and left out."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for entry in entries:
+        if "://" in entry:
+            calls.append((CheckKind.HTTP, {"url": entry, "timeout": REFERENCE_TIMEOUT}))
+            continue
+        host, _, port = entry.rpartition(":")
+        host = host.strip("[]")
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            calls.append(
+                (CheckKind.TCP, {"host": host, "port": int(port), "timeout": REFERENCE_TIMEOUT})
+            )
+        else:
+            log.error("MAMORI_MONITOR_REFERENCE_URLS: %r is neither a URL nor host:port", entry)
+    return calls
+
+
+def own_outage(results: Sequence[CheckResult]) -> bool:
+    """Whether the failures of a batch are Mamori's own network outage, not its targets'.
+
+    Only a batch of at least :data:`OUTAGE_MIN_BATCH` checks of which at least
+    :data:`OUTAGE_MIN_SHARE` failed to connect (:data:`NETWORK_ERRORS`) is suspect. Then, with
+    reference targets configured, it is Mamori's outage when none of them answers (any answer,
+    even an HTTP error, proves the network works); without, when every check of a batch of at
+    least :data:`OUTAGE_ALL_OF` failed to connect.
+    """
+    failed = sum(1 for result in results if unreachable(result))
+    if len(results) < OUTAGE_MIN_BATCH or failed < len(results) * OUTAGE_MIN_SHARE:
+        return False
+    calls = reference_calls(settings.MAMORI_MONITOR_REFERENCE_URLS)
+    if calls:
+        answers = asyncio.run(run_checks(calls, concurrency=len(calls)))
+        return all(unreachable(answer) for answer in answers)
+    return len(results) >= OUTAGE_ALL_OF and failed == len(results)
+
+
+def hold_back(checks: Sequence[Check], results: Sequence[CheckResult], at: dt.datetime) -> set[int]:
+    """If the batch's failures are Mamori's own outage (:func:`own_outage`), release the checks
+    that failed to connect without recording anything (their counters and states do not move,
+    no incident opens), warn, alert the operators once an hour, and return their pks."""
+    if not own_outage(results):
+        return set()
+    held = {check.pk for check, result in zip(checks, results, strict=True) if unreachable(result)}
+    Check.objects.filter(pk__in=held, running_slot=at).update(lease_until=None, running_slot=None)
+    log.warning(
+        "%s of %s checks could not connect at %s (%s): taken as Mamori's own network outage, "
+        "their results are not recorded",
+        len(held),
+        len(checks),
+        at.isoformat(),
+        "nor could the reference targets"
+        if settings.MAMORI_MONITOR_REFERENCE_URLS
+        else "all of them, no reference targets set",
+    )
+    hour = at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    details = sorted({r.detail for r in results if unreachable(r)})[:5]
+    enqueue(
+        NoticeKind.MONITORING_OUTAGE,
+        f"monitoring-outage:{hour}",
+        operator_recipients(),
+        {
+            "at": at,
+            "held": len(held),
+            "batch": len(checks),
+            "references": settings.MAMORI_MONITOR_REFERENCE_URLS,
+            "details": details,
+        },
+    )
+    return held
+
+
 @dataclass
 class RunReport:
     ran: int = 0
@@ -230,12 +425,14 @@ class RunReport:
     down: int = 0
     changes: list[tuple[int, str, str]] = field(default_factory=list)
     errors: int = 0
+    held: int = 0
 
     def summary(self) -> str:
         return (
             f"ran {self.ran} check(s): {self.up} up, {self.down} down; "
             f"{len(self.changes)} state change(s)"
             + (f"; {self.errors} could not be recorded" if self.errors else "")
+            + (f"; {self.held} not recorded (Mamori's own network outage)" if self.held else "")
         )
 
 
@@ -250,20 +447,11 @@ def run_due(now: dt.datetime | None = None, batch: int = 500) -> RunReport:
         checks = claim_due(started, batch)
         if not checks:
             return report
-        for check, result in zip(checks, run_checks_for(checks), strict=True):
-            try:
-                old = check.state
-                new = record_result(check, result, started)
-            except Exception:
-                # The lease expires and the next slot runs it again.
-                log.exception("recording the result of check %s failed", check.pk)
-                report.errors += 1
-                continue
-            report.ran += 1
-            report.up += result.ok
-            report.down += not result.ok
-            if new:
-                report.changes.append((check.pk, old, new))
+        results = run_checks_for(checks)
+        held = hold_back(checks, results, started)
+        report.held += len(held)
+        kept = [(c, r) for c, r in zip(checks, results, strict=True) if c.pk not in held]
+        record_results([c for c, _ in kept], [r for _, r in kept], started, report)
 
 
 # --- roll-ups and retention (MON-10) -------------------------------------------------------------

@@ -57,6 +57,7 @@ class NoticeKind(models.TextChoices):
     INCIDENT_OPENED = "incident_opened", _("Incident")
     INCIDENT_RECOVERED = "incident_recovered", _("Incident recovered")
     MAINTENANCE_PLANNED = "maintenance_planned", _("Planned maintenance")
+    MONITORING_OUTAGE = "monitoring_outage", _("Mamori's own network outage")
 
 
 class RecipientKind(models.TextChoices):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import http.cookiejar
 import json
 import ssl
@@ -56,10 +57,18 @@ def _tls_settings(verify_tls: bool, ca_bundle_pem: str | bytes | None) -> ssl.SS
     """
     if not verify_tls:
         return False
+    pem = ca_bundle_pem.encode() if isinstance(ca_bundle_pem, str) else ca_bundle_pem
+    return _tls_context(pem or None)
+
+
+@functools.lru_cache(maxsize=32)
+def _tls_context(pem: bytes | None) -> ssl.SSLContext:
+    """One context per bundle for the life of the process: loading the system store takes
+    tens of milliseconds, which every batch of checks would otherwise pay again. A context is
+    only read when connections are made, so batches may share it."""
     context = ssl.create_default_context()
-    if ca_bundle_pem:
-        pem = ca_bundle_pem.decode() if isinstance(ca_bundle_pem, bytes) else ca_bundle_pem
-        context.load_verify_locations(cadata=pem)
+    if pem:
+        context.load_verify_locations(cadata=pem.decode())
     return context
 
 

@@ -51,6 +51,10 @@ class Command(BaseCommand):
 
         stop = threading.Event()
         worker = None
+        if settings.MAMORI_BROKER_URL and not no_worker:
+            # Scaled out: the scheduler and the Celery workers do the background work.
+            self.stdout.write("MAMORI_BROKER_URL is set: web only (run `mamori scheduler`).")
+            no_worker = True
         if not no_worker:
             worker = threading.Thread(
                 target=run_forever, args=(stop,), name="mamori-worker", daemon=True

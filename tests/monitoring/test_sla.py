@@ -1,0 +1,316 @@
+"""The SLA's rules on incidents set up by hand (MON-07): the turn of a month, overlapping
+incidents, scopes, maintenance, the 6-hour rule, tiers, rounding and finalizing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mamori.core.models import AuditEvent
+from mamori.inventory.models import Server, Site
+from mamori.monitoring import sla
+from mamori.monitoring.models import (
+    Cause,
+    Incident,
+    IncidentState,
+    MaintenanceWindow,
+    SlaCredit,
+    SlaPolicy,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("MON-07")]
+
+JST = ZoneInfo("Asia/Tokyo")
+OCTOBER, NOVEMBER = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
+NOV_MINUTES = 30 * 1440
+LATER = dt.datetime(2026, 12, 5, tzinfo=JST)  # both months are over
+TIERS = [
+    {"below": 99.9, "credit_percent": 10},
+    {"below": 99.5, "credit_percent": 15},
+    {"below": 99.0, "credit_percent": 25},
+]
+
+
+@pytest.fixture(autouse=True)
+def tokyo(settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+
+
+def jst(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=JST)
+
+
+@pytest.fixture
+def policy(acme) -> SlaPolicy:
+    return SlaPolicy.objects.create(
+        client=acme,
+        name="SLA",
+        monthly_fee=Decimal(50000),
+        tiers=TIERS,
+        long_outage_hours=6,
+        long_outage_credit_percent=Decimal(30),
+    )
+
+
+def outage(client, start, end, *, cause=Cause.PROVIDER, confirmed=None, **extra) -> Incident:
+    return Incident.objects.create(
+        client=client,
+        title=extra.pop("title", "outage"),
+        started_at=start,
+        confirmed_at=confirmed or start,
+        recovered_at=end,
+        state=IncidentState.RECOVERED if end else IncidentState.OPEN,
+        cause=cause,
+        **extra,
+    )
+
+
+def test_an_outage_across_the_turn_of_a_month_is_split_and_its_long_rule_counted_once(acme, policy):
+    """Oct 31 22:00 → Nov 1 05:00: 120 minutes in October, 300 in November; the 7-hour outage
+    was known in October, so October gets the 6-hour rule (30 %), November only its tier
+    (1 − 300/43,200 = 99.305… % → below 99.5 → 15 %)."""
+    outage(acme, jst(31, 22, month=10), jst(1, 5))
+    october = sla.compute_month(policy, OCTOBER, now=LATER)
+    november = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert (october.minutes_in_month, october.downtime_minutes) == (31 * 1440, 120)
+    assert october.longest_outage_minutes == 420
+    assert october.credit_percent == 30
+    assert (november.downtime_minutes, november.longest_outage_minutes) == (300, 0)
+    assert november.availability_percent == Decimal("99.305")
+    assert november.credit_percent == 15
+    assert november.credit_amount == 7500
+
+
+def test_overlapping_incidents_count_once_and_excluded_time_is_what_counted_time_is_not(
+    acme, policy
+):
+    outage(acme, jst(3, 10), jst(3, 11))  # 10:00–11:00
+    outage(acme, jst(3, 10, 30), jst(3, 11, 30), cause=Cause.UNATTRIBUTED)  # 10:30–11:30
+    outage(acme, jst(3, 11), jst(3, 12), cause=Cause.CARRIER)  # 11:00–12:00
+    outage(acme, jst(3, 11, 45), jst(3, 12, 15), cause=Cause.HOSTING)  # 11:45–12:15
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert credit.downtime_minutes == 90  # 10:00–11:30
+    assert credit.excluded_minutes == 45  # 11:30–12:15
+    assert credit.provisional is True  # the unattributed one counted
+
+
+def test_a_finalized_month_does_not_change(acme, policy, operator):
+    outage(acme, jst(3, 10), jst(3, 11))
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    sla.finalize(credit, operator, now=LATER)
+    outage(acme, jst(4, 0), jst(4, 23))  # found later: billing has the month already
+    again = sla.compute_month(policy, NOVEMBER, now=LATER + dt.timedelta(days=1))
+    assert again.pk == credit.pk
+    assert (again.downtime_minutes, again.finalized_at) == (60, LATER)
+    with pytest.raises(sla.SlaError, match="finalized already"):
+        sla.finalize(again, operator)
+    assert AuditEvent.objects.filter(action="sla.finalize", actor=operator).count() == 1
+
+
+def test_a_month_is_not_finalized_before_it_ends_or_while_downtime_has_no_cause(
+    acme, policy, operator
+):
+    incident = outage(acme, jst(3, 10), jst(3, 11), cause=Cause.UNATTRIBUTED)
+    credit = sla.compute_month(policy, NOVEMBER, now=jst(20, 0))
+    with pytest.raises(sla.SlaError, match="not over"):
+        sla.finalize(credit, operator, now=jst(20, 0))
+    with pytest.raises(sla.SlaError, match="no cause"):
+        sla.finalize(credit, operator, now=LATER)
+    credit.refresh_from_db()
+    assert credit.finalized_at is None and credit.provisional is True
+    incident.cause = Cause.PROVIDER
+    incident.save()
+    credit = sla.finalize(credit, operator, now=LATER)
+    assert credit.finalized_at == LATER and credit.provisional is False
+
+
+def test_an_open_total_outage_that_may_still_reach_six_hours_holds_finalizing(acme, policy):
+    outage(acme, jst(1, 3, month=12), None, confirmed=jst(1, 3, month=12))
+    november = sla.compute_month(policy, NOVEMBER, now=jst(1, 5, month=12))
+    # The outage is December's; November can be finalized.
+    assert sla.finalize(november, None, now=jst(1, 5, month=12)).finalized_at is not None
+    outage(acme, jst(30, 23), None)  # open since Nov 30 23:00, known for 4 hours by Dec 1 03:00
+    policy2 = SlaPolicy.objects.create(client=acme, name="SLA 2", monthly_fee=1000, tiers=TIERS)
+    credit = sla.compute_month(policy2, NOVEMBER, now=jst(1, 3, month=12))
+    with pytest.raises(sla.SlaError, match="still open"):
+        sla.finalize(credit, None, now=jst(1, 3, month=12))
+
+
+@pytest.fixture
+def places(acme):
+    web01 = Server.objects.create(client=acme, name="web01", kind="vps")
+    db01 = Server.objects.create(client=acme, name="db01", kind="vps")
+    www = Site.objects.create(
+        client=acme, name="www", url="https://www.acme.example/", server=web01
+    )
+    shop = Site.objects.create(client=acme, name="shop", url="https://shop.acme.example/")
+    return {"web01": web01, "db01": db01, "www": www, "shop": shop}
+
+
+def test_a_policy_of_one_site_or_server_counts_only_what_it_covers(acme, places):
+    """www (on web01) is down 10 min, shop 20, web01 itself 40, db01 80, the whole client 160
+    (an incident naming no site nor server)."""
+    outage(acme, jst(2, 0), jst(2, 0, 10), site=places["www"], server=None)
+    outage(acme, jst(3, 0), jst(3, 0, 20), site=places["shop"])
+    outage(acme, jst(4, 0), jst(4, 0, 40), server=places["web01"])
+    outage(acme, jst(5, 0), jst(5, 1, 20), server=places["db01"])
+    outage(acme, jst(6, 0), jst(6, 2, 40))
+
+    def downtime(**scope) -> int:
+        policy = SlaPolicy.objects.create(client=acme, name=str(scope), monthly_fee=1, **scope)
+        return sla.compute_month(policy, NOVEMBER, now=LATER).downtime_minutes
+
+    assert downtime() == 10 + 20 + 40 + 80 + 160
+    assert downtime(site=places["www"]) == 10 + 40 + 160
+    assert downtime(site=places["shop"]) == 20 + 160
+    assert downtime(server=places["web01"]) == 10 + 40 + 160
+    assert downtime(server=places["db01"]) == 80 + 160
+
+
+def test_maintenance_is_left_out_of_the_month_and_of_each_incident_it_covers(acme, places):
+    """A client-wide window 02:00–03:00 (60 min) and a window on shop only 04:00–06:00. The
+    client-wide policy loses 60 minutes of the month (shop's window covers only part of it);
+    shop's policy loses 180. An outage of shop 01:00–05:00 counts 01:00–02:00 and
+    03:00–04:00 = 120 minutes for both."""
+    MaintenanceWindow.objects.create(
+        client=acme, title="all", starts_at=jst(9, 2), ends_at=jst(9, 3)
+    )
+    MaintenanceWindow.objects.create(
+        client=acme, title="shop", site=places["shop"], starts_at=jst(9, 4), ends_at=jst(9, 6)
+    )
+    MaintenanceWindow.objects.create(
+        client=acme,
+        title="cancelled",
+        starts_at=jst(9, 1),
+        ends_at=jst(9, 6),
+        cancelled_at=jst(1, 0),
+    )
+    outage(acme, jst(9, 1), jst(9, 5), site=places["shop"])
+    whole = SlaPolicy.objects.create(client=acme, name="all", monthly_fee=1)
+    shop = SlaPolicy.objects.create(client=acme, name="shop", monthly_fee=1, site=places["shop"])
+    for policy, maintenance in ((whole, 60), (shop, 180)):
+        credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+        assert (credit.maintenance_minutes, credit.downtime_minutes) == (maintenance, 120)
+        expected = Fraction(NOV_MINUTES - maintenance - 120, NOV_MINUTES - maintenance)
+        assert sla.figures(policy, NOVEMBER, now=LATER).availability == expected
+
+
+def test_the_six_hour_rule_counts_from_when_the_provider_knew(acme, policy):
+    """Down from 00:00 but confirmed at 00:10: 5 h 55 min known → no long-outage credit (the
+    tier alone: 365/43,200 → 99.155 % → 15 %). The same outage confirmed at 00:05 is known for
+    exactly 6 hours → 30 %."""
+    incident = outage(acme, jst(7, 0), jst(7, 6, 5), confirmed=jst(7, 0, 10))
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert (credit.longest_outage_minutes, credit.credit_percent) == (355, 15)
+    incident.confirmed_at = jst(7, 0, 5)
+    incident.save()
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert (credit.longest_outage_minutes, credit.credit_percent) == (360, 30)
+    assert credit.credit_amount == 15000
+
+
+def test_the_six_hour_rule_needs_a_total_outage_of_the_provider_outside_maintenance(acme, policy):
+    MaintenanceWindow.objects.create(client=acme, title="m", starts_at=jst(8, 2), ends_at=jst(8, 4))
+    outage(acme, jst(8, 0), jst(8, 7))  # 7 h less 2 h of maintenance = 5 h
+    outage(acme, jst(10, 0), jst(10, 9), total_outage=False)  # degraded, not unusable
+    outage(acme, jst(12, 0), jst(12, 9), cause=Cause.HOSTING)  # the cloud's (§36.4)
+    result = sla.figures(policy, NOVEMBER, now=LATER)
+    assert result.longest_outage_minutes == 300
+    assert result.long_outage_percent == 0
+    assert result.downtime_minutes == 300 + 540  # the degraded one lowers availability
+
+
+def test_tiers_take_the_lowest_matching_one_and_compare_the_exact_availability():
+    assert sla.tier_credit(TIERS, Fraction(999, 1000)) == 0  # exactly 99.9 %: not below
+    assert sla.tier_credit(TIERS, Fraction(9989999, 10**7)) == 10  # 99.89999 %
+    assert sla.tier_credit(TIERS, Fraction(995, 1000)) == 10
+    assert sla.tier_credit(TIERS, Fraction(98, 100)) == 25
+    assert sla.tier_credit(list(reversed(TIERS)), Fraction(98, 100)) == 25
+    assert sla.tier_credit([], Fraction(0)) == 0
+
+
+def test_the_credit_is_the_larger_of_both_rules_capped_and_rounded_down(acme):
+    policy = SlaPolicy.objects.create(
+        client=acme,
+        name="generous",
+        monthly_fee=Decimal(33333),
+        tiers=[{"below": 99.9, "credit_percent": 12.5}, {"below": 50, "credit_percent": 100}],
+        long_outage_hours=6,
+        long_outage_credit_percent=Decimal("7.5"),
+    )
+    outage(acme, jst(3, 0), jst(3, 8))  # 480 min: 98.88 % → 12.5 %; long outage 7.5 %
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert credit.credit_percent == Decimal("12.5")
+    assert credit.credit_amount == 4166  # 33,333 × 12.5 % = 4,166.625
+    outage(acme, jst(4, 0), jst(29, 0))  # 25 days down
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert (credit.credit_percent, credit.credit_amount) == (100, 33333)
+    assert sla.credit_amount(Decimal(999), Decimal("33.33")) == 332
+
+
+def test_a_month_without_incidents_or_data_is_fully_available(acme, policy, make_check):
+    make_check(acme, "tcp", {"host": "www.acme.example", "port": 443})
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert (credit.downtime_minutes, credit.excluded_minutes, credit.maintenance_minutes) == (
+        0,
+        0,
+        0,
+    )
+    assert credit.availability_percent == 100
+    assert (credit.credit_percent, credit.credit_amount, credit.provisional) == (0, 0, False)
+    [measured] = sla.measured(policy, NOVEMBER)
+    assert (measured.runs, measured.percent) == (0, None)
+
+
+def test_an_open_incident_counts_until_now_in_a_month_in_progress(acme, policy):
+    outage(acme, jst(20, 0), None)
+    credit = sla.compute_month(policy, NOVEMBER, now=jst(20, 2))
+    assert credit.downtime_minutes == 120
+    later = sla.compute_month(policy, NOVEMBER, now=jst(20, 3))
+    assert later.pk == credit.pk and later.downtime_minutes == 180
+    assert SlaCredit.objects.count() == 1
+
+
+def test_the_policy_counts_only_while_it_is_valid(acme, policy):
+    policy.valid_from = dt.date(2026, 11, 16)
+    policy.save()
+    credit = sla.compute_month(policy, NOVEMBER, now=LATER)
+    assert credit.minutes_in_month == 15 * 1440
+    with pytest.raises(sla.SlaError, match="not valid"):
+        sla.compute_month(policy, OCTOBER, now=LATER)
+    with pytest.raises(sla.SlaError, match="has not begun"):
+        sla.compute_month(policy, dt.date(2027, 1, 1), now=LATER)
+    assert [c.month for c in sla.compute_all(OCTOBER, now=LATER)] == []
+    assert [c.month for c in sla.compute_all(NOVEMBER, client_code="acme", now=LATER)] == [NOVEMBER]
+
+
+@pytest.mark.parametrize("text", ["2026-13", "November", "2026/11", "", "2026-11-01"])
+def test_a_month_must_be_written_as_year_and_month(text):
+    with pytest.raises(sla.SlaError, match="YYYY-MM"):
+        sla.parse_month(text)
+
+
+def test_months_are_local_months():
+    start, end = sla.month_bounds(NOVEMBER)
+    assert start == dt.datetime(2026, 10, 31, 15, tzinfo=dt.UTC)
+    assert end == dt.datetime(2026, 11, 30, 15, tzinfo=dt.UTC)
+    assert sla.parse_month(" 2026-11 ") == NOVEMBER
+
+
+@pytest.mark.req("MON-07")
+def test_the_background_pass_computes_last_month_once_when_it_is_over(acme, policy):
+    outage(acme, jst(3, 1), jst(3, 2))
+    on_first = jst(1, 0, 5, month=12)
+    credits = sla.compute_closed_months(now=on_first)
+    assert [(c.policy, c.month, c.downtime_minutes) for c in credits] == [
+        (policy, dt.date(2026, 11, 1), 60)
+    ]
+    # Already there: later passes leave it (and the audit trail) alone.
+    events = AuditEvent.objects.count()
+    assert sla.compute_closed_months(now=on_first + dt.timedelta(hours=5)) == []
+    assert AuditEvent.objects.count() == events
+    assert SlaCredit.objects.filter(policy=policy).count() == 1
