@@ -56,6 +56,14 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/tasks/{task_id}/close",
         "/api/v1/acme-accounts",
         "/api/v1/acme-accounts/{account_id}/register",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/notes",
+        "/api/v1/incidents/{incident_id}/cause",
+        "/api/v1/checks",
+        "/api/v1/checks/{check_id}",
+        "/api/v1/checks/{check_id}/rollups",
+        "/api/v1/sla/credits",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

@@ -25,6 +25,9 @@ from tests.web.cases_lifecycle_deploy import acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
 from tests.web.cases_lifecycle_orders import acme_order, issued_for_acme_order
 from tests.web.cases_lifecycle_tasks import acme_revocation, acme_task
+from tests.web.cases_monitoring_checks import acme_check
+from tests.web.cases_monitoring_incidents import acme_incident
+from tests.web.cases_monitoring_sla import acme_credit
 from tests.web.cases_vault import acme_secret
 
 # The page tests' fixtures (a scene of two clients' data); pytest finds them here.
@@ -46,8 +49,19 @@ PARAMETERS = {
     "revocation_id": lambda s: acme_revocation(s).pk,
     "task_id": lambda s: acme_task().pk,
     "account_id": lambda s: acme_account().pk,
+    "incident_id": lambda s: acme_incident().pk,
+    "check_id": lambda s: acme_check().pk,
 }
 BODIES = {
+    "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
+    "set_incident_cause": lambda s: {"cause": "hosting", "cause_detail": "Cloud zone outage"},
+    "create_check": lambda s: {
+        "client": "acme",
+        "name": "api.acme.example",
+        "kind": "tcp",
+        "settings": {"host": "api.acme.example", "port": 443},
+    },
+    "update_check": lambda s: {"interval_seconds": 120},
     "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
     "create_secret": lambda s: {
         "client": "acme",
@@ -121,6 +135,10 @@ PROVIDER_ONLY |= {
     "resume_task",
     "close_task",
 }
+# Attributing an incident is the provider's work; the client's administrators add notes.
+PROVIDER_ONLY |= {"set_incident_cause"}
+# Checks are set up by the provider; the client reads them.
+PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -163,6 +181,30 @@ def acme_deployments(request):
     """A deployment target of acme's managed certificate and one deployment, for their lists."""
     if "scene" in request.fixturenames:
         acme_deployment(request.getfixturevalue("scene"))
+
+
+@pytest.fixture(autouse=True)
+def acme_incidents(request):
+    """One incident of acme, for the incident list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_incident()
+
+
+@pytest.fixture(autouse=True)
+def acme_checks(request):
+    """One check of acme, for the check list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_check()
+
+
+@pytest.fixture(autouse=True)
+def acme_sla_credit(request):
+    """Last month of acme's SLA policy, computed, for the credits list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_credit()
 
 
 def operations() -> list[tuple[str, str, str]]:

@@ -17,6 +17,9 @@ from mamori.api import (
     lifecycle_deploy,
     lifecycle_managed,
     lifecycle_orders,
+    monitoring_checks,
+    monitoring_incidents,
+    monitoring_sla,
     notices,
     vault,
 )
@@ -56,6 +59,10 @@ api.add_router("", lifecycle_managed.router)
 api.add_router("", lifecycle_orders.router)
 api.add_router("", lifecycle_deploy.router)
 api.add_router("", lifecycle_acme.router)
+# Incidents (/incidents...).
+api.add_router("", monitoring_incidents.router)
+api.add_router("", monitoring_checks.router)
+api.add_router("/sla", monitoring_sla.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,3 +1,398 @@
-"""Monitoring pages: checks."""
+"""Monitoring pages: the status overview and the checks (MON-01, MON-10).
 
-urlpatterns: list = []
+- The overview: per client, how many checks are up, down, unknown, paused and in maintenance
+  now, its open incidents, and the down checks. A constant number of queries whatever the
+  number of checks.
+- The check list (filters: client, state, kind, text) and a check's page: its settings, state,
+  last result, graphs from the roll-ups (24 h of 5-minute, 30 days of hourly, 12 months of daily
+  buckets), availability, recent failures, incidents and maintenance windows.
+- Adding, editing, pausing and deleting checks: provider staff who see the client; the client's
+  users read only.
+
+Everything is fetched through ``visible_to``; every write is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import reduce
+from operator import or_
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mamori.clients.models import Client
+from mamori.core import audit
+from mamori.monitoring import charts, maintenance
+from mamori.monitoring.forms import CheckForm, kind_fields
+from mamori.monitoring.kinds import CheckKind
+from mamori.monitoring.models import (
+    Check,
+    CheckState,
+    Incident,
+    IncidentState,
+    MaintenanceWindow,
+    Resolution,
+    Rollup,
+    Sample,
+)
+from mamori.vault import services as vault
+
+PAGE_SIZE = 50
+DOWN_LISTED = 200
+
+#: (resolution, how far back, bucket length) of the three graphs.
+GRAPHS = [
+    (Resolution.FIVE_MINUTES, dt.timedelta(hours=24), dt.timedelta(minutes=5)),
+    (Resolution.HOUR, dt.timedelta(days=30), dt.timedelta(hours=1)),
+    (Resolution.DAY, dt.timedelta(days=365), dt.timedelta(days=1)),
+]
+
+
+def is_staff(user, client) -> bool:
+    return vault.may_manage(user, client)
+
+
+def active_windows(user, now: dt.datetime) -> list[MaintenanceWindow]:
+    """The maintenance windows the user sees that are in an occurrence at ``now``."""
+    windows = MaintenanceWindow.objects.visible_to(user).filter(
+        cancelled_at__isnull=True, starts_at__lte=now
+    )
+    end = now + dt.timedelta(microseconds=1)
+    return [w for w in windows if any(True for _ in maintenance.occurrences(w, now, end))]
+
+
+def in_window_filter(windows: list[MaintenanceWindow]) -> Q | None:
+    """Checks covered by any of ``windows`` (see :func:`maintenance.covering_filter`)."""
+    parts = []
+    for w in windows:
+        scope = Q(client_id=w.client_id)
+        if w.site_id:
+            scope &= Q(site_id=w.site_id)
+        elif w.server_id:
+            scope &= Q(server_id=w.server_id) | Q(site__server_id=w.server_id)
+        parts.append(scope)
+    return reduce(or_, parts) if parts else None
+
+
+def target_of(check: Check) -> str:
+    """What the check looks at, in a few characters (its URL, host, name or domain)."""
+    settings = check.settings or {}
+    for key in ("url", "host", "name", "domain"):
+        if settings.get(key):
+            return str(settings[key])
+    return ""
+
+
+def last_problem(check: Check) -> str:
+    result = check.last_result or {}
+    return str(result.get("detail") or result.get("error_code") or "")
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+
+@login_required
+def monitoring_overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    user = request.user
+    checks = Check.objects.visible_to(user)
+    rows = {
+        c.pk: {"client": c, "up": 0, "down": 0, "unknown": 0, "paused": 0, "maintenance": 0}
+        for c in Client.objects.visible_to(user).order_by("name")
+    }
+    counts = checks.values("client_id").annotate(
+        up=Count("pk", filter=Q(enabled=True, state=CheckState.UP)),
+        down=Count("pk", filter=Q(enabled=True, state=CheckState.DOWN)),
+        unknown=Count("pk", filter=Q(enabled=True, state=CheckState.UNKNOWN)),
+        paused=Count("pk", filter=Q(enabled=False)),
+    )
+    for row in counts.order_by():
+        if row["client_id"] in rows:
+            rows[row["client_id"]].update({k: v for k, v in row.items() if k != "client_id"})
+    covered = in_window_filter(active_windows(user, now))
+    if covered is not None:
+        for row in checks.filter(covered).values("client_id").annotate(n=Count("pk")).order_by():
+            if row["client_id"] in rows:
+                rows[row["client_id"]]["maintenance"] = row["n"]
+    incidents = (
+        Incident.objects.visible_to(user)
+        .filter(state=IncidentState.OPEN)
+        .values("client_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    open_total = 0
+    for row in incidents:
+        if row["client_id"] in rows:
+            rows[row["client_id"]]["incidents"] = row["n"]
+            open_total += row["n"]
+    down = list(
+        checks.filter(enabled=True, state=CheckState.DOWN)
+        .select_related("client")
+        .order_by("state_changed_at", "client__name", "name")[:DOWN_LISTED]
+    )
+    for c in down:
+        c.problem = last_problem(c)
+    clients = [r for r in rows.values() if any(r[k] for k in ("up", "down", "unknown", "paused"))]
+    clients += [r for r in rows.values() if r not in clients and r.get("incidents")]
+    totals = {k: sum(r[k] for r in rows.values()) for k in ("up", "down", "unknown", "paused")}
+    totals["maintenance"] = sum(r["maintenance"] for r in rows.values())
+    totals["incidents"] = open_total
+    context = {
+        "rows": clients,
+        "totals": totals,
+        "down": down,
+        "down_more": totals["down"] > len(down),
+        "now": now,
+        "may_add": user.is_provider_staff,
+    }
+    return render(request, "monitoring/overview.html", context)
+
+
+# --- list and detail -----------------------------------------------------------------------------
+
+
+@login_required
+def check_list(request: HttpRequest) -> HttpResponse:
+    qs = Check.objects.visible_to(request.user).select_related("client", "site", "server")
+    client = request.GET.get("client", "")
+    if client:
+        qs = qs.filter(client__code=client)
+    state = request.GET.get("state", "")
+    if state in CheckState.values:
+        qs = qs.filter(state=state, enabled=True)
+    elif state == "paused":
+        qs = qs.filter(enabled=False)
+    kind = request.GET.get("kind", "")
+    if kind in CheckKind.values:
+        qs = qs.filter(kind=kind)
+    text = request.GET.get("q", "").strip()
+    if text:
+        qs = qs.filter(
+            Q(name__icontains=text)
+            | Q(site__name__icontains=text)
+            | Q(server__name__icontains=text)
+            | Q(settings__icontains=text)
+        )
+    page = Paginator(qs.order_by("client__name", "name", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    for c in page.object_list:
+        c.target = target_of(c)
+    context = {
+        "page": page,
+        "checks": page.object_list,
+        "client": client,
+        "clients": Client.objects.visible_to(request.user).order_by("name"),
+        "state": state,
+        "states": [*CheckState.choices, ("paused", _("Paused"))],
+        "kind": kind,
+        "kinds": CheckKind.choices,
+        "q": text,
+        "may_add": request.user.is_provider_staff,
+    }
+    return render(request, "monitoring/checks/list.html", context)
+
+
+def visible_check(request: HttpRequest, pk: int) -> Check:
+    return get_object_or_404(
+        Check.objects.visible_to(request.user).select_related("client", "site", "server"), pk=pk
+    )
+
+
+def settings_summary(check: Check) -> list[tuple[str, str]]:
+    """(label, value) of each setting, labelled like the form."""
+    fields = kind_fields()
+    summary = []
+    for name, value in (check.settings or {}).items():
+        field = fields.get(f"{check.kind}_{name}")
+        label = str(field.label) if field else name
+        if isinstance(value, bool):
+            shown = _("yes") if value else _("no")
+        elif isinstance(value, dict):
+            shown = "; ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = str(value)
+        summary.append((label, shown))
+    return summary
+
+
+def availability(check: Check, resolution: str, since: dt.datetime) -> float | None:
+    """Percentage of successful runs since ``since`` from the roll-ups; None without data."""
+    sums = Rollup.objects.filter(
+        uptime_check=check, resolution=resolution, start__gte=since
+    ).aggregate(count=Sum("count"), up=Sum("up_count"))
+    if not sums["count"]:
+        return None
+    return 100 * sums["up"] / sums["count"]
+
+
+@login_required
+def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    check = visible_check(request, pk)
+    now = timezone.now()
+    graphs = []
+    titles = {
+        Resolution.FIVE_MINUTES: _("Last 24 hours"),
+        Resolution.HOUR: _("Last 30 days"),
+        Resolution.DAY: _("Last 12 months"),
+    }
+    for resolution, back, step in GRAPHS:
+        start = now - back
+        rollups = list(
+            Rollup.objects.filter(
+                uptime_check=check, resolution=resolution, start__gte=start - step
+            ).order_by("start")
+        )
+        title = titles[resolution]
+        graphs.append(
+            {
+                "resolution": resolution,
+                "title": title,
+                "availability": availability(check, resolution, start),
+                "response": charts.response_chart(
+                    rollups, start, now, _("Response time, %(period)s") % {"period": title}
+                ),
+                "bars": charts.availability_chart(
+                    rollups, start, now, step, _("Availability, %(period)s") % {"period": title}
+                ),
+            }
+        )
+    windows = maintenance.windows_for(check)
+    context = {
+        "check": check,
+        "settings": settings_summary(check),
+        "graphs": graphs,
+        "failures": Sample.objects.filter(
+            uptime_check=check, ok=False, at__gte=now - dt.timedelta(hours=48)
+        ).order_by("-at")[:100],
+        "incidents": check.incidents.order_by("-started_at")[:20],
+        "windows": windows,
+        "in_maintenance": maintenance.active_window(check, now, windows),
+        "may_manage": is_staff(request.user, check.client),
+        "now": now,
+    }
+    return render(request, "monitoring/checks/detail.html", context)
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def _changes(form: CheckForm, before: dict) -> dict:
+    after = {name: form.cleaned_data.get(name) for name in form.Meta.fields}
+    after["settings"] = form.instance.settings
+    return {
+        k: [before.get(k), str(v) if hasattr(v, "pk") else v]
+        for k, v in after.items()
+        if before.get(k) != (str(v) if hasattr(v, "pk") else v)
+    }
+
+
+@login_required
+def check_add(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_provider_staff:
+        raise PermissionDenied
+    initial = {
+        "client": request.GET.get("client"),
+        "site": request.GET.get("site"),
+        "server": request.GET.get("server"),
+        "kind": request.GET.get("kind") or CheckKind.HTTP,
+    }
+    form = CheckForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        check = form.save(commit=False)
+        check.next_run_at = timezone.now()
+        check.save()
+        audit.record(
+            "check.create",
+            check,
+            request=request,
+            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
+        )
+        messages.success(request, _("Check added."))
+        return redirect("check_detail", check.pk)
+    return render(request, "monitoring/checks/form.html", {"form": form, "check": None})
+
+
+def _managed_check(request: HttpRequest, pk: int) -> Check:
+    check = visible_check(request, pk)
+    if not is_staff(request.user, check.client):
+        raise PermissionDenied
+    return check
+
+
+@login_required
+def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    check = _managed_check(request, pk)
+    before = {name: getattr(check, name) for name in CheckForm.Meta.fields}
+    before = {k: str(v) if hasattr(v, "pk") else v for k, v in before.items()}
+    before["settings"] = dict(check.settings or {})
+    form = CheckForm(request.POST or None, instance=check, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        changes = _changes(form, before)
+        check = form.save()
+        audit.record("check.update", check, request=request, changes=changes)
+        messages.success(request, _("Check saved."))
+        return redirect("check_detail", check.pk)
+    return render(request, "monitoring/checks/form.html", {"form": form, "check": check})
+
+
+@login_required
+def check_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    check = _managed_check(request, pk)
+    if request.method == "POST":
+        audit.record(
+            "check.delete",
+            check,
+            request=request,
+            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
+        )
+        check.delete()
+        messages.success(request, _("Check deleted."))
+        return redirect("check_list")
+    return render(request, "monitoring/checks/delete.html", {"check": check})
+
+
+@login_required
+def check_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: pause an enabled check, resume a paused one."""
+    if request.method != "POST":
+        visible_check(request, pk)
+        return redirect("check_detail", pk)
+    check = _managed_check(request, pk)
+    check.enabled = not check.enabled
+    fields = ["enabled"]
+    if check.enabled:
+        check.next_run_at = timezone.now()
+        fields.append("next_run_at")
+    check.save(update_fields=fields)
+    audit.record(
+        "check.resume" if check.enabled else "check.pause",
+        check,
+        request=request,
+        changes={"enabled": [not check.enabled, check.enabled]},
+    )
+    messages.success(request, _("Check resumed.") if check.enabled else _("Check paused."))
+    return redirect("check_detail", check.pk)
+
+
+urlpatterns = [
+    path("", monitoring_overview, name="monitoring_overview"),
+    path("checks/", check_list, name="check_list"),
+    path("checks/add/", check_add, name="check_add"),
+    path("checks/<int:pk>/", check_detail, name="check_detail"),
+    path("checks/<int:pk>/edit/", check_edit, name="check_edit"),
+    path("checks/<int:pk>/delete/", check_delete, name="check_delete"),
+    path("checks/<int:pk>/pause/", check_pause, name="check_pause"),
+]

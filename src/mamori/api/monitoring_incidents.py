@@ -1,0 +1,173 @@
+"""Incidents (MON-03, MON-05, MON-08, MON-09): read them with their timelines, add notes and
+attribute their cause.
+
+Reading is for whoever sees the client. Notes are for provider staff and the client's
+administrators (viewers read only); the cause, with the report's impact, actions and
+prevention, is for provider staff who see the client. Every write is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError, ValidationError
+from ninja.pagination import paginate
+
+from mamori.api.auth import require_edit
+from mamori.api.schemas import Error
+from mamori.core import audit
+from mamori.monitoring import incidents
+from mamori.monitoring.incidents import IncidentError
+from mamori.monitoring.models import Cause, Incident
+from mamori.vault import services as vault
+
+router = Router(tags=["monitoring"])
+
+CauseName = Literal[tuple(Cause.values)]  # type: ignore[valid-type]
+
+
+class IncidentEventOut(Schema):
+    id: int
+    kind: str
+    at: datetime
+    by: str | None
+    text: str
+    minutes: int | None
+    billable: bool
+
+    @staticmethod
+    def resolve_by(obj) -> str | None:
+        return obj.user.get_username() if obj.user_id else None
+
+
+class IncidentOut(Schema):
+    id: int
+    client: str
+    title: str
+    state: str
+    site: int | None = Field(None, alias="site_id")
+    server: int | None = Field(None, alias="server_id")
+    check: int | None = Field(None, alias="uptime_check_id")
+    total_outage: bool
+    started_at: datetime
+    confirmed_at: datetime | None
+    acknowledged_at: datetime | None
+    recovered_at: datetime | None
+    closed_at: datetime | None
+    downtime_minutes: int
+    cause: str
+    counts_against_sla: bool
+
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.client.code
+
+    @staticmethod
+    def resolve_downtime_minutes(obj) -> int:
+        return int(obj.downtime().total_seconds() // 60)
+
+
+class IncidentDetailOut(IncidentOut):
+    cause_detail: str
+    impact: str
+    actions: str
+    prevention: str
+    events: list[IncidentEventOut]
+
+    @staticmethod
+    def resolve_events(obj) -> list:
+        return list(obj.events.select_related("user"))
+
+
+class NoteIn(Schema):
+    text: str = Field(..., min_length=1, max_length=5000)
+
+
+class CauseIn(Schema):
+    cause: CauseName  # type: ignore[valid-type]
+    cause_detail: str = Field("", max_length=10000)
+    impact: str | None = Field(None, max_length=10000, description="Unchanged when omitted.")
+    actions: str | None = Field(None, max_length=10000, description="Unchanged when omitted.")
+    prevention: str | None = Field(None, max_length=10000, description="Unchanged when omitted.")
+
+
+def _incidents(request: HttpRequest):
+    return Incident.objects.visible_to(request.auth).select_related("client")
+
+
+def _invalid(field: str, exc: IncidentError) -> ValidationError:
+    return ValidationError(
+        [{"loc": ["body", "payload", field], "msg": str(exc), "type": "value_error"}]
+    )
+
+
+@router.get("/incidents", response=list[IncidentOut], summary="List incidents")
+@paginate
+def list_incidents(request: HttpRequest, state: str | None = None, client: str | None = None):
+    qs = _incidents(request)
+    if state:
+        qs = qs.filter(state=state)
+    if client:
+        qs = qs.filter(client__code=client)
+    return qs.order_by("-started_at", "-pk")
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    response={200: IncidentDetailOut, 404: Error},
+    summary="Read an incident with its timeline",
+)
+def get_incident(request: HttpRequest, incident_id: int):
+    return get_object_or_404(_incidents(request), pk=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/notes",
+    response={201: IncidentEventOut, 403: Error, 404: Error, 422: Error},
+    summary="Add a note to an incident's timeline",
+)
+def add_incident_note(request: HttpRequest, incident_id: int, payload: NoteIn):
+    incident = get_object_or_404(_incidents(request), pk=incident_id)
+    require_edit(request.auth)
+    if not (request.auth.is_client_user or vault.may_manage(request.auth, incident.client)):
+        raise HttpError(403, "Only provider staff and the client's administrators add notes.")
+    try:
+        event = incidents.add_note(incident, request.auth, payload.text)
+    except IncidentError as exc:
+        raise _invalid("text", exc) from None
+    audit.record("incident.note", incident, actor=request.auth, request=request)
+    return Status(201, event)
+
+
+@router.post(
+    "/incidents/{incident_id}/cause",
+    response={200: IncidentDetailOut, 403: Error, 404: Error, 422: Error},
+    summary="Attribute an incident's cause (and write its report)",
+)
+def set_incident_cause(request: HttpRequest, incident_id: int, payload: CauseIn):
+    incident = get_object_or_404(_incidents(request), pk=incident_id)
+    if not vault.may_manage(request.auth, incident.client):
+        raise HttpError(403, "Only provider staff attribute incidents.")
+    before = incident.cause
+    try:
+        if payload.cause != incident.cause or payload.cause_detail != incident.cause_detail:
+            incidents.set_cause(incident, request.auth, payload.cause, payload.cause_detail)
+    except IncidentError as exc:
+        raise _invalid("cause", exc) from None
+    fields = [f for f in ("impact", "actions", "prevention") if getattr(payload, f) is not None]
+    for name in fields:
+        setattr(incident, name, getattr(payload, name))
+    if fields:
+        incident.save(update_fields=fields)
+    audit.record(
+        "incident.cause",
+        incident,
+        actor=request.auth,
+        request=request,
+        changes={"cause": [before, incident.cause]},
+    )
+    return get_object_or_404(_incidents(request), pk=incident.pk)
