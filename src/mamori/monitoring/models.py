@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.monitoring.kinds import CheckKind, validate_settings
@@ -74,7 +75,7 @@ class Check(models.Model):
     recoveries_to_confirm = models.PositiveSmallIntegerField(
         _("successes to confirm recovery"), default=2, validators=[MinValueValidator(1)]
     )
-    enabled = models.BooleanField(_("enabled"), default=True)
+    enabled = models.BooleanField(pgettext_lazy("monitoring", "enabled"), default=True)
 
     # Scheduling: the slot of the next run, and how long a worker holds the check.
     next_run_at = models.DateTimeField(_("next run"), default=timezone.now, db_index=True)
@@ -215,9 +216,9 @@ class Rollup(models.Model):
 
 
 class IncidentState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("incident", "Open")
     RECOVERED = "recovered", _("Recovered")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("incident", "Closed")
 
 
 class Cause(models.TextChoices):
@@ -227,7 +228,7 @@ class Cause(models.TextChoices):
     operator sets the cause: the SLA is never flattered by a missing attribution."""
 
     UNATTRIBUTED = "unattributed", _("Not yet attributed")
-    PROVIDER = "provider", _("Provider")
+    PROVIDER = "provider", pgettext_lazy("cause", "Provider")
     CERTIFICATE_AUTHORITY = "certificate_authority", _("Certificate authority")
     HOSTING = "hosting", _("Hosting or cloud provider")
     CARRIER = "carrier", _("Network carrier")
@@ -281,7 +282,7 @@ class Incident(models.Model):
         on_delete=models.SET_NULL,
         related_name="incidents",
     )
-    title = models.CharField(_("title"), max_length=300)
+    title = models.CharField(pgettext_lazy("monitoring", "title"), max_length=300)
     state = models.CharField(
         _("state"), max_length=10, choices=IncidentState.choices, default=IncidentState.OPEN
     )
@@ -354,7 +355,7 @@ class IncidentEventKind(models.TextChoices):
     EMERGENCY_STOP = "emergency_stop", _("Emergency stop")
     RECOVERED = "recovered", _("Recovered")
     RECOVERY_NOTIFIED = "recovery_notified", _("Client notified of recovery")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("incident", "Closed")
     REOPENED = "reopened", _("Reopened")
 
 
@@ -432,7 +433,7 @@ class MaintenanceWindow(models.Model):
         on_delete=models.CASCADE,
         related_name="maintenance_windows",
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("monitoring", "title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from mamori.clients.models import Client
 from mamori.monitoring import sla
@@ -26,6 +26,7 @@ class Command(BaseCommand):
             help="freeze each month for billing (refused while provisional or not over)",
         )
 
+    @no_translations  # the command's own output is English: keep its errors English too
     def handle(self, *args, action: str, **options):
         try:
             month = sla.parse_month(options["month"]) if options["month"] else sla.previous_month()
