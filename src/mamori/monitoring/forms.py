@@ -43,68 +43,81 @@ def _lines(attrs=None):
 
 def kind_fields() -> dict[str, forms.Field]:
     """The per-kind fields, all optional at the form level (the kind decides)."""
-    t = gettext_lazy
     return {
-        "http_url": forms.CharField(label=t("URL"), required=False, max_length=2000),
+        "http_url": forms.CharField(label=gettext_lazy("URL"), required=False, max_length=2000),
         "http_method": forms.ChoiceField(
-            label=t("Method"), required=False, choices=[(m, m) for m in METHODS], initial="GET"
+            label=gettext_lazy("Method"),
+            required=False,
+            choices=[(m, m) for m in METHODS],
+            initial="GET",
         ),
         "http_expect_status": forms.CharField(
-            label=t("Expected status codes"),
+            label=gettext_lazy("Expected status codes"),
             required=False,
-            help_text=t("Separated by commas, e.g. 200, 301. Empty: any 2xx or 3xx."),
+            help_text=gettext_lazy("Separated by commas, e.g. 200, 301. Empty: any 2xx or 3xx."),
         ),
-        "http_keyword": forms.CharField(label=t("Keyword"), required=False, max_length=500),
+        "http_keyword": forms.CharField(
+            label=gettext_lazy("Keyword"), required=False, max_length=500
+        ),
         "http_keyword_absent": forms.BooleanField(
-            label=t("The keyword must be absent"), required=False
+            label=gettext_lazy("The keyword must be absent"), required=False
         ),
         "http_max_response_ms": forms.IntegerField(
-            label=t("Maximum response time (ms)"), required=False, min_value=1
+            label=gettext_lazy("Maximum response time (ms)"), required=False, min_value=1
         ),
         "http_follow_redirects": forms.BooleanField(
-            label=t("Follow redirects"), required=False, initial=True
+            label=gettext_lazy("Follow redirects"), required=False, initial=True
         ),
         "http_verify_tls": forms.BooleanField(
-            label=t("Verify the TLS certificate"), required=False, initial=True
+            label=gettext_lazy("Verify the TLS certificate"), required=False, initial=True
         ),
         "http_headers": forms.CharField(
-            label=t("Request headers"),
+            label=gettext_lazy("Request headers"),
             required=False,
             widget=_lines(),
-            help_text=t("One per line: Name: value"),
+            help_text=gettext_lazy("One per line: Name: value"),
         ),
-        "tcp_host": forms.CharField(label=t("Host"), required=False, max_length=255),
-        "tcp_port": forms.IntegerField(label=t("Port"), required=False),
-        "dns_name": forms.CharField(label=t("Name"), required=False, max_length=255),
+        "tcp_host": forms.CharField(label=gettext_lazy("Host"), required=False, max_length=255),
+        "tcp_port": forms.IntegerField(label=gettext_lazy("Port"), required=False),
+        "dns_name": forms.CharField(label=gettext_lazy("Name"), required=False, max_length=255),
         "dns_rdtype": forms.ChoiceField(
-            label=t("Record type"), required=False, choices=[(r, r) for r in RDTYPES], initial="A"
+            label=gettext_lazy("Record type"),
+            required=False,
+            choices=[(r, r) for r in RDTYPES],
+            initial="A",
         ),
         "dns_expected": forms.CharField(
-            label=t("Expected values"),
+            label=gettext_lazy("Expected values"),
             required=False,
             widget=_lines(),
-            help_text=t("One per line. Empty: any answer."),
+            help_text=gettext_lazy("One per line. Empty: any answer."),
         ),
         "dns_nameservers": forms.CharField(
-            label=t("Resolvers"),
+            label=gettext_lazy("Resolvers"),
             required=False,
-            help_text=t("IP addresses separated by commas. Empty: the system's resolver."),
+            help_text=gettext_lazy(
+                "IP addresses separated by commas. Empty: the system's resolver."
+            ),
         ),
-        "icmp_host": forms.CharField(label=t("Host"), required=False, max_length=255),
-        "rdap_domain": forms.CharField(label=t("Domain"), required=False, max_length=255),
-        "rdap_warn_days": forms.IntegerField(label=t("Warn days before expiry"), required=False),
+        "icmp_host": forms.CharField(label=gettext_lazy("Host"), required=False, max_length=255),
+        "rdap_domain": forms.CharField(
+            label=gettext_lazy("Domain"), required=False, max_length=255
+        ),
+        "rdap_warn_days": forms.IntegerField(
+            label=gettext_lazy("Warn days before expiry"), required=False
+        ),
         "rdap_base_url": forms.CharField(
-            label=t("RDAP server"),
+            label=gettext_lazy("RDAP server"),
             required=False,
-            help_text=t("Only for registries the IANA list does not know."),
+            help_text=gettext_lazy("Only for registries the IANA list does not know."),
         ),
-        "tls_host": forms.CharField(label=t("Host"), required=False, max_length=255),
-        "tls_port": forms.IntegerField(label=t("Port"), required=False, initial=443),
+        "tls_host": forms.CharField(label=gettext_lazy("Host"), required=False, max_length=255),
+        "tls_port": forms.IntegerField(label=gettext_lazy("Port"), required=False, initial=443),
         "tls_sni": forms.CharField(
-            label=t("Server name (SNI)"),
+            label=gettext_lazy("Server name (SNI)"),
             required=False,
             max_length=255,
-            help_text=t("Empty: the host."),
+            help_text=gettext_lazy("Empty: the host."),
         ),
     }
 

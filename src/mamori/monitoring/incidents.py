@@ -112,8 +112,9 @@ def _first_success(check: Check, at: dt.datetime) -> dt.datetime:
 
 
 def _title(check: Check) -> str:
+    """The check's name, led by its site or server unless the name already says which."""
     target = check.site or check.server
-    return f"{target}: {check.name}" if target and str(target) != check.name else check.name
+    return f"{target}: {check.name}" if target and str(target) not in check.name else check.name
 
 
 def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incident:
