@@ -250,7 +250,9 @@ def test_the_command_computes_finalizes_and_shows_a_month(policy, unattributed):
     out = StringIO()
     call_command("sla", "show", "--month", "2026-09", stdout=out)
     assert "Nothing computed for 2026-09" in out.getvalue()
-    with pytest.raises(CommandError, match="YYYY-MM"):
+    # Called wrongly: exit status 2, as every mamori command.
+    with pytest.raises(CommandError, match="YYYY-MM") as wrong_month:
         call_command("sla", "show", "--month", "Sept")
-    with pytest.raises(CommandError, match="no client"):
+    with pytest.raises(CommandError, match="no client") as wrong_client:
         call_command("sla", "compute", "--client", "nobody")
+    assert wrong_month.value.returncode == wrong_client.value.returncode == 2

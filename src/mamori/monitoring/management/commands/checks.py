@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mamori.core.management import EXIT_USAGE
 from mamori.monitoring.models import Check
 from mamori.monitoring.services import purge, roll_up, run_due
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
 
     def _run(self, batch: int) -> None:
         if batch < 1:
-            raise CommandError("--batch must be at least 1")
+            raise CommandError("--batch must be at least 1", returncode=EXIT_USAGE)
         report = run_due(batch=batch)
         rolled = roll_up()
         purged = purge()
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         if client:
             checks = checks.filter(client__code=client)
             if not checks.exists() and not _client_exists(client):
-                raise CommandError(f"no client with code {client!r}")
+                raise CommandError(f"no client with code {client!r}", returncode=EXIT_USAGE)
         if not checks.exists():
             self.stdout.write("No checks.")
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from mamori.clients.models import Client
+from mamori.core.management import EXIT_USAGE
 from mamori.monitoring import sla
 from mamori.monitoring.models import SlaCredit
 
@@ -31,10 +32,10 @@ class Command(BaseCommand):
         try:
             month = sla.parse_month(options["month"]) if options["month"] else sla.previous_month()
         except sla.SlaError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         client = options.get("client")
         if client and not Client.objects.filter(code=client).exists():
-            raise CommandError(f"no client with code {client!r}")
+            raise CommandError(f"no client with code {client!r}", returncode=EXIT_USAGE)
         if action == "compute":
             self._compute(month, client, options["finalize"])
         else:
