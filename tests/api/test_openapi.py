@@ -63,6 +63,9 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/checks",
         "/api/v1/checks/{check_id}",
         "/api/v1/checks/{check_id}/rollups",
+        "/api/v1/maintenance-windows",
+        "/api/v1/maintenance-windows/{window_id}",
+        "/api/v1/maintenance-windows/{window_id}/cancel",
         "/api/v1/sla/credits",
     }
     schemes = spec["components"]["securitySchemes"]

@@ -27,6 +27,7 @@ from tests.web.cases_lifecycle_orders import acme_order, issued_for_acme_order
 from tests.web.cases_lifecycle_tasks import acme_revocation, acme_task
 from tests.web.cases_monitoring_checks import acme_check
 from tests.web.cases_monitoring_incidents import acme_incident
+from tests.web.cases_monitoring_maintenance import acme_window
 from tests.web.cases_monitoring_sla import acme_credit
 from tests.web.cases_vault import acme_secret
 
@@ -51,6 +52,7 @@ PARAMETERS = {
     "account_id": lambda s: acme_account().pk,
     "incident_id": lambda s: acme_incident().pk,
     "check_id": lambda s: acme_check().pk,
+    "window_id": lambda s: acme_window().pk,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -62,6 +64,13 @@ BODIES = {
         "settings": {"host": "api.acme.example", "port": 443},
     },
     "update_check": lambda s: {"interval_seconds": 120},
+    "create_maintenance_window": lambda s: {
+        "client": "acme",
+        "site": s.site.pk,
+        "title": "www.acme.example: PHP upgrade",
+        "starts_at": "2027-01-10T01:00:00+09:00",
+        "ends_at": "2027-01-10T03:00:00+09:00",
+    },
     "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
     "create_secret": lambda s: {
         "client": "acme",
@@ -139,6 +148,8 @@ PROVIDER_ONLY |= {
 PROVIDER_ONLY |= {"set_incident_cause"}
 # Checks are set up by the provider; the client reads them.
 PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
+# Maintenance windows are planned and cancelled by the provider; the client reads them.
+PROVIDER_ONLY |= {"create_maintenance_window", "cancel_maintenance_window"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -197,6 +208,14 @@ def acme_checks(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_check()
+
+
+@pytest.fixture(autouse=True)
+def acme_maintenance_window(request):
+    """One maintenance window of acme, for the window list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_window()
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from mamori.api import (
     lifecycle_orders,
     monitoring_checks,
     monitoring_incidents,
+    monitoring_maintenance,
     monitoring_sla,
     notices,
     vault,
@@ -62,6 +63,7 @@ api.add_router("", lifecycle_acme.router)
 # Incidents (/incidents...).
 api.add_router("", monitoring_incidents.router)
 api.add_router("", monitoring_checks.router)
+api.add_router("", monitoring_maintenance.router)
 api.add_router("/sla", monitoring_sla.router)
 
 
