@@ -24,6 +24,17 @@ MIN_INTERVAL = 30
 MAX_TIMEOUT = 120
 
 
+def scope_errors(obj: models.Model) -> dict[str, list[str]]:
+    """Errors for a ``site`` or ``server`` of ``obj`` that belongs to another client than
+    ``obj.client``."""
+    errors: dict[str, list[str]] = {}
+    if obj.client_id and obj.site_id and obj.site.client_id != obj.client_id:
+        errors["site"] = [_("The site belongs to another client.")]
+    if obj.client_id and obj.server_id and obj.server.client_id != obj.client_id:
+        errors["server"] = [_("The server belongs to another client.")]
+    return errors
+
+
 class CheckState(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
     UP = "up", _("Up")
@@ -117,10 +128,7 @@ class Check(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
-        if self.client_id and self.site_id and self.site.client_id != self.client_id:
-            errors["site"] = [_("The site belongs to another client.")]
-        if self.client_id and self.server_id and self.server.client_id != self.client_id:
-            errors["server"] = [_("The server belongs to another client.")]
+        errors.update(scope_errors(self))
         if (
             self.timeout_seconds is not None
             and self.interval_seconds is not None
@@ -470,10 +478,7 @@ class MaintenanceWindow(models.Model):
         errors: dict[str, list[str]] = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = [_("The window must end after it starts.")]
-        if self.client_id and self.site_id and self.site.client_id != self.client_id:
-            errors["site"] = [_("The site belongs to another client.")]
-        if self.client_id and self.server_id and self.server.client_id != self.client_id:
-            errors["server"] = [_("The server belongs to another client.")]
+        errors.update(scope_errors(self))
         if self.recurrence != Recurrence.NONE and self.starts_at and self.ends_at:
             longest = {
                 Recurrence.DAILY: dt.timedelta(days=1),
