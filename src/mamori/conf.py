@@ -136,6 +136,12 @@ VARIABLES: dict[str, Variable] = {
             "sites (docs/monitoring.md).",
         ),
         Variable(
+            "PROBE_PROCESSES",
+            "(number of CPU cores)",
+            "Processes that run the uptime checks of `mamori serve` (embedded mode), each with up "
+            "to 500 checks in flight; 0 runs them in a thread of the serve process instead.",
+        ),
+        Variable(
             "BROKER_URL",
             "",
             "Redis URL of the Celery broker (redis://host:6379/0) for the scaled-out mode "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -188,6 +189,7 @@ MAMORI_PROVIDER_NAME = conf.env("PROVIDER_NAME", "Mamori")
 MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
 MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
 MAMORI_MONITOR_REFERENCE_URLS = conf.env_list("MONITOR_REFERENCE_URLS")
+MAMORI_PROBE_PROCESSES = conf.env_int("PROBE_PROCESSES", os.cpu_count() or 1, minimum=0)
 # Scaled-out mode (docs/scaling.md): read by mamori.celery and `mamori scheduler` only.
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
 MAMORI_BROKER_VISIBILITY_TIMEOUT = conf.env_int("BROKER_VISIBILITY_TIMEOUT", 600, minimum=5)

@@ -20,10 +20,12 @@ from mamori.certificates.services import CheckReport, check_due
 from mamori.lifecycle.runner import LifecycleReport
 from mamori.lifecycle.runner import run_once as lifecycle_pass
 from mamori.monitoring.maintenance import announce_due as announce_maintenance
+from mamori.monitoring.probing import ProbePool
 from mamori.monitoring.services import MonitoringReport, roll_up
 from mamori.monitoring.services import purge as purge_results
 from mamori.monitoring.services import run_due as run_due_checks
 from mamori.monitoring.sla import compute_closed_months
+from mamori.monitoring.uptime import UptimeRunner, default_pool
 from mamori.notices.services import DeliveryReport, deliver_due
 
 log = logging.getLogger(__name__)
@@ -95,21 +97,20 @@ def monitoring_pass(*, uptime: bool = True) -> MonitoringReport:
 
 
 def uptime_loop(stop: threading.Event, interval: float = 1.0) -> None:
-    """Run the due uptime checks every ``interval`` seconds until ``stop`` is set, and send the
-    notices of the incidents they open or recover at once."""
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            run = run_due_checks()
-            if run.changes:
-                deliver_due()
-            if run.changes or run.errors or run.held:
-                log.info(run.summary())
-        except Exception:
-            log.exception("uptime checks failed; trying again in %ss", interval)
-        finally:
-            close_old_connections()
-        stop.wait(interval)
+    """Run the uptime checks until ``stop`` is set: every ``interval`` seconds record the
+    results that came back and hand the due checks to the probe workers
+    (:class:`~mamori.monitoring.uptime.UptimeRunner`), and send the notices of the incidents
+    they open or recover at once."""
+    try:
+        pool = default_pool()
+    except Exception:
+        log.exception("cannot start the probe workers; uptime checks run in this process")
+        pool = ProbePool(0)
+    runner = UptimeRunner(pool, on_changes=lambda report: deliver_due())
+    try:
+        runner.run(stop, interval)
+    finally:
+        pool.close()
 
 
 def run_forever(stop: threading.Event, interval: float = 10.0) -> None:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -31,13 +29,13 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from mamori.monitoring import incidents
-from mamori.monitoring.kinds import CheckKind, check_tls, probe_call, validate_settings
+from mamori.monitoring.kinds import CheckKind, probe_call, validate_settings
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
+from mamori.monitoring.probing import run_tls_call, trust_store
 from mamori.notices.models import NoticeKind
 from mamori.notices.services import enqueue, operator_recipients
-from mamori.probe import TrustStore
 from mamori.probe.checks import run_checks
-from mamori.probe.checks_result import CheckError, CheckResult, seconds
+from mamori.probe.checks_result import CheckError, CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -112,28 +110,13 @@ def claim_due(
 # --- running -------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _trust_store(bundle_path: str | None) -> TrustStore:
-    return TrustStore.system(Path(bundle_path).read_bytes() if bundle_path else None)
-
-
 async def _run_tls(calls: list[dict[str, Any]], concurrency: int = 100) -> list[CheckResult]:
-    trust = _trust_store(settings.MAMORI_CA_BUNDLE)
+    trust = trust_store(settings.MAMORI_CA_BUNDLE or None)
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(kwargs: dict[str, Any]) -> CheckResult:
-        timeout = kwargs["timeout"]
         async with semaphore:
-            try:
-                async with asyncio.timeout(timeout + 1):
-                    return await check_tls(**kwargs, trust=trust)
-            except TimeoutError:
-                return CheckResult.down(
-                    timeout * 1000, CheckError.TIMEOUT, f"no TLS answer within {seconds(timeout)}"
-                )
-            except Exception as exc:  # a bug in one check must not lose the batch
-                detail = f"internal error in the tls check: {type(exc).__name__}: {exc}"
-                return CheckResult.down(0.0, CheckError.INTERNAL_ERROR, detail)
+            return await run_tls_call(kwargs, trust)
 
     return list(await asyncio.gather(*(one(kwargs) for kwargs in calls)))
 
@@ -276,7 +259,7 @@ def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) ->
             _transition(check, True)
             check.last_run_at, check.last_result = at, result.to_json()
             check.lease_until = check.running_slot = None
-        Check.objects.bulk_update(
+        _update_rows(
             [check for check, _ in fresh],
             [
                 "consecutive_failures",
@@ -286,9 +269,31 @@ def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) ->
                 "lease_until",
                 "running_slot",
             ],
-            batch_size=250,
         )
     return len(fresh)
+
+
+def _update_rows(checks: Sequence[Check], fields: Sequence[str]) -> None:
+    """Write ``fields`` of many checks, one prepared UPDATE run for all rows.
+
+    What ``bulk_update`` does, without its CASE expression per field and row: building those
+    cost ~2.6 ms of CPU per check, most of the recording of a busy minute."""
+    if not checks:
+        return
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    meta = Check._meta
+    columns = [meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    # Only quoted model metadata is formatted in; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    rows = [
+        [column.get_db_prep_save(getattr(check, column.attname), connection) for column in columns]
+        + [check.pk]
+        for check in checks
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def record_results(
@@ -383,11 +388,21 @@ def own_outage(results: Sequence[CheckResult]) -> bool:
     return len(results) >= OUTAGE_ALL_OF and failed == len(results)
 
 
-def hold_back(checks: Sequence[Check], results: Sequence[CheckResult], at: dt.datetime) -> set[int]:
+def hold_back(
+    checks: Sequence[Check],
+    results: Sequence[CheckResult],
+    at: dt.datetime,
+    *,
+    batch: Sequence[CheckResult] | None = None,
+) -> set[int]:
     """If the batch's failures are Mamori's own outage (:func:`own_outage`), release the checks
     that failed to connect without recording anything (their counters and states do not move,
-    no incident opens), warn, alert the operators once an hour, and return their pks."""
-    if not own_outage(results):
+    no incident opens), warn, alert the operators once an hour, and return their pks.
+
+    ``batch``: every result of the run when ``results`` are only some of them (the uptime
+    runner passes its failures alone); the outage is judged over the whole run."""
+    batch = results if batch is None else batch
+    if not own_outage(batch):
         return set()
     held = {check.pk for check, result in zip(checks, results, strict=True) if unreachable(result)}
     Check.objects.filter(pk__in=held, running_slot=at).update(lease_until=None, running_slot=None)
@@ -395,7 +410,7 @@ def hold_back(checks: Sequence[Check], results: Sequence[CheckResult], at: dt.da
         "%s of %s checks could not connect at %s (%s): taken as Mamori's own network outage, "
         "their results are not recorded",
         len(held),
-        len(checks),
+        len(batch),
         at.isoformat(),
         "nor could the reference targets"
         if settings.MAMORI_MONITOR_REFERENCE_URLS
@@ -410,7 +425,7 @@ def hold_back(checks: Sequence[Check], results: Sequence[CheckResult], at: dt.da
         {
             "at": at,
             "held": len(held),
-            "batch": len(checks),
+            "batch": len(batch),
             "references": settings.MAMORI_MONITOR_REFERENCE_URLS,
             "details": details,
         },
