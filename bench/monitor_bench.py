@@ -94,31 +94,59 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_mamori(urls: list[str], ca_pem: str, concurrency: int) -> dict:
-    from mamori.monitoring.kinds import probe_call
-    from mamori.probe.checks import run_checks
-
-    specs = [probe_call("http", {"url": url, "ca_bundle_pem": ca_pem}, 10) for url in urls]
-    cpu = time.process_time()
-    started = time.perf_counter()
-    results = asyncio.run(run_checks(specs, concurrency=concurrency))
-    seconds = time.perf_counter() - started
-    cpu = time.process_time() - cpu
+def _summary(tool: str, results: list, seconds: float, cpu: float) -> dict:
     ok = sum(r.ok for r in results)
     errors: dict[str, int] = {}
     for r in results:
         if not r.ok:
             errors[r.error_code] = errors.get(r.error_code, 0) + 1
     return {
-        "tool": "mamori run_checks",
-        "checks": len(urls),
+        "tool": tool,
+        "checks": len(results),
         "ok": ok,
         "errors": errors,
         "seconds": round(seconds, 3),
-        "checks_per_second": round(len(urls) / seconds, 1),
+        "checks_per_second": round(len(results) / seconds, 1),
         "cpu_seconds": round(cpu, 2),
-        "correct": ok == len(urls),
+        "correct": ok == len(results),
     }
+
+
+def http_specs(urls: list[str], ca_pem: str) -> list:
+    from mamori.monitoring.kinds import probe_call
+
+    return [probe_call("http", {"url": url, "ca_bundle_pem": ca_pem}, 10) for url in urls]
+
+
+def bench_in_process(urls: list[str], ca_pem: str, concurrency: int) -> dict:
+    """``run_checks`` in this process: one asyncio loop, one core."""
+    from mamori.probe.checks import run_checks
+
+    specs = http_specs(urls, ca_pem)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    results = asyncio.run(run_checks(specs, concurrency=concurrency))
+    seconds = time.perf_counter() - started
+    return _summary("mamori run_checks, 1 process", results, seconds, time.process_time() - cpu)
+
+
+def bench_pool(pool, urls: list[str], ca_pem: str) -> dict:
+    """The executor of ``mamori serve``: the probe worker processes of a running
+    :class:`~mamori.monitoring.probing.ProbePool` (started before the clock starts, as in
+    a running Mamori), fed all jobs at once; CPU is the workers' and this process's."""
+    specs = http_specs(urls, ca_pem)
+    pids = pool.pids()
+    cpu = sum(cpu_seconds(pid) for pid in pids) + time.process_time()
+    started = time.perf_counter()
+    pool.submit((index, kind, kwargs) for index, (kind, kwargs) in enumerate(specs))
+    results: dict = {}
+    while len(results) < len(specs):
+        results.update(pool.collect(time.monotonic() + 0.05))
+    seconds = time.perf_counter() - started
+    cpu = sum(cpu_seconds(pid) for pid in pids) + time.process_time() - cpu
+    ordered = [results[index] for index in range(len(specs))]
+    tool = f"mamori probe workers, {pool.processes} processes"
+    return _summary(tool, ordered, seconds, cpu)
 
 
 def start_blackbox(workdir: Path, ca_file: Path) -> tuple[subprocess.Popen, int]:
@@ -227,11 +255,19 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict:
     try:
         urls = target_urls(args.targets, ports)
         ca_pem = ca_file.read_text()
-        bench_mamori(urls[: min(50, len(urls))], ca_pem, args.concurrency)  # warm-up
+        from mamori.monitoring.probing import ProbePool
+
+        processes = args.processes if args.processes is not None else os.cpu_count() or 1
+        # The same number of checks in flight as the exporter gets, spread over the workers.
+        share = -(-args.concurrency // max(1, processes))
         rows = []
-        for _ in range(args.repeat):
-            rows.append(("mamori", bench_mamori(urls, ca_pem, args.concurrency)))
-            rows.append(("blackbox", bench_blackbox(workdir, ca_file, urls, args.concurrency)))
+        with ProbePool(processes, concurrency=share) as pool:
+            bench_pool(pool, urls[: min(200, len(urls))], ca_pem)  # warm-up
+            bench_in_process(urls[: min(50, len(urls))], ca_pem, args.concurrency)
+            for _ in range(args.repeat):
+                rows.append(("mamori", bench_pool(pool, urls, ca_pem)))
+                rows.append(("1-process", bench_in_process(urls, ca_pem, args.concurrency)))
+                rows.append(("blackbox", bench_blackbox(workdir, ca_file, urls, args.concurrency)))
     finally:
         server.stop()
     best = {}
@@ -242,15 +278,21 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict:
         )
         best.setdefault(name, []).append(row)
     mamori = statistics.median(r["checks_per_second"] for r in best["mamori"])
+    single = statistics.median(r["checks_per_second"] for r in best["1-process"])
     blackbox = statistics.median(r["checks_per_second"] for r in best["blackbox"])
     correct = all(r["correct"] for _, r in rows)
-    log(f"  median: mamori {mamori:.1f} checks/s, blackbox_exporter {blackbox:.1f} checks/s")
+    log(
+        f"  median: mamori {mamori:.1f} checks/s ({processes} probe processes; "
+        f"{single:.1f} in one process), blackbox_exporter {blackbox:.1f} checks/s"
+    )
     log(f"  ratio mamori / blackbox_exporter: {mamori / blackbox:.2f}×  all correct: {correct}")
     return {
         "targets": args.targets,
         "concurrency": args.concurrency,
         "runs": [dict(r, side=name) for name, r in rows],
+        "mamori_processes": processes,
         "mamori_checks_per_second": mamori,
+        "mamori_one_process_checks_per_second": single,
         "blackbox_checks_per_second": blackbox,
         "ratio": round(mamori / blackbox, 2),
         "correct": correct,
@@ -267,7 +309,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def capacity_worker(k: int, seconds: float, tick: float, urls: list[str], ca_pem: str) -> dict:
+def capacity_worker(
+    k: int, seconds: float, tick: float, urls: list[str], processes: int | None
+) -> dict:
     """In a fresh process with MAMORI_DATA_DIR set: create, run, measure."""
     import django
 
@@ -279,6 +323,8 @@ def capacity_worker(k: int, seconds: float, tick: float, urls: list[str], ca_pem
     from mamori.clients.models import Client
     from mamori.monitoring import services
     from mamori.monitoring.models import Check
+    from mamori.monitoring.probing import ProbePool
+    from mamori.monitoring.uptime import UptimeRunner
 
     call_command("migrate", verbosity=0, interactive=False)
     client = Client.objects.create(name="Bench")
@@ -305,7 +351,7 @@ def capacity_worker(k: int, seconds: float, tick: float, urls: list[str], ca_pem
     deadline = time.monotonic() + seconds
 
     def noting_claim_due(now, limit, **kwargs):
-        # A pass that cannot catch up never ends by itself: stop claiming at the deadline.
+        # Stop claiming at the deadline: what is due later is not this run's business.
         if time.monotonic() >= deadline:
             return []
         calls.append(now)
@@ -314,16 +360,35 @@ def capacity_worker(k: int, seconds: float, tick: float, urls: list[str], ca_pem
         return claimed
 
     services.claim_due = noting_claim_due
-    passes = 0
-    busy = 0.0
+    pool = ProbePool(processes)
+    runner = UptimeRunner(pool)
+    busy = {"record": 0.0, "claim": 0.0}
+    for part in ("record", "claim"):
+        original_part = getattr(runner, f"_{part}")
+
+        def timed(*args, _part=part, _original=original_part):
+            began = time.monotonic()
+            try:
+                return _original(*args)
+            finally:
+                busy[_part] += time.monotonic() - began
+
+        setattr(runner, f"_{part}", timed)
+    ticks = overruns = 0
+    errors = 0
+    next_tick = time.monotonic()
     while time.monotonic() < deadline:
-        began = time.monotonic()
-        report = services.run_due()
-        busy += time.monotonic() - began
-        passes += 1
-        if report.errors:
-            log(f"    {report.errors} result(s) could not be recorded")
-        time.sleep(max(0.0, min(tick, deadline - time.monotonic())))
+        next_tick += tick
+        if next_tick < time.monotonic():
+            overruns += 1
+            next_tick = time.monotonic() + tick
+        errors += runner.tick(next_tick).errors
+        ticks += 1
+    runner.close(drain=15)
+    worker_cpu = sum(cpu_seconds(pid) for pid in pool.pids())
+    pool.close()
+    if errors:
+        log(f"    {errors} result(s) could not be recorded")
     delays = [(at - slot).total_seconds() for at, slot in claims]
     # Slots due by the last claim (the last moment the runner looked); unclaimed ones are missed.
     horizon = (max(calls) - start).total_seconds() if calls else 0.0
@@ -336,8 +401,13 @@ def capacity_worker(k: int, seconds: float, tick: float, urls: list[str], ca_pem
         "checks": k,
         "seconds": seconds,
         "tick": tick,
-        "passes": passes,
-        "busy_seconds": round(busy, 1),
+        "processes": pool.processes,
+        "ticks": ticks,
+        "overruns": overruns,
+        "record_seconds": round(busy["record"], 1),
+        "claim_seconds": round(busy["claim"], 1),
+        "runner_cpu_seconds": round(time.process_time(), 1),
+        "worker_cpu_seconds": round(worker_cpu, 1),
         "runs": len(claims),
         "samples": samples,
         "samples_ok": ok,
@@ -369,7 +439,7 @@ def capacity(args: argparse.Namespace, workdir: Path) -> list[dict]:
             env.pop("DATABASE_URL", None)
             env.pop("MAMORI_DATABASE_URL", None)
             spec = json.dumps(
-                {"k": k, "seconds": args.seconds, "tick": args.tick, "ca": str(ca_file)}
+                {"k": k, "seconds": args.seconds, "tick": args.tick, "processes": args.processes}
             )
             (workdir / "urls.json").write_text(json.dumps(urls))
             completed = subprocess.run(
@@ -387,7 +457,8 @@ def capacity(args: argparse.Namespace, workdir: Path) -> list[dict]:
             log(
                 f"  K={k:6d}  runs {row['runs']:6d}  ok {row['samples_ok']}/{row['samples']}  "
                 f"missed {row['missed']}  p50 {row['p50']:.2f} s  p99 {row['p99']:.2f} s  "
-                f"max {row['max']} s  busy {row['busy_seconds']} s  "
+                f"max {row['max']} s  record {row['record_seconds']} s  "
+                f"claim {row['claim_seconds']} s  overruns {row['overruns']}  "
                 f"{'fits' if row['fits'] else 'does not fit'}"
             )
     finally:
@@ -399,8 +470,7 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_capacity-worker":
         spec = json.loads(sys.argv[2])
         urls = json.loads(Path(sys.argv[3]).read_text())
-        ca_pem = Path(spec["ca"]).read_text()
-        row = capacity_worker(spec["k"], spec["seconds"], spec["tick"], urls, ca_pem)
+        row = capacity_worker(spec["k"], spec["seconds"], spec["tick"], urls, spec["processes"])
         print(json.dumps(row), flush=True)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -411,7 +481,13 @@ def main() -> int:
     parser.add_argument("--ports", type=int, default=8, help="nginx ports")
     parser.add_argument("--checks", default="5000,10000,20000", help="capacity: K values")
     parser.add_argument("--seconds", type=float, default=130.0, help="capacity: wall time per K")
-    parser.add_argument("--tick", type=float, default=1.0, help="capacity: wait between passes")
+    parser.add_argument("--tick", type=float, default=1.0, help="capacity: runner tick (s)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="probe worker processes for Mamori (default: one per CPU core, as mamori serve)",
+    )
     parser.add_argument("--output", default=str(RESULTS / "monitor-latest.json"))
     args = parser.parse_args()
     report: dict = {
