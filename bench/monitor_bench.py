@@ -11,9 +11,8 @@ One command::
 127.0.0.1 with a certificate from a private test CA (IP address SAN). N targets
 ``https://127.0.0.1:<port>/t/<i>`` are checked, in the same run,
 
-1. by Mamori's executor, ``mamori.probe.checks.run_checks`` with the call built by
-   ``monitoring.kinds.probe_call`` (what ``monitoring.services.run_checks_for`` runs), the CA
-   given as ``ca_bundle_pem``;
+1. by Mamori's executor, the call built by ``monitoring.kinds.probe_call`` for each URL (the
+   CA given as ``ca_bundle_pem``) run by the probe workers (see below);
 2. by ``prometheus-blackbox-exporter`` (module ``http_2xx`` trusting the same CA file), driven
    through ``/probe?target=…&module=http_2xx`` by a raw asyncio HTTP/1.1 client with the same
    concurrency.
@@ -23,12 +22,17 @@ connections; blackbox_exporter opens a connection per probe), so every check is 
 handshake and a GET. Every check must succeed (``ok`` / ``probe_success 1``).
 
 **capacity**: in a subprocess with a temporary ``MAMORI_DATA_DIR`` (embedded SQLite), K HTTPS
-checks at interval 60 s are created with ``next_run_at`` staggered evenly over one minute, then
-the runner loop runs for ``--seconds`` of wall time: ``services.run_due()`` followed by a wait
-of ``--tick`` seconds, as ``core.runner.uptime_loop`` does (it waits 1 s). For each run,
-the scheduling delay is the run's start (``Sample.at``) minus the slot it was due; the slot is
-taken from the claim itself (``claim_due`` is wrapped to note ``check.slot``). Slots that were
-due before the end but never claimed count as missed.
+checks at interval 60 s are created, up (the steady state of a running Mamori), with
+``next_run_at`` staggered evenly over one minute. Then the uptime runner of ``mamori serve``
+(``monitoring.uptime.UptimeRunner`` with its probe worker processes, ``--processes``, default one
+per core) ticks every ``--tick`` seconds for ``--seconds`` of wall time. For each run, the
+scheduling delay is the run's start (``Sample.at``) minus the slot it was due; the slot is taken
+from the claim itself (``claim_due`` is wrapped to note ``check.slot``). Slots that were due
+before the end but never claimed count as missed. A K fits when p99 < 2 s and nothing is missed.
+
+The **throughput** part runs Mamori's checks twice: through a running ``ProbePool`` (the
+workers ``mamori serve`` uses; the row that counts) and in this one process with ``run_checks``
+(for reference); total checks in flight are the same as the exporter's.
 
 Results are printed and written to ``bench/results/monitor-latest.json`` (git-ignored).
 """
@@ -340,6 +344,9 @@ def capacity_worker(
                 interval_seconds=60,
                 timeout_seconds=10,
                 next_run_at=start + dt.timedelta(seconds=i * step),
+                # The steady state of a running Mamori: every check has run and is up. (The
+                # first run of a new check confirms its state, written one by one.)
+                state="up",
             )
             for i in range(k)
         ],

@@ -24,7 +24,11 @@ def test_monitor_bench_runs_both_parts_at_a_trivial_size(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["throughput"]["correct"]
-    assert {run["side"] for run in report["throughput"]["runs"]} == {"mamori", "blackbox"}
+    assert {run["side"] for run in report["throughput"]["runs"]} == {
+        "mamori",
+        "1-process",
+        "blackbox",
+    }
     (row,) = report["capacity"]
     assert row["checks"] == 12
     assert row["runs"] == row["samples"] == row["samples_ok"]
