@@ -16,12 +16,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import models
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mamori.probe import Problem, Target, TargetError, TLSResult, TrustStore, probe_tls
 from mamori.probe.checks_result import CheckError, CheckResult
 
-__all__ = ["CheckKind", "check_tls", "probe_call", "tls_check_result", "validate_settings"]
+__all__ = [
+    "CheckKind",
+    "check_tls",
+    "invalid_settings_result",
+    "probe_call",
+    "tls_check_result",
+    "validate_settings",
+]
 
 
 class CheckKind(models.TextChoices):
@@ -40,7 +49,7 @@ Rule = Callable[[Any], str | None]
 
 def _text(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
-        return "must be a non-empty string"
+        return gettext("must be a non-empty string")
     return None
 
 
@@ -49,13 +58,14 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _flag(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
+    return None if isinstance(value, bool) else gettext("must be true or false")
 
 
 def _integer(low: int, high: int) -> Rule:
     def rule(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be an integer from {low} to {high}"
+            message = gettext("must be an integer from %(low)s to %(high)s")
+            return message % {"low": low, "high": high}
         return None
 
     return rule
@@ -63,17 +73,17 @@ def _integer(low: int, high: int) -> Rule:
 
 def _url(value: Any) -> str | None:
     if not isinstance(value, str):
-        return "must be an http:// or https:// URL"
+        return gettext("must be an http:// or https:// URL")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL with a host"
+        return gettext("must be an http:// or https:// URL with a host")
     return None
 
 
 def _method(value: Any) -> str | None:
     allowed = ("GET", "HEAD", "POST", "PUT", "OPTIONS")
     if not isinstance(value, str) or value.upper() not in allowed:
-        return f"must be one of {', '.join(allowed)}"
+        return gettext("must be one of %(values)s") % {"values": ", ".join(allowed)}
     return None
 
 
@@ -81,7 +91,7 @@ def _headers(value: Any) -> str | None:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
     ):
-        return "must be an object of header names to string values"
+        return gettext("must be an object of header names to string values")
     return None
 
 
@@ -91,7 +101,7 @@ def _statuses(value: Any) -> str | None:
         or not value
         or not all(type(s) is int and 100 <= s <= 599 for s in value)
     ):
-        return "must be a non-empty list of HTTP status codes (100–599)"
+        return gettext("must be a non-empty list of HTTP status codes (100–599)")
     return None
 
 
@@ -99,13 +109,13 @@ def _response_ms(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return "must be a positive number of milliseconds"
+        return gettext("must be a positive number of milliseconds")
     return None
 
 
 def _strings(value: Any) -> str | None:
     if not isinstance(value, list) or not value or not all(_text(v) is None for v in value):
-        return "must be a non-empty list of strings"
+        return gettext("must be a non-empty list of strings")
     return None
 
 
@@ -116,7 +126,7 @@ def _optional_strings(value: Any) -> str | None:
 def _rdtype(value: Any) -> str | None:
     allowed = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "CAA", "SOA", "SRV", "PTR")
     if not isinstance(value, str) or value.upper() not in allowed:
-        return f"must be one of {', '.join(allowed)}"
+        return gettext("must be one of %(values)s") % {"values": ", ".join(allowed)}
     return None
 
 
@@ -125,7 +135,9 @@ def _nameservers(value: Any) -> str | None:
         return None
     problem = _strings(value)
     if problem:
-        return "must be a non-empty list of addresses such as 192.0.2.53 or 192.0.2.53:5353"
+        return gettext(
+            "must be a non-empty list of addresses such as 192.0.2.53 or 192.0.2.53:5353"
+        )
     for server in value:
         host = server
         if server.startswith("["):
@@ -135,7 +147,9 @@ def _nameservers(value: Any) -> str | None:
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            return f"{server!r} is not an IP address (give name servers by address)"
+            return gettext("%(server)r is not an IP address (give name servers by address)") % {
+                "server": server
+            }
     return None
 
 
@@ -143,7 +157,7 @@ def _host(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "/ :@"):
         if isinstance(value, str) and _is_ipv6(value):
             return None
-        return "must be a host name or IP address (no scheme, port or path)"
+        return gettext("must be a host name or IP address (no scheme, port or path)")
     return None
 
 
@@ -156,7 +170,7 @@ def _is_ipv6(value: str) -> bool:
 
 def _domain(value: Any) -> str | None:
     if not isinstance(value, str) or "." not in value.strip(".") or _host(value):
-        return "must be a registered domain name such as example.jp"
+        return gettext("must be a registered domain name such as example.jp")
     return None
 
 
@@ -197,28 +211,41 @@ SETTINGS: dict[str, dict[str, tuple[bool, Rule]]] = {
 
 def validate_settings(kind: str, settings: Any) -> list[str]:
     """Every problem with ``settings`` for a check of ``kind``, one message each; [] when fine.
+    Messages are in the active language; the setting's name before the colon never is.
 
     Messages name the setting: ``"port: must be an integer from 1 to 65535"``,
     ``"url: required"``, ``"port: not a setting of dns checks (allowed: name, rdtype, ...)"``.
     """
     rules = SETTINGS.get(kind)
     if rules is None:
-        return [f"unknown kind {kind!r}"]
+        return [gettext("unknown kind %(kind)r") % {"kind": kind}]
     if not isinstance(settings, dict):
-        return ["settings must be a JSON object"]
+        return [gettext("settings must be a JSON object")]
     problems = []
     for name, (required, rule) in rules.items():
         if name not in settings:
             if required:
-                problems.append(f"{name}: required")
+                problems.append(f"{name}: {gettext('required')}")
             continue
         message = rule(settings[name])
         if message:
             problems.append(f"{name}: {message}")
     for name in settings:
         if name not in rules:
-            problems.append(f"{name}: not a setting of {kind} checks (allowed: {', '.join(rules)})")
+            message = gettext("not a setting of %(kind)s checks (allowed: %(allowed)s)")
+            problems.append(f"{name}: {message % {'kind': kind, 'allowed': ', '.join(rules)}}")
     return problems
+
+
+def invalid_settings_result(kind: str, settings: Any) -> CheckResult | None:
+    """The result of a run whose stored settings are invalid (the check is not probed), or None
+    when they are fine. Its detail is in English, like every probe's."""
+    if not validate_settings(kind, settings):
+        return None
+    with translation.override("en"):
+        problems = validate_settings(kind, settings)
+    detail = "invalid settings: " + "; ".join(problems)
+    return CheckResult.down(0.0, CheckError.INVALID_TARGET, detail)
 
 
 def probe_call(kind: str, settings: dict[str, Any], timeout: float) -> tuple[str, dict[str, Any]]:

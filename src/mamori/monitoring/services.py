@@ -29,7 +29,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from mamori.monitoring import incidents
-from mamori.monitoring.kinds import CheckKind, probe_call, validate_settings
+from mamori.monitoring.kinds import CheckKind, invalid_settings_result, probe_call
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
 from mamori.monitoring.probing import run_tls_call, trust_store
 from mamori.notices.models import NoticeKind
@@ -141,11 +141,9 @@ def run_checks_for(checks: Sequence[Check]) -> list[CheckResult]:
     runnable: list[int] = []
     results: list[CheckResult | None] = [None] * len(checks)
     for index, check in enumerate(checks):
-        problems = validate_settings(check.kind, check.settings)
-        if problems:
-            results[index] = CheckResult.down(
-                0.0, CheckError.INVALID_TARGET, "invalid settings: " + "; ".join(problems)
-            )
+        invalid = invalid_settings_result(check.kind, check.settings)
+        if invalid is not None:
+            results[index] = invalid
             continue
         calls.append(probe_call(check.kind, check.settings, check.timeout_seconds))
         runnable.append(index)

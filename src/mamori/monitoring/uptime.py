@@ -32,10 +32,10 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from mamori.monitoring import services
-from mamori.monitoring.kinds import probe_call, validate_settings
+from mamori.monitoring.kinds import invalid_settings_result, probe_call
 from mamori.monitoring.models import Check
 from mamori.monitoring.probing import ProbePool
-from mamori.probe.checks_result import CheckError, CheckResult
+from mamori.probe.checks_result import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +100,9 @@ class UptimeRunner:
             group = self._groups.setdefault(now, _Group(now))
             for check in claimed:
                 group.outstanding += 1
-                problems = validate_settings(check.kind, check.settings)
-                if problems:
-                    detail = "invalid settings: " + "; ".join(problems)
-                    result = CheckResult.down(0.0, CheckError.INVALID_TARGET, detail)
-                    immediate.append((check, group, result))
+                invalid = invalid_settings_result(check.kind, check.settings)
+                if invalid is not None:
+                    immediate.append((check, group, invalid))
                     continue
                 job_id = next(self._ids)
                 self._jobs[job_id] = (check, group)
