@@ -95,9 +95,11 @@ def worker_main(
     """Run jobs received on ``jobs`` (lists of :data:`Job`, ``None`` to stop) and send lists of
     ``(job id, CheckResult)`` on ``results`` until told to stop or the parent goes away."""
     if not in_process:
-        # Ctrl-C and SIGTERM are the parent's to handle: it stops its workers itself.
+        # Ctrl-C and SIGTERM reach the whole process group (a terminal, `timeout`, systemd):
+        # they are the parent's to handle. It lets the checks in flight finish, then stops its
+        # workers; a worker whose parent is gone sees its job pipe close and ends.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         with contextlib.suppress(EOFError, OSError, BrokenPipeError):
             asyncio.run(_serve(jobs, results, concurrency, ca_bundle))
