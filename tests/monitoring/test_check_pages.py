@@ -207,11 +207,14 @@ def test_it_puts_errors_on_the_right_fields(client, acme, globex, operator):
     ]
     post = form_data(acme, kind="tcp", tcp_host="db.acme.example", tcp_port=70000)
     form = client.post(reverse("check_add"), post).context["form"]
-    assert form.errors["tcp_port"] == ["must be an integer from 1 to 65535"]
+    # Settings problems come in the language of the page (Japanese here, the default).
+    with translation.override("ja"):
+        wanted = gettext("must be an integer from %(low)s to %(high)s") % {"low": 1, "high": 65535}
+    assert form.errors["tcp_port"] == [wanted]
     assert "http_url" not in form.errors
     post = form_data(acme, kind="dns", dns_name="acme.example", dns_nameservers="resolver.example")
     form = client.post(reverse("check_add"), post).context["form"]
-    assert "is not an IP address" in form.errors["dns_nameservers"][0]
+    assert "'resolver.example' は IP アドレスではありません" in form.errors["dns_nameservers"][0]
     post = form_data(acme, interval_seconds=10, timeout_seconds=5)
     form = client.post(reverse("check_add"), post).context["form"]
     assert "interval_seconds" in form.errors

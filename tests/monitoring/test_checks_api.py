@@ -69,7 +69,7 @@ def test_it_names_the_setting_at_fault(client, acme, operator):
     problems = response.json()["detail"]
     assert {
         "loc": ["body", "payload", "settings", "port"],
-        "msg": "must be an integer from 1 to 65535",
+        "msg": "1 から 65535 までの整数で指定してください",  # the default language, Japanese
         "type": "value_error",
     } in problems
     response = api(client, operator, "POST", "/checks", new_check(timeout_seconds=60))

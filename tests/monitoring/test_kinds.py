@@ -150,3 +150,13 @@ def test_full_clean_reports_the_settings_problems(acme):
     with pytest.raises(ValidationError) as caught:
         check.full_clean()
     assert caught.value.message_dict == {"settings": ["name: required"]}
+
+
+def test_problems_are_given_in_the_active_language_with_the_setting_name_as_is():
+    with translation.override("ja"):
+        problems = validate_settings("tcp", {"port": 0, "path": "/"})
+    assert problems == [
+        "host: 必須です",
+        "port: 1 から 65535 までの整数で指定してください",
+        "path: tcp チェックの設定項目ではありません（指定できるもの: host, port）",
+    ]

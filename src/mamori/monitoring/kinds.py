@@ -222,10 +222,11 @@ def validate_settings(kind: str, settings: Any) -> list[str]:
     if not isinstance(settings, dict):
         return [gettext("settings must be a JSON object")]
     problems = []
-    for name, (required, rule) in rules.items():
+    required = gettext("required")
+    for name, (needed, rule) in rules.items():
         if name not in settings:
-            if required:
-                problems.append(f"{name}: {gettext('required')}")
+            if needed:
+                problems.append(f"{name}: {required}")
             continue
         message = rule(settings[name])
         if message:
