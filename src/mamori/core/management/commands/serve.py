@@ -55,18 +55,19 @@ class Command(BaseCommand):
             # Scaled out: the scheduler and the Celery workers do the background work.
             self.stdout.write("MAMORI_BROKER_URL is set: web only (run `mamori scheduler`).")
             no_worker = True
-        if not no_worker:
-            worker = threading.Thread(
-                target=run_forever, args=(stop,), name="mamori-worker", daemon=True
-            )
-            worker.start()
         try:
             server = create_server(
                 application, host=host, port=port, threads=threads, ident="Mamori"
             )
         except OSError as e:
-            stop.set()
             raise CommandError(f"cannot listen on {host}:{port}: {e.strerror}") from e
+        if not no_worker:
+            # Only once the port is ours: the worker starts probe processes, which must not be
+            # left half-started by an exit on a taken port.
+            worker = threading.Thread(
+                target=run_forever, args=(stop,), name="mamori-worker", daemon=True
+            )
+            worker.start()
 
         def terminate(signum, frame):
             raise KeyboardInterrupt
