@@ -80,6 +80,7 @@ class Web:
     rdap: str  # base URL of the RDAP files
     tcp_port: int
     ca_pem: bytes
+    other: str  # base URL of a second plain-HTTP origin that echoes credentials
 
 
 SJIS_TEXT = "ようこそ、まもりへ"
@@ -125,8 +126,24 @@ def web(tmp_path_factory: pytest.TempPathFactory, pki: ProbePKI) -> Iterator[Web
     files.mkdir()
     (files / "big").write_bytes(b"a" * 2_000_000 + b"NEEDLE")
     (files / "sjis").write_bytes(SJIS_TEXT.encode("shift_jis"))
+    (files / "compressible").write_text("lorem ipsum " * 2000 + "compressed needle")
+    # Another origin (another port), which echoes what reached it; "/here" redirects within it.
+    other_port = server.add_block(
+        """\
+        location = /here { return 302 /credentials; }
+        location = /credentials {
+            return 200 "authorization=[$http_authorization] cookie=[$http_cookie]\\n";
+        }
+"""
+    )
     http_port = server.add_block(
         f"""\
+        location = /away {{ return 302 http://127.0.0.1:{other_port}/credentials; }}
+        location = /post-redirect {{ return 302 /echo; }}
+        location = /gzip {{
+            gzip on; gzip_min_length 1; gzip_types text/plain; default_type text/plain;
+            alias {files / "compressible"};
+        }}
         location = /ok {{ return 200 "all systems nominal\\n"; }}
         location = /maintenance {{ return 503 "down for maintenance\\n"; }}
         location = /moved {{ return 301 /ok; }}
@@ -170,6 +187,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, pki: ProbePKI) -> Iterator[Web
             rdap=rdap,
             tcp_port=http_port,
             ca_pem=pki.root_pem,
+            other=f"http://127.0.0.1:{other_port}",
         )
     finally:
         server.stop()
@@ -304,6 +322,53 @@ def test_it_sends_the_method_and_headers_asked_for(web: Web) -> None:
         )
     )
     assert result.ok, result.detail
+
+
+def test_credentials_never_follow_a_redirect_to_another_origin(web: Web) -> None:
+    secret = {"Authorization": "Bearer s3cret", "Cookie": "session=s3cret"}
+    same = run(check_http(f"{web.other}/here", headers=secret, keyword="s3cret"))
+    assert same.ok, same.detail  # within the origin they stay: the check needs them
+    away = run(check_http(f"{web.http}/away", headers=secret, keyword="s3cret"))
+    assert away.error_code == "keyword_missing" and away.data["redirects"] == 1
+    assert away.detail.startswith(f"{web.other}/credentials (after 1 redirect) does not contain")
+
+
+def test_a_302_after_a_post_continues_with_get(web: Web) -> None:
+    result = run(check_http(f"{web.http}/post-redirect", method="POST", keyword="method=GET"))
+    assert result.ok, result.detail
+    assert result.data["final_url"] == f"{web.http}/echo"
+
+
+def test_it_searches_a_compressed_body_once_decoded(web: Web) -> None:
+    result = run(check_http(f"{web.http}/gzip", keyword="compressed needle"))
+    assert result.ok, result.detail
+    assert result.data["body_bytes"] == len("lorem ipsum " * 2000 + "compressed needle")
+
+
+def test_it_accepts_headers_longer_than_8_kib(raw_server) -> None:
+    # Long Content-Security-Policy and Set-Cookie headers are common; browsers accept them.
+    def long_header(conn: socket.socket) -> None:
+        conn.recv(65536)
+        policy = "default-src 'self'; " + "img-src https://cdn.example.jp; " * 600
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n"
+            + f"Content-Security-Policy: {policy}\r\n\r\nlong".encode()
+        )
+
+    server = raw_server(long_header)
+    result = run(check_http(f"http://127.0.0.1:{server.port}/", keyword="long", timeout=3))
+    assert result.ok, result.detail
+
+
+def test_it_reports_an_answer_that_is_not_http_as_a_protocol_error(raw_server) -> None:
+    def not_http(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    server = raw_server(not_http)
+    result = run(check_http(f"http://127.0.0.1:{server.port}/", timeout=3))
+    assert result.error_code == "protocol_error"
+    assert result.detail.startswith(f"bad HTTP response from http://127.0.0.1:{server.port}/")
 
 
 def test_it_verifies_tls_against_the_given_bundle(web: Web) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from mamori.monitoring.kinds import CheckKind, check_tls
 from mamori.probe import TrustStore
 from mamori.probe.checks import run_checks
+from mamori.probe.checks_http import ClientPool
 from mamori.probe.checks_result import CheckError, CheckResult, Stopwatch, seconds
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,13 @@ async def run_tls_call(kwargs: dict[str, Any], trust: TrustStore) -> CheckResult
         return CheckResult.down(watch.ms, CheckError.INTERNAL_ERROR, detail)
 
 
-async def run_call(kind: str, kwargs: dict[str, Any], ca_bundle: str | None) -> CheckResult:
-    """Run one ``(kind, kwargs)`` check as built by :func:`~mamori.monitoring.kinds.probe_call`.
-    Never raises: a bug or unusable arguments become an ``internal_error`` result."""
+async def run_call(
+    kind: str, kwargs: dict[str, Any], ca_bundle: str | None, clients: ClientPool | None = None
+) -> CheckResult:
+    """Run one ``(kind, kwargs)`` check as built by :func:`~mamori.monitoring.kinds.probe_call`,
+    HTTP and RDAP through ``clients`` when given (a worker keeps one for its life, so no check
+    pays for building a session). Never raises: a bug or unusable arguments become an
+    ``internal_error`` result."""
     if kind == CheckKind.TLS:
         try:
             trust = trust_store(ca_bundle)
@@ -76,7 +81,7 @@ async def run_call(kind: str, kwargs: dict[str, Any], ca_bundle: str | None) -> 
             return CheckResult.down(0.0, CheckError.INVALID_TARGET, f"MAMORI_CA_BUNDLE: {exc}")
         return await run_tls_call(kwargs, trust)
     try:
-        (result,) = await run_checks([(kind, kwargs)], concurrency=1)
+        (result,) = await run_checks([(kind, kwargs)], concurrency=1, clients=clients)
     except ValueError as exc:  # unknown kind or arguments: a caller's bug, kept to this check
         return CheckResult.down(0.0, CheckError.INTERNAL_ERROR, f"cannot run the check: {exc}")
     return result
@@ -120,6 +125,7 @@ async def _serve(
     running: set[asyncio.Task[None]] = set()
     outbox: list[tuple[int, CheckResult]] = []
     flush_pending = False
+    clients = ClientPool(max_connections=0)  # the semaphore bounds the checks in flight
 
     def flush() -> None:
         nonlocal flush_pending
@@ -135,7 +141,7 @@ async def _serve(
     async def run(job_id: int, kind: str, kwargs: dict[str, Any]) -> None:
         nonlocal flush_pending
         async with semaphore:
-            result = await run_call(kind, kwargs, ca_bundle)
+            result = await run_call(kind, kwargs, ca_bundle, clients)
         outbox.append((job_id, result))
         if not flush_pending:
             flush_pending = True
@@ -167,6 +173,7 @@ async def _serve(
     for task in list(running):
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
+    await clients.aclose()
 
 
 # --- the pool ------------------------------------------------------------------------------------

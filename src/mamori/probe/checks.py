@@ -236,12 +236,17 @@ _GRACE = 1.0
 
 
 async def run_checks(
-    specs: Iterable[tuple[str, dict[str, Any]]], *, concurrency: int = 500
+    specs: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    concurrency: int = 500,
+    clients: ClientPool | None = None,
 ) -> list[CheckResult]:
     """Run ``(kind, kwargs)`` checks with at most ``concurrency`` in flight; results in order.
 
     ``kind`` is a key of :data:`CHECKS`; ``kwargs`` are that function's arguments. HTTP and
-    RDAP checks share one client per ``(verify_tls, ca_bundle_pem)``. Each check is bounded by
+    RDAP checks share one client per ``(verify_tls, ca_bundle_pem)``, from ``clients`` when
+    given (the caller closes it; a probe worker keeps one for its life), else from a pool made
+    and closed for this call. Each check is bounded by
     its own ``timeout`` (plus a second's margin). A failing check is contained: a bug becomes
     an ``internal_error`` result for that check alone.
 
@@ -261,7 +266,7 @@ async def run_checks(
             raise ValueError(f"check {index} ({kind}): run_checks provides the client")
 
     results: list[CheckResult | None] = [None] * len(items)
-    pool = ClientPool(max_connections=max(1, concurrency))
+    pool = clients or ClientPool(max_connections=max(1, concurrency))
     next_index = 0
 
     async def one(kind: str, kwargs: dict[str, Any]) -> CheckResult:
@@ -275,7 +280,8 @@ async def run_checks(
                 if key not in ("verify_tls", "ca_bundle_pem")
             }
             try:
-                arguments["client"] = pool.get(verify, ca_pem)
+                get = pool.session if kind == "http" else pool.get
+                arguments["client"] = get(verify, ca_pem)
             except Exception as exc:  # ssl.SSLError: an unusable CA bundle
                 return CheckResult.down(
                     0.0, CheckError.INVALID_TARGET, f"unusable CA bundle: {exc}"
@@ -310,5 +316,6 @@ async def run_checks(
         workers = max(1, min(concurrency, len(items)))
         await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
-        await pool.aclose()
+        if clients is None:
+            await pool.aclose()
     return [result for result in results if result is not None]

@@ -1,31 +1,38 @@
 """HTTP(S) uptime checks and domain registration expiry through RDAP (MON-01).
 
-Both use ``httpx.AsyncClient``. A client holds the TLS settings (building an ``SSLContext`` with
-the system trust store costs milliseconds), so :class:`ClientPool` keeps one client per
-``(verify_tls, ca_bundle_pem)`` combination for a batch of checks; a check called on its own
-builds and closes its own.
+HTTP checks use an ``aiohttp.ClientSession``, RDAP lookups an ``httpx.AsyncClient``. A session
+or client holds the TLS settings (building an ``SSLContext`` with the system trust store costs
+milliseconds), so :class:`ClientPool` keeps one of each per ``(verify_tls, ca_bundle_pem)``
+combination for a batch of checks or for the life of a probe worker; a check called on its own
+builds and closes its own. HTTP checks are the bulk of a monitor's work and aiohttp spends about
+half the CPU per check that httpx does (``bench/monitor_bench.py``).
 
-Shared clients keep no state between checks: no cookies are stored (a site's cookie must not
-reach the next check), no connection is kept alive (every check opens its own, as a visitor
-would, so a listener that stopped accepting is noticed), and proxy variables from the
+Shared sessions and clients keep no state between checks: no cookies are stored (a site's
+cookie must not reach the next check), no connection is kept alive (every check opens its own,
+as a visitor would, so a listener that stopped accepting is noticed), no DNS answer is cached
+(a name that stopped resolving is noticed at the next check), and proxy variables from the
 environment are ignored (a check measures the site as seen from this host).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import datetime as dt
 import functools
 import http.cookiejar
 import json
+import os
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
+import aiohttp
 import httpx
 import idna
+import yarl
 
 from mamori.probe.checks_result import (
     CheckError,
@@ -36,7 +43,14 @@ from mamori.probe.checks_result import (
 )
 from mamori.probe.targets import format_hostport
 
-__all__ = ["DEFAULT_RDAP_BOOTSTRAP", "ClientPool", "check_http", "check_rdap", "new_client"]
+__all__ = [
+    "DEFAULT_RDAP_BOOTSTRAP",
+    "ClientPool",
+    "check_http",
+    "check_rdap",
+    "new_client",
+    "new_session",
+]
 
 USER_AGENT = "Mamori uptime check"
 #: IANA's RDAP bootstrap registry for domain names (RFC 9224 §4).
@@ -44,6 +58,11 @@ DEFAULT_RDAP_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 _BOOTSTRAP_TTL = 24 * 3600.0
 _MAX_RDAP_BYTES = 1_000_000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Redirects an HTTP check follows before it calls them endless (as browsers and httpx do).
+MAX_REDIRECTS = 20
+#: Longest header line accepted (aiohttp's default, 8 KiB, rejects real sites with long
+#: Content-Security-Policy or Set-Cookie headers; h11 and browsers allow far more).
+_MAX_HEADER_BYTES = 64 * 1024
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -66,7 +85,15 @@ def _tls_context(pem: bytes | None) -> ssl.SSLContext:
     """One context per bundle for the life of the process: loading the system store takes
     tens of milliseconds, which every batch of checks would otherwise pay again. A context is
     only read when connections are made, so batches may share it."""
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies chain and host name
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile and not os.environ.get(paths.openssl_capath_env):
+        # The system store as one bundle file: OpenSSL 3.0 searches a hashed directory
+        # (``load_default_certs``) on every handshake, a fifth of a check's CPU. The file holds
+        # the same anchors (update-ca-certificates writes both); SSL_CERT_FILE still applies.
+        context.load_verify_locations(cafile=paths.cafile)
+    else:
+        context.load_default_certs()
     if pem:
         context.load_verify_locations(cadata=pem.decode())
     return context
@@ -75,7 +102,7 @@ def _tls_context(pem: bytes | None) -> ssl.SSLContext:
 def new_client(
     verify_tls: bool = True, ca_bundle_pem: str | bytes | None = None, *, max_connections: int = 100
 ) -> httpx.AsyncClient:
-    """A client for checks. Raises ``ssl.SSLError`` for an unusable ``ca_bundle_pem``."""
+    """A client for RDAP lookups. Raises ``ssl.SSLError`` for an unusable ``ca_bundle_pem``."""
     return httpx.AsyncClient(
         verify=_tls_settings(verify_tls, ca_bundle_pem),
         cookies=_no_cookies(),
@@ -85,30 +112,71 @@ def new_client(
     )
 
 
-class ClientPool:
-    """One lazily built client per TLS setting, for a batch of checks. Close with :meth:`aclose`.
+def new_session(
+    verify_tls: bool = True, ca_bundle_pem: str | bytes | None = None, *, max_connections: int = 0
+) -> aiohttp.ClientSession:
+    """A session for HTTP checks (``max_connections`` 0: unbounded). Call it inside the loop
+    that will use it. Raises ``ssl.SSLError`` for an unusable ``ca_bundle_pem``."""
+    connector = aiohttp.TCPConnector(
+        ssl=_tls_settings(verify_tls, ca_bundle_pem),
+        force_close=True,
+        limit=max_connections,
+        use_dns_cache=False,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
+        max_line_size=_MAX_HEADER_BYTES,
+        max_field_size=_MAX_HEADER_BYTES,
+    )
 
-    ``max_connections`` bounds each client's connections; size it to the batch's concurrency so
-    that checks never wait for one another inside httpx.
+
+class ClientPool:
+    """Lazily built sessions (HTTP) and clients (RDAP), one per TLS setting. Close with
+    :meth:`aclose`, in the loop that used them.
+
+    ``max_connections`` bounds each one's connections (0: unbounded); size it to the
+    concurrency so that checks never wait for one another inside the HTTP library.
     """
 
     def __init__(self, max_connections: int = 100) -> None:
         self.max_connections = max_connections
         self._clients: dict[tuple[bool, bytes | None], httpx.AsyncClient] = {}
+        self._sessions: dict[tuple[bool, bytes | None], aiohttp.ClientSession] = {}
+
+    @staticmethod
+    def _key(verify_tls: bool, ca_bundle_pem: str | bytes | None) -> tuple[bool, bytes | None]:
+        pem = ca_bundle_pem.encode() if isinstance(ca_bundle_pem, str) else ca_bundle_pem
+        return verify_tls, (pem or None) if verify_tls else None
 
     def get(self, verify_tls: bool, ca_bundle_pem: str | bytes | None) -> httpx.AsyncClient:
-        pem = ca_bundle_pem.encode() if isinstance(ca_bundle_pem, str) else ca_bundle_pem
-        key = (verify_tls, pem if verify_tls else None)
+        """The RDAP client for these TLS settings."""
+        key = self._key(verify_tls, ca_bundle_pem)
         client = self._clients.get(key)
         if client is None:
-            client = new_client(*key, max_connections=self.max_connections)
+            limit = self.max_connections or None
+            client = new_client(*key, max_connections=limit)  # type: ignore[arg-type]
             self._clients[key] = client
         return client
 
+    def session(self, verify_tls: bool, ca_bundle_pem: str | bytes | None) -> aiohttp.ClientSession:
+        """The HTTP check session for these TLS settings."""
+        key = self._key(verify_tls, ca_bundle_pem)
+        session = self._sessions.get(key)
+        if session is None:
+            session = new_session(*key, max_connections=self.max_connections)
+            self._sessions[key] = session
+        return session
+
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
+        sessions, self._sessions = list(self._sessions.values()), {}
         for client in clients:
             await client.aclose()
+        for session in sessions:
+            await session.close()
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -128,7 +196,7 @@ async def check_http(
     verify_tls: bool = True,
     ca_bundle_pem: str | bytes | None = None,
     max_body_bytes: int = 1_000_000,
-    client: httpx.AsyncClient | None = None,
+    client: aiohttp.ClientSession | None = None,
 ) -> CheckResult:
     """Request ``url`` and judge the answer.
 
@@ -136,23 +204,31 @@ async def check_http(
     ``max_body_bytes``, decoded with the response's charset, else UTF-8) contains ``keyword``
     (or does not, with ``keyword_absent``), and everything took at most ``max_response_ms``.
     Judged in that order; the first failure decides the code. ``timeout`` bounds the whole
-    check: connection, TLS, redirects and body. ``client`` (from :class:`ClientPool`) replaces
-    ``verify_tls`` and ``ca_bundle_pem``.
+    check: connection, TLS, redirects and body. ``client`` (a session from
+    :class:`ClientPool`) replaces ``verify_tls`` and ``ca_bundle_pem``.
+
+    Redirects (at most :data:`MAX_REDIRECTS`) drop ``Authorization`` and ``Cookie`` headers
+    when they leave the origin; a 303, or a 301/302 answering a POST, continues with GET.
 
     ``data``: ``status_code``, ``final_url``, ``redirects``, ``http_version``, ``body_bytes``,
     ``body_truncated``. Never raises for network or server problems, nor for a bad URL.
     """
     watch = Stopwatch()
     expected = frozenset(expect_status) if expect_status is not None else None
+    target = _parse_url(url)
+    if isinstance(target, str):
+        return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, target)
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             try:
-                client = await stack.enter_async_context(new_client(verify_tls, ca_bundle_pem))
+                client = new_session(verify_tls, ca_bundle_pem)
             except ssl.SSLError as exc:
                 message = f"unusable CA bundle: {exc.reason or exc}"
                 return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, message)
+            await stack.enter_async_context(client)
         fetched = await _fetch(
             client,
+            target,
             url,
             method=method,
             headers=headers,
@@ -166,19 +242,19 @@ async def check_http(
     response, body, truncated = fetched
     elapsed = watch.ms
     data: dict[str, Any] = {
-        "status_code": response.status_code,
+        "status_code": response.status,
         "final_url": str(response.url),
         "redirects": len(response.history),
-        "http_version": response.http_version,
+        "http_version": f"HTTP/{response.version.major}.{response.version.minor}",
         "body_bytes": len(body),
         "body_truncated": truncated,
     }
-    shown = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    shown = f"HTTP {response.status} {response.reason or ''}".rstrip()
     where = str(response.url)
     if response.history:
         hops = len(response.history)
         where = f"{where} (after {hops} redirect{'s' if hops != 1 else ''})"
-    failure = _judge_status(response.status_code, expected) or _judge_keyword(
+    failure = _judge_status(response.status, expected) or _judge_keyword(
         response, body, keyword, keyword_absent
     )
     if failure is not None:
@@ -200,6 +276,21 @@ async def check_http(
     return CheckResult.up(elapsed, f"{shown} from {where} in {elapsed:.0f} ms", data)
 
 
+def _parse_url(url: str) -> yarl.URL | str:
+    """The URL to request, or why it cannot be requested."""
+    try:
+        parsed = yarl.URL(url)
+        host = parsed.host
+    except (ValueError, TypeError, UnicodeError) as exc:
+        return f"invalid URL {url!r}: {exc}"
+    if parsed.scheme not in _DEFAULT_PORTS:
+        shown = f"{parsed.scheme!r}" if parsed.scheme else "none"
+        return f"cannot request {url}: the scheme is {shown}, not http or https"
+    if not host:
+        return f"invalid URL {url!r}: no host"
+    return parsed
+
+
 def _judge_status(status: int, expected: frozenset[int] | None) -> tuple[CheckError, str] | None:
     if (200 <= status <= 399) if expected is None else status in expected:
         return None
@@ -207,12 +298,21 @@ def _judge_status(status: int, expected: frozenset[int] | None) -> tuple[CheckEr
     return CheckError.HTTP_STATUS, f"expected {wanted}"
 
 
+def _charset(response: aiohttp.ClientResponse) -> str:
+    """The declared charset when Python knows it, else UTF-8."""
+    declared = response.charset
+    if declared:
+        with contextlib.suppress(LookupError):
+            return codecs.lookup(declared).name
+    return "utf-8"
+
+
 def _judge_keyword(
-    response: httpx.Response, body: bytes, keyword: str | None, absent: bool
+    response: aiohttp.ClientResponse, body: bytes, keyword: str | None, absent: bool
 ) -> tuple[CheckError, str] | None:
     if keyword is None:
         return None
-    found = keyword in body.decode(response.encoding or "utf-8", errors="replace")
+    found = keyword in body.decode(_charset(response), errors="replace")
     if absent and found:
         return CheckError.KEYWORD_PRESENT, f"contains {keyword!r}, which must be absent"
     if not absent and not found:
@@ -221,7 +321,8 @@ def _judge_keyword(
 
 
 async def _fetch(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
+    target: yarl.URL,
     url: str,
     *,
     method: str,
@@ -230,53 +331,72 @@ async def _fetch(
     timeout: float,
     max_body_bytes: int,
     watch: Stopwatch,
-) -> tuple[httpx.Response, bytes, bool] | CheckResult:
+) -> tuple[aiohttp.ClientResponse, bytes, bool] | CheckResult:
     """The response with its (capped) body, or the result that says why there is none."""
-    try:
-        parsed = httpx.URL(url)
-        label = format_hostport(parsed.host, parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 0))
-    except httpx.InvalidURL as exc:
-        return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, f"invalid URL {url!r}: {exc}")
+    label = format_hostport(target.host or "", target.port or _DEFAULT_PORTS[target.scheme])
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(
+            async with session.request(
                 method.upper(),
-                url,
+                target,
                 headers=dict(headers or {}),
-                follow_redirects=follow_redirects,
-                timeout=timeout,
+                allow_redirects=follow_redirects,
+                max_redirects=MAX_REDIRECTS,
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
-                body, truncated = await _read_capped(response, max_body_bytes)
-    except (TimeoutError, httpx.TimeoutException):
+                body, truncated = await _read_capped(response.content.iter_any(), max_body_bytes)
+    except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
         return CheckResult.down(
             watch.ms,
             CheckError.TIMEOUT,
             f"no complete response from {url} within {seconds(timeout)}",
         )
-    except httpx.TooManyRedirects:
+    except aiohttp.TooManyRedirects:
         return CheckResult.down(
             watch.ms, CheckError.TOO_MANY_REDIRECTS, f"{url} redirects without end"
         )
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+    except aiohttp.InvalidURL as exc:  # also a redirect to a non-HTTP or broken location
         return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, f"cannot request {url}: {exc}")
-    except httpx.HTTPError as exc:  # connect errors, protocol errors, reset mid-body…
+    except aiohttp.ClientConnectorCertificateError as exc:
+        code, message = connection_failure(label, exc.certificate_error)
+        return CheckResult.down(watch.ms, code, message)
+    except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS handshake, unreachable
+        code, message = connection_failure(label, exc.os_error)
+        return CheckResult.down(watch.ms, code, message)
+    except (aiohttp.ClientError, OSError) as exc:  # bad status line, reset mid-body…
         code, message = connection_failure(label, exc)
-        if code is CheckError.UNREACHABLE and not isinstance(exc, httpx.ConnectError):
-            code, message = CheckError.PROTOCOL_ERROR, f"bad HTTP response from {url}: {exc}"
+        if code is CheckError.UNREACHABLE:
+            message = f"bad HTTP response from {url}: {_protocol_reason(exc)}"
+            code = CheckError.PROTOCOL_ERROR
         return CheckResult.down(watch.ms, code, message)
     return response, body, truncated
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """The first ``limit`` bytes of the decoded body, and whether there was more."""
-    chunks: list[bytes] = []
+def _protocol_reason(exc: BaseException) -> str:
+    """aiohttp's parser message on one line ("Bad status line: …"), without its status code,
+    URL and caret; the innermost one when errors wrap each other."""
+    text = str(exc)
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        message = getattr(current, "message", None)
+        if isinstance(message, str) and message:
+            text = message
+        current = current.__cause__ or current.__context__
+    return " ".join(part for part in text.split() if part != "^")
+
+
+async def _read_capped(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of a (decoded) body, and whether there was more."""
+    parts: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
+    async for chunk in chunks:
+        parts.append(chunk)
         size += len(chunk)
         if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
+            return b"".join(parts)[:limit], True
+    return b"".join(parts), False
 
 
 # -- RDAP ----------------------------------------------------------------------------------------
@@ -417,7 +537,7 @@ async def _fetch_json(client: httpx.AsyncClient, url: str, what: str, timeout: f
             raise _RDAPFailure(
                 CheckError.HTTP_STATUS, f"{what} answered HTTP {response.status_code} ({url})"
             )
-        body, truncated = await _read_capped(response, _MAX_RDAP_BYTES)
+        body, truncated = await _read_capped(response.aiter_bytes(), _MAX_RDAP_BYTES)
     if truncated:
         raise _RDAPFailure(
             CheckError.INVALID_RESPONSE, f"{what} sent more than {_MAX_RDAP_BYTES} bytes ({url})"

@@ -40,7 +40,7 @@ class CheckError(StrEnum):
     HTTP_STATUS = "http_status"
     """The final status code is not among the expected ones."""
     TOO_MANY_REDIRECTS = "too_many_redirects"
-    """Redirects were followed and did not end (httpx's limit, 20)."""
+    """Redirects were followed and did not end (20 of them, where browsers stop too)."""
     KEYWORD_MISSING = "keyword_missing"
     """The keyword must appear in the body and does not."""
     KEYWORD_PRESENT = "keyword_present"
@@ -138,7 +138,7 @@ class Stopwatch:
 def connection_failure(label: str, exc: BaseException) -> tuple[CheckError, str]:
     """The code and one-line reason for a failure to connect to ``label``.
 
-    Walks the exception chain (httpx wraps httpcore, which wraps the ``OSError``), so the most
+    Walks the exception chain (HTTP libraries wrap the ``OSError`` or ``ssl`` error), so the most
     specific cause decides: TLS, refused, DNS, unreachable.
     """
     seen: set[int] = set()
