@@ -31,7 +31,7 @@ from typing import Any
 
 from mamori.monitoring.kinds import CheckKind, check_tls
 from mamori.probe import TrustStore
-from mamori.probe.checks import run_checks
+from mamori.probe.checks import CHECKS, run_one
 from mamori.probe.checks_http import ClientPool
 from mamori.probe.checks_result import CheckError, CheckResult, Stopwatch, seconds
 
@@ -80,11 +80,15 @@ async def run_call(
         except (OSError, ValueError) as exc:
             return CheckResult.down(0.0, CheckError.INVALID_TARGET, f"MAMORI_CA_BUNDLE: {exc}")
         return await run_tls_call(kwargs, trust)
+    if kind not in CHECKS:  # a caller's bug, kept to this check
+        return CheckResult.down(0.0, CheckError.INTERNAL_ERROR, f"unknown check kind {kind!r}")
+    own = clients is None
+    pool = clients or ClientPool(max_connections=1)
     try:
-        (result,) = await run_checks([(kind, kwargs)], concurrency=1, clients=clients)
-    except ValueError as exc:  # unknown kind or arguments: a caller's bug, kept to this check
-        return CheckResult.down(0.0, CheckError.INTERNAL_ERROR, f"cannot run the check: {exc}")
-    return result
+        return await run_one(kind, kwargs, pool)
+    finally:
+        if own:
+            await pool.aclose()
 
 
 # --- the worker ----------------------------------------------------------------------------------

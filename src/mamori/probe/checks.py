@@ -57,6 +57,7 @@ __all__ = [
     "check_rdap",
     "check_tcp",
     "run_checks",
+    "run_one",
 ]
 
 
@@ -235,6 +236,43 @@ _USES_CLIENT = {"http", "rdap"}
 _GRACE = 1.0
 
 
+async def run_one(kind: str, kwargs: dict[str, Any], clients: ClientPool) -> CheckResult:
+    """Run one check of a known ``kind``, HTTP and RDAP through ``clients``: bounded by its
+    ``timeout`` (plus a second's margin) and contained (a bug becomes an ``internal_error``
+    result). For callers that validated ``kwargs`` already, like :func:`run_checks`."""
+    arguments = kwargs
+    if kind in _USES_CLIENT:
+        verify = kwargs.get("verify_tls", True)
+        ca_pem = kwargs.get("ca_bundle_pem")
+        arguments = {
+            key: value
+            for key, value in kwargs.items()
+            if key not in ("verify_tls", "ca_bundle_pem")
+        }
+        try:
+            get = clients.session if kind == "http" else clients.get
+            arguments["client"] = get(verify, ca_pem)
+        except Exception as exc:  # ssl.SSLError: an unusable CA bundle
+            return CheckResult.down(0.0, CheckError.INVALID_TARGET, f"unusable CA bundle: {exc}")
+    timeout = kwargs.get("timeout", _SIGNATURES[kind].parameters["timeout"].default)
+    watch = Stopwatch()
+    try:
+        async with asyncio.timeout(timeout + _GRACE):
+            return await CHECKS[kind](**arguments)
+    except TimeoutError:
+        return CheckResult.down(
+            watch.ms,
+            CheckError.TIMEOUT,
+            f"{kind} check did not finish within {seconds(timeout)}",
+        )
+    except Exception as exc:
+        return CheckResult.down(
+            watch.ms,
+            CheckError.INTERNAL_ERROR,
+            f"internal error in the {kind} check: {type(exc).__name__}: {exc}",
+        )
+
+
 async def run_checks(
     specs: Iterable[tuple[str, dict[str, Any]]],
     *,
@@ -246,9 +284,9 @@ async def run_checks(
     ``kind`` is a key of :data:`CHECKS`; ``kwargs`` are that function's arguments. HTTP and
     RDAP checks share one client per ``(verify_tls, ca_bundle_pem)``, from ``clients`` when
     given (the caller closes it; a probe worker keeps one for its life), else from a pool made
-    and closed for this call. Each check is bounded by
-    its own ``timeout`` (plus a second's margin). A failing check is contained: a bug becomes
-    an ``internal_error`` result for that check alone.
+    and closed for this call. Each check is bounded by its own ``timeout`` (plus a second's
+    margin). A failing check is contained: a bug becomes an ``internal_error`` result for that
+    check alone.
 
     Raises ``ValueError`` before running anything for an unknown kind or arguments the
     function does not take (caller errors).
@@ -269,48 +307,13 @@ async def run_checks(
     pool = clients or ClientPool(max_connections=max(1, concurrency))
     next_index = 0
 
-    async def one(kind: str, kwargs: dict[str, Any]) -> CheckResult:
-        arguments = kwargs
-        if kind in _USES_CLIENT:
-            verify = kwargs.get("verify_tls", True)
-            ca_pem = kwargs.get("ca_bundle_pem")
-            arguments = {
-                key: value
-                for key, value in kwargs.items()
-                if key not in ("verify_tls", "ca_bundle_pem")
-            }
-            try:
-                get = pool.session if kind == "http" else pool.get
-                arguments["client"] = get(verify, ca_pem)
-            except Exception as exc:  # ssl.SSLError: an unusable CA bundle
-                return CheckResult.down(
-                    0.0, CheckError.INVALID_TARGET, f"unusable CA bundle: {exc}"
-                )
-        timeout = kwargs.get("timeout", _SIGNATURES[kind].parameters["timeout"].default)
-        watch = Stopwatch()
-        try:
-            async with asyncio.timeout(timeout + _GRACE):
-                return await CHECKS[kind](**arguments)
-        except TimeoutError:
-            return CheckResult.down(
-                watch.ms,
-                CheckError.TIMEOUT,
-                f"{kind} check did not finish within {seconds(timeout)}",
-            )
-        except Exception as exc:
-            return CheckResult.down(
-                watch.ms,
-                CheckError.INTERNAL_ERROR,
-                f"internal error in the {kind} check: {type(exc).__name__}: {exc}",
-            )
-
     async def worker() -> None:
         nonlocal next_index
         while next_index < len(items):
             index = next_index
             next_index += 1
             kind, kwargs = items[index]
-            results[index] = await one(kind, kwargs)
+            results[index] = await run_one(kind, kwargs, pool)
 
     try:
         workers = max(1, min(concurrency, len(items)))
