@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -381,6 +382,39 @@ def test_it_verifies_tls_against_the_given_bundle(web: Web) -> None:
     assert "unable to get local issuer certificate" in untrusted.detail
 
     assert run(check_http(f"{web.https}/", verify_tls=False)).ok
+
+
+def test_the_system_store_follows_ssl_cert_file_and_ssl_cert_dir(
+    web: Web, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators add anchors the OpenSSL way: a bundle in SSL_CERT_FILE or a hashed
+    directory in SSL_CERT_DIR. Both are honoured, not only the distribution's store."""
+    from mamori.probe import checks_http
+
+    def fresh_check() -> CheckResult:
+        checks_http._tls_context.cache_clear()
+        return run(check_http(f"{web.https}/"))
+
+    try:
+        bundle = tmp_path / "bundle.pem"
+        bundle.write_bytes(web.ca_pem)
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        assert fresh_check().ok
+
+        directory = tmp_path / "anchors"
+        directory.mkdir()
+        (directory / "local-root.pem").write_bytes(web.ca_pem)
+        require_binary("openssl")
+        subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True)
+        monkeypatch.delenv("SSL_CERT_FILE")  # the distribution's bundle, and this directory
+        monkeypatch.setenv("SSL_CERT_DIR", str(directory))
+        assert fresh_check().ok
+
+        monkeypatch.delenv("SSL_CERT_DIR")
+        assert fresh_check().error_code == "tls_error"
+    finally:
+        checks_http._tls_context.cache_clear()
 
 
 def test_it_reports_a_refused_connection() -> None:

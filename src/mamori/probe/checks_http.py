@@ -87,16 +87,28 @@ def _tls_context(pem: bytes | None) -> ssl.SSLContext:
     only read when connections are made, so batches may share it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies chain and host name
     paths = ssl.get_default_verify_paths()
-    if paths.cafile and not os.environ.get(paths.openssl_capath_env):
-        # The system store as one bundle file: OpenSSL 3.0 searches a hashed directory
-        # (``load_default_certs``) on every handshake, a fifth of a check's CPU. The file holds
-        # the same anchors (update-ca-certificates writes both); SSL_CERT_FILE still applies.
+    if paths.cafile:
+        # The system store as one bundle file, read into memory once. ``load_default_certs``
+        # would also make OpenSSL 3.0 look in the hashed directory and list it through its
+        # "store" lookup on every handshake, a fifth of a check's CPU; the bundle holds the
+        # same anchors (update-ca-certificates writes both). SSL_CERT_FILE still applies, and
+        # an SSL_CERT_DIR naming another directory is searched as well.
         context.load_verify_locations(cafile=paths.cafile)
+        extra = os.environ.get(paths.openssl_capath_env)
+        if extra and not _same_directory(extra, paths.openssl_capath):
+            context.load_verify_locations(capath=extra)
     else:
         context.load_default_certs()
     if pem:
         context.load_verify_locations(cadata=pem.decode())
     return context
+
+
+def _same_directory(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def new_client(
