@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,8 +30,10 @@ from mamori.probe.checks import (
     check_rdap,
     check_tcp,
     run_checks,
+    run_one,
 )
-from tests.probe.conftest import ProbePKI, closed_port
+from mamori.probe.checks_http import ClientPool
+from tests.probe.conftest import ProbePKI, closed_port, read_some, wait_for
 from tests.support.env import require_binary
 from tests.support.nginx import Nginx, find_nginx, free_port
 
@@ -54,24 +57,24 @@ class CheckNginx(Nginx):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.blocks: list[tuple[int, str]] = []
+        self.blocks: list[tuple[int, str, str]] = []
 
-    def add_block(self, body: str) -> int:
+    def add_block(self, body: str, listen_options: str = "") -> int:
         port = free_port(self.host)
-        self.blocks.append((port, body))
+        self.blocks.append((port, body, listen_options))
         return port
 
     def config_text(self) -> str:
         text = super().config_text().rstrip()
         assert text.endswith("}")
         extra = [
-            f"    server {{\n        listen {self.host}:{port};\n{body}    }}"
-            for port, body in self.blocks
+            f"    server {{\n        listen {self.host}:{port}{options};\n{body}    }}"
+            for port, body, options in self.blocks
         ]
         return text[:-1] + "\n".join(extra) + "\n}\n"
 
     def _all_ports(self) -> list[int]:
-        return [*super()._all_ports(), *(port for port, _ in self.blocks)]
+        return [*super()._all_ports(), *(port for port, _, _ in self.blocks)]
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Web:
     tcp_port: int
     ca_pem: bytes
     other: str  # base URL of a second plain-HTTP origin that echoes credentials
+    h2: str  # base URL of an HTTPS server that offers HTTP/2
 
 
 SJIS_TEXT = "ようこそ、まもりへ"
@@ -156,6 +160,17 @@ def web(tmp_path_factory: pytest.TempPathFactory, pki: ProbePKI) -> Iterator[Web
 """
     )
     https_port = server.add_site("secure", cert=pki.intermediate.issue(["127.0.0.1"]))
+    h2_cert = pki.intermediate.issue(["127.0.0.1"])
+    (root / "h2-chain.pem").write_text(h2_cert.fullchain_pem)
+    (root / "h2-key.pem").write_text(h2_cert.key_pem)
+    h2_port = server.add_block(
+        f"""\
+        ssl_certificate {root / "h2-chain.pem"};
+        ssl_certificate_key {root / "h2-key.pem"};
+        location / {{ return 200 "spoken over h2\\n"; }}
+""",
+        listen_options=" ssl http2",
+    )
     rdap_port = free_port()
     rdap = f"http://127.0.0.1:{rdap_port}"
     bootstrap = {
@@ -189,6 +204,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, pki: ProbePKI) -> Iterator[Web
             tcp_port=http_port,
             ca_pem=pki.root_pem,
             other=f"http://127.0.0.1:{other_port}",
+            h2=f"https://127.0.0.1:{h2_port}",
         )
     finally:
         server.stop()
@@ -325,6 +341,17 @@ def test_it_sends_the_method_and_headers_asked_for(web: Web) -> None:
     assert result.ok, result.detail
 
 
+def test_a_header_that_would_inject_another_is_refused_without_showing_it(web: Web) -> None:
+    smuggled = {"Authorization": "Bearer s3cret\r\nX-Injected: yes"}
+    result = run(check_http(f"{web.http}/echo", headers=smuggled))
+    assert result.error_code == "invalid_target"
+    assert result.detail == (
+        "the value of header 'Authorization' contains a line break or a NUL character"
+    )
+    bad_name = run(check_http(f"{web.http}/echo", headers={"X-Probe: 1\r\nX": "v"}))
+    assert bad_name.error_code == "invalid_target"
+
+
 def test_credentials_never_follow_a_redirect_to_another_origin(web: Web) -> None:
     secret = {"Authorization": "Bearer s3cret", "Cookie": "session=s3cret"}
     same = run(check_http(f"{web.other}/here", headers=secret, keyword="s3cret"))
@@ -384,15 +411,23 @@ def test_it_verifies_tls_against_the_given_bundle(web: Web) -> None:
     assert run(check_http(f"{web.https}/", verify_tls=False)).ok
 
 
+def test_it_speaks_http2_when_the_server_offers_it(web: Web) -> None:
+    result = run(check_http(f"{web.h2}/", ca_bundle_pem=web.ca_pem, keyword="spoken over h2"))
+    assert result.ok, result.detail
+    assert result.data["http_version"] == "HTTP/2"
+    # HTTP/2 has no reason phrase: the standard one is shown.
+    assert result.detail.startswith(f"HTTP 200 OK from {web.h2}/ in ")
+
+
 def test_the_system_store_follows_ssl_cert_file_and_ssl_cert_dir(
     web: Web, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Operators add anchors the OpenSSL way: a bundle in SSL_CERT_FILE or a hashed
     directory in SSL_CERT_DIR. Both are honoured, not only the distribution's store."""
-    from mamori.probe import checks_http
+    from mamori.probe import curl_http
 
     def fresh_check() -> CheckResult:
-        checks_http._tls_context.cache_clear()
+        curl_http.trust_files.cache_clear()
         return run(check_http(f"{web.https}/"))
 
     try:
@@ -414,7 +449,53 @@ def test_the_system_store_follows_ssl_cert_file_and_ssl_cert_dir(
         monkeypatch.delenv("SSL_CERT_DIR")
         assert fresh_check().error_code == "tls_error"
     finally:
-        checks_http._tls_context.cache_clear()
+        curl_http.trust_files.cache_clear()
+
+
+def test_every_check_opens_a_new_connection_with_a_full_tls_handshake(
+    raw_server, pki: ProbePKI, tmp_path
+) -> None:
+    """A shared session must not hide a site's state: no kept-alive connection (a listener
+    that stopped accepting would go unnoticed) and no resumed TLS session (every check
+    verifies the certificate the server presents now)."""
+    leaf = pki.intermediate.issue(["127.0.0.1"])
+    (tmp_path / "cert.pem").write_text(leaf.fullchain_pem)
+    (tmp_path / "key.pem").write_text(leaf.key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    seen: list[tuple[int, bool]] = []  # (requests on the connection, TLS session resumed)
+
+    def keep_alive(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            served = 0
+            while b"\r\n\r\n" in read_some(tls):
+                served += 1
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            seen.append((served, tls.session_reused))
+
+    server = raw_server(keep_alive)
+    url = f"https://127.0.0.1:{server.port}/"
+
+    async def three_checks() -> list[CheckResult]:
+        clients = ClientPool()
+        arguments = {"url": url, "ca_bundle_pem": pki.root_pem}
+        try:
+            return [await run_one("http", arguments, clients) for _ in range(3)]
+        finally:
+            await clients.aclose()
+
+    results = run(three_checks())
+    assert all(result.ok for result in results), [result.detail for result in results]
+    assert wait_for(lambda: len(seen) == 3)
+    assert seen == [(1, False)] * 3
+
+
+def test_an_unusable_ca_bundle_is_a_clear_result(web: Web) -> None:
+    result = run(check_http(f"{web.https}/", ca_bundle_pem="not a certificate"))
+    assert result.error_code == "invalid_target"
+    assert result.detail.startswith("unusable CA bundle: ")
+    pooled = run(run_checks([("http", {"url": f"{web.https}/", "ca_bundle_pem": "junk"})]))
+    assert pooled[0].error_code == "invalid_target"
 
 
 def test_it_reports_a_refused_connection() -> None:

@@ -1,11 +1,10 @@
 """HTTP(S) uptime checks and domain registration expiry through RDAP (MON-01).
 
-HTTP checks use an ``aiohttp.ClientSession``, RDAP lookups an ``httpx.AsyncClient``. A session
-or client holds the TLS settings (building an ``SSLContext`` with the system trust store costs
-milliseconds), so :class:`ClientPool` keeps one of each per ``(verify_tls, ca_bundle_pem)``
+HTTP checks run on libcurl (:mod:`mamori.probe.curl_http`), RDAP lookups on an
+``httpx.AsyncClient``. A session or client holds the TLS settings (the trust store is read once
+and kept), so :class:`ClientPool` keeps one of each per ``(verify_tls, ca_bundle_pem)``
 combination for a batch of checks or for the life of a probe worker; a check called on its own
-builds and closes its own. HTTP checks are the bulk of a monitor's work and aiohttp spends about
-half the CPU per check that httpx does (``bench/monitor_bench.py``).
+builds and closes its own.
 
 Shared sessions and clients keep no state between checks: no cookies are stored (a site's
 cookie must not reach the next check), no connection is kept alive (every check opens its own,
@@ -29,10 +28,8 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-import aiohttp
 import httpx
 import idna
-import yarl
 
 from mamori.probe.checks_result import (
     CheckError,
@@ -41,6 +38,7 @@ from mamori.probe.checks_result import (
     connection_failure,
     seconds,
 )
+from mamori.probe.curl_http import USER_AGENT, HTTPSession, Transfer, TransferError
 from mamori.probe.targets import format_hostport
 
 __all__ = [
@@ -49,10 +47,8 @@ __all__ = [
     "check_http",
     "check_rdap",
     "new_client",
-    "new_session",
 ]
 
-USER_AGENT = "Mamori uptime check"
 #: IANA's RDAP bootstrap registry for domain names (RFC 9224 §4).
 DEFAULT_RDAP_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 _BOOTSTRAP_TTL = 24 * 3600.0
@@ -60,9 +56,6 @@ _MAX_RDAP_BYTES = 1_000_000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Redirects an HTTP check follows before it calls them endless (as browsers and httpx do).
 MAX_REDIRECTS = 20
-#: Longest header line accepted (aiohttp's default, 8 KiB, rejects real sites with long
-#: Content-Security-Policy or Set-Cookie headers; h11 and browsers allow far more).
-_MAX_HEADER_BYTES = 64 * 1024
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -124,39 +117,19 @@ def new_client(
     )
 
 
-def new_session(
-    verify_tls: bool = True, ca_bundle_pem: str | bytes | None = None, *, max_connections: int = 0
-) -> aiohttp.ClientSession:
-    """A session for HTTP checks (``max_connections`` 0: unbounded). Call it inside the loop
-    that will use it. Raises ``ssl.SSLError`` for an unusable ``ca_bundle_pem``."""
-    connector = aiohttp.TCPConnector(
-        ssl=_tls_settings(verify_tls, ca_bundle_pem),
-        force_close=True,
-        limit=max_connections,
-        use_dns_cache=False,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": USER_AGENT},
-        trust_env=False,
-        max_line_size=_MAX_HEADER_BYTES,
-        max_field_size=_MAX_HEADER_BYTES,
-    )
-
-
 class ClientPool:
     """Lazily built sessions (HTTP) and clients (RDAP), one per TLS setting. Close with
     :meth:`aclose`, in the loop that used them.
 
-    ``max_connections`` bounds each one's connections (0: unbounded); size it to the
-    concurrency so that checks never wait for one another inside the HTTP library.
+    ``max_connections`` bounds each RDAP client's connections (0: unbounded); size it to the
+    concurrency so that checks never wait for one another inside the HTTP library. HTTP
+    sessions run every transfer they are given at once.
     """
 
     def __init__(self, max_connections: int = 100) -> None:
         self.max_connections = max_connections
         self._clients: dict[tuple[bool, bytes | None], httpx.AsyncClient] = {}
-        self._sessions: dict[tuple[bool, bytes | None], aiohttp.ClientSession] = {}
+        self._sessions: dict[tuple[bool, bytes | None], HTTPSession] = {}
 
     @staticmethod
     def _key(verify_tls: bool, ca_bundle_pem: str | bytes | None) -> tuple[bool, bytes | None]:
@@ -173,12 +146,13 @@ class ClientPool:
             self._clients[key] = client
         return client
 
-    def session(self, verify_tls: bool, ca_bundle_pem: str | bytes | None) -> aiohttp.ClientSession:
-        """The HTTP check session for these TLS settings."""
+    def session(self, verify_tls: bool, ca_bundle_pem: str | bytes | None) -> HTTPSession:
+        """The HTTP check session for these TLS settings (call it inside the loop that will
+        use it). Raises ``ssl.SSLError`` for an unusable ``ca_bundle_pem``."""
         key = self._key(verify_tls, ca_bundle_pem)
         session = self._sessions.get(key)
         if session is None:
-            session = new_session(*key, max_connections=self.max_connections)
+            session = HTTPSession(*key)
             self._sessions[key] = session
         return session
 
@@ -208,7 +182,7 @@ async def check_http(
     verify_tls: bool = True,
     ca_bundle_pem: str | bytes | None = None,
     max_body_bytes: int = 1_000_000,
-    client: aiohttp.ClientSession | None = None,
+    client: HTTPSession | None = None,
 ) -> CheckResult:
     """Request ``url`` and judge the answer.
 
@@ -230,41 +204,42 @@ async def check_http(
     target = _parse_url(url)
     if isinstance(target, str):
         return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, target)
+    label = format_hostport(target.host, target.port or _DEFAULT_PORTS[target.scheme])
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             try:
-                client = new_session(verify_tls, ca_bundle_pem)
+                client = HTTPSession(verify_tls, ca_bundle_pem)
             except ssl.SSLError as exc:
                 message = f"unusable CA bundle: {exc.reason or exc}"
                 return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, message)
             await stack.enter_async_context(client)
-        fetched = await _fetch(
-            client,
-            target,
-            url,
-            method=method,
-            headers=headers,
-            follow_redirects=follow_redirects,
-            timeout=timeout,
-            max_body_bytes=max_body_bytes,
-            watch=watch,
-        )
-    if isinstance(fetched, CheckResult):
-        return fetched
-    response, body, truncated = fetched
+        try:
+            response = await client.request(
+                str(target),
+                label=label,
+                method=method,
+                headers=headers,
+                follow_redirects=follow_redirects,
+                max_redirects=MAX_REDIRECTS,
+                timeout=timeout,
+                max_body_bytes=max_body_bytes,
+            )
+        except TransferError as exc:
+            return CheckResult.down(watch.ms, exc.code, exc.message)
     elapsed = watch.ms
+    body, truncated = response.body, response.truncated
     data: dict[str, Any] = {
         "status_code": response.status,
-        "final_url": str(response.url),
-        "redirects": len(response.history),
-        "http_version": f"HTTP/{response.version.major}.{response.version.minor}",
+        "final_url": response.url,
+        "redirects": response.redirects,
+        "http_version": response.http_version,
         "body_bytes": len(body),
         "body_truncated": truncated,
     }
-    shown = f"HTTP {response.status} {response.reason or ''}".rstrip()
-    where = str(response.url)
-    if response.history:
-        hops = len(response.history)
+    shown = f"HTTP {response.status} {response.reason}".rstrip()
+    where = response.url
+    if response.redirects:
+        hops = response.redirects
         where = f"{where} (after {hops} redirect{'s' if hops != 1 else ''})"
     failure = _judge_status(response.status, expected) or _judge_keyword(
         response, body, keyword, keyword_absent
@@ -288,17 +263,16 @@ async def check_http(
     return CheckResult.up(elapsed, f"{shown} from {where} in {elapsed:.0f} ms", data)
 
 
-def _parse_url(url: str) -> yarl.URL | str:
-    """The URL to request, or why it cannot be requested."""
+def _parse_url(url: str) -> httpx.URL | str:
+    """The URL to request (host in IDNA, path escaped), or why it cannot be requested."""
     try:
-        parsed = yarl.URL(url)
-        host = parsed.host
-    except (ValueError, TypeError, UnicodeError) as exc:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
         return f"invalid URL {url!r}: {exc}"
     if parsed.scheme not in _DEFAULT_PORTS:
         shown = f"{parsed.scheme!r}" if parsed.scheme else "none"
         return f"cannot request {url}: the scheme is {shown}, not http or https"
-    if not host:
+    if not parsed.host:
         return f"invalid URL {url!r}: no host"
     return parsed
 
@@ -310,93 +284,27 @@ def _judge_status(status: int, expected: frozenset[int] | None) -> tuple[CheckEr
     return CheckError.HTTP_STATUS, f"expected {wanted}"
 
 
-def _charset(response: aiohttp.ClientResponse) -> str:
-    """The declared charset when Python knows it, else UTF-8."""
-    declared = response.charset
-    if declared:
-        with contextlib.suppress(LookupError):
-            return codecs.lookup(declared).name
+def _charset(content_type: str | None) -> str:
+    """The charset declared in ``content_type`` when Python knows it, else UTF-8."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"'):
+            with contextlib.suppress(LookupError):
+                return codecs.lookup(value.strip().strip('"')).name
     return "utf-8"
 
 
 def _judge_keyword(
-    response: aiohttp.ClientResponse, body: bytes, keyword: str | None, absent: bool
+    response: Transfer, body: bytes, keyword: str | None, absent: bool
 ) -> tuple[CheckError, str] | None:
     if keyword is None:
         return None
-    found = keyword in body.decode(_charset(response), errors="replace")
+    found = keyword in body.decode(_charset(response.content_type), errors="replace")
     if absent and found:
         return CheckError.KEYWORD_PRESENT, f"contains {keyword!r}, which must be absent"
     if not absent and not found:
         return CheckError.KEYWORD_MISSING, f"does not contain {keyword!r}"
     return None
-
-
-async def _fetch(
-    session: aiohttp.ClientSession,
-    target: yarl.URL,
-    url: str,
-    *,
-    method: str,
-    headers: Mapping[str, str] | None,
-    follow_redirects: bool,
-    timeout: float,
-    max_body_bytes: int,
-    watch: Stopwatch,
-) -> tuple[aiohttp.ClientResponse, bytes, bool] | CheckResult:
-    """The response with its (capped) body, or the result that says why there is none."""
-    label = format_hostport(target.host or "", target.port or _DEFAULT_PORTS[target.scheme])
-    try:
-        async with asyncio.timeout(timeout):
-            async with session.request(
-                method.upper(),
-                target,
-                headers=dict(headers or {}),
-                allow_redirects=follow_redirects,
-                max_redirects=MAX_REDIRECTS,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                body, truncated = await _read_capped(response.content.iter_any(), max_body_bytes)
-    except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
-        return CheckResult.down(
-            watch.ms,
-            CheckError.TIMEOUT,
-            f"no complete response from {url} within {seconds(timeout)}",
-        )
-    except aiohttp.TooManyRedirects:
-        return CheckResult.down(
-            watch.ms, CheckError.TOO_MANY_REDIRECTS, f"{url} redirects without end"
-        )
-    except aiohttp.InvalidURL as exc:  # also a redirect to a non-HTTP or broken location
-        return CheckResult.down(watch.ms, CheckError.INVALID_TARGET, f"cannot request {url}: {exc}")
-    except aiohttp.ClientConnectorCertificateError as exc:
-        code, message = connection_failure(label, exc.certificate_error)
-        return CheckResult.down(watch.ms, code, message)
-    except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS handshake, unreachable
-        code, message = connection_failure(label, exc.os_error)
-        return CheckResult.down(watch.ms, code, message)
-    except (aiohttp.ClientError, OSError) as exc:  # bad status line, reset mid-body…
-        code, message = connection_failure(label, exc)
-        if code is CheckError.UNREACHABLE:
-            message = f"bad HTTP response from {url}: {_protocol_reason(exc)}"
-            code = CheckError.PROTOCOL_ERROR
-        return CheckResult.down(watch.ms, code, message)
-    return response, body, truncated
-
-
-def _protocol_reason(exc: BaseException) -> str:
-    """aiohttp's parser message on one line ("Bad status line: …"), without its status code,
-    URL and caret; the innermost one when errors wrap each other."""
-    text = str(exc)
-    current: BaseException | None = exc
-    seen: set[int] = set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        message = getattr(current, "message", None)
-        if isinstance(message, str) and message:
-            text = message
-        current = current.__cause__ or current.__context__
-    return " ".join(part for part in text.split() if part != "^")
 
 
 async def _read_capped(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
