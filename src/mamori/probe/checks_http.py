@@ -22,7 +22,6 @@ import datetime as dt
 import functools
 import http.cookiejar
 import json
-import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -38,7 +37,13 @@ from mamori.probe.checks_result import (
     connection_failure,
     seconds,
 )
-from mamori.probe.curl_http import USER_AGENT, HTTPSession, Transfer, TransferError
+from mamori.probe.curl_http import (
+    USER_AGENT,
+    HTTPSession,
+    Transfer,
+    TransferError,
+    trust_files,
+)
 from mamori.probe.targets import format_hostport
 
 __all__ = [
@@ -79,29 +84,16 @@ def _tls_context(pem: bytes | None) -> ssl.SSLContext:
     tens of milliseconds, which every batch of checks would otherwise pay again. A context is
     only read when connections are made, so batches may share it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies chain and host name
-    paths = ssl.get_default_verify_paths()
-    if paths.cafile:
-        # The system store as one bundle file, read into memory once. ``load_default_certs``
-        # would also make OpenSSL 3.0 look in the hashed directory and list it through its
-        # "store" lookup on every handshake, a fifth of a check's CPU; the bundle holds the
-        # same anchors (update-ca-certificates writes both). SSL_CERT_FILE still applies, and
-        # an SSL_CERT_DIR naming another directory is searched as well.
-        context.load_verify_locations(cafile=paths.cafile)
-        extra = os.environ.get(paths.openssl_capath_env)
-        if extra and not _same_directory(extra, paths.openssl_capath):
-            context.load_verify_locations(capath=extra)
+    # The system store from its bundle file, as for HTTP checks: ``load_default_certs`` would
+    # make OpenSSL 3.0 list the hashed directory on every handshake.
+    cafile, capath = trust_files(None)
+    if cafile or capath:
+        context.load_verify_locations(cafile=cafile, capath=capath)
     else:
         context.load_default_certs()
     if pem:
         context.load_verify_locations(cadata=pem.decode())
     return context
-
-
-def _same_directory(one: str, other: str) -> bool:
-    try:
-        return os.path.samefile(one, other)
-    except OSError:
-        return False
 
 
 def new_client(

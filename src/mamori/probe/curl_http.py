@@ -117,14 +117,14 @@ def trust_files(pem: bytes | None) -> tuple[str | None, str | None]:
     check.load_verify_locations(cadata=pem.decode("ascii", errors="replace"))  # usable at all?
     system = b""
     if paths.cafile:
-        with open(paths.cafile, "rb") as handle:
-            system = handle.read()
+        with open(paths.cafile, "rb") as bundle:
+            system = bundle.read()
     combined = system.rstrip(b"\n") + b"\n" + pem.strip() + b"\n"
     name = hashlib.sha256(combined).hexdigest()[:32] + ".pem"
     path = os.path.join(_private_directory(), name)
     if not os.path.exists(path):
-        handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
-        with os.fdopen(handle, "wb") as file:
+        descriptor, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
+        with os.fdopen(descriptor, "wb") as file:
             file.write(combined)
         os.replace(partial, path)
     return path, directory
