@@ -14,9 +14,10 @@ import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -397,6 +398,92 @@ def test_it_reports_an_answer_that_is_not_http_as_a_protocol_error(raw_server) -
     result = run(check_http(f"http://127.0.0.1:{server.port}/", timeout=3))
     assert result.error_code == "protocol_error"
     assert result.detail.startswith(f"bad HTTP response from http://127.0.0.1:{server.port}/")
+
+
+def _answer(payload: bytes, *, reset: bool = False):
+    def behaviour(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(payload)
+        if reset:  # RST instead of FIN
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    return behaviour
+
+
+def _endless_headers(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(10_000):
+        conn.sendall(b"X-Filler: " + b"a" * 1000 + b"\r\n")
+
+
+def _dripping_body(server_stop: Callable[[float], None]):
+    def behaviour(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(100):
+            conn.sendall(b"a")
+            server_stop(0.1)
+
+    return behaviour
+
+
+HOSTILE_HTTP = {
+    "endless headers": (_endless_headers, "http", "protocol_error", "bad HTTP response from "),
+    "broken chunked encoding": (
+        _answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n"),
+        "http",
+        "protocol_error",
+        "bad HTTP response from ",
+    ),
+    "reset mid-body": (
+        _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc", reset=True),
+        "http",
+        "protocol_error",
+        "bad HTTP response from ",
+    ),
+    "closed without an answer": (_answer(b""), "http", "protocol_error", "bad HTTP response "),
+    "body shorter than announced": (
+        _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc"),
+        "http",
+        "protocol_error",
+        "bad HTTP response from ",
+    ),
+    "gzip that is not": (
+        _answer(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 6\r\n\r\nnot gz"),
+        "http",
+        "protocol_error",
+        "bad HTTP response from ",
+    ),
+    "garbage instead of TLS": (_answer(b"\0" * 100), "https", "tls_error", "TLS handshake with "),
+    "redirect to ftp": (
+        _answer(b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/x\r\nContent-Length: 0\r\n\r\n"),
+        "http",
+        "invalid_target",
+        "cannot request ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_HTTP, ids=list(HOSTILE_HTTP))
+def test_a_hostile_server_gets_a_precise_one_line_result(raw_server, case: str) -> None:
+    behaviour, scheme, code, start = HOSTILE_HTTP[case]
+    server = raw_server(behaviour)
+    started = time.perf_counter()
+    result = run(check_http(f"{scheme}://127.0.0.1:{server.port}/", timeout=5))
+    assert (result.error_code, result.ok) == (code, False), result.detail
+    assert result.detail.startswith(start) and "\n" not in result.detail
+    assert time.perf_counter() - started < 4  # decided by what the server did, not the timeout
+
+
+def test_a_body_dripping_slower_than_the_timeout_is_a_timeout(raw_server) -> None:
+    holder: dict = {}
+    server = raw_server(_dripping_body(lambda seconds: holder["server"].wait_stop(seconds)))
+    holder["server"] = server
+    result = run(check_http(f"http://127.0.0.1:{server.port}/", timeout=1))
+    assert result.error_code == "timeout"
+    assert result.detail == f"no complete response from http://127.0.0.1:{server.port}/ within 1 s"
 
 
 def test_it_verifies_tls_against_the_given_bundle(web: Web) -> None:
