@@ -126,6 +126,11 @@ class Check(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("check_detail", args=[self.pk])
+
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
         errors.update(scope_errors(self))

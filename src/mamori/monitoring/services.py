@@ -28,7 +28,7 @@ from django.db.models import Max, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from mamori.monitoring import incidents
+from mamori.monitoring import incidents, registration
 from mamori.monitoring.kinds import CheckKind, invalid_settings_result, probe_call
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
 from mamori.monitoring.probing import run_tls_call, trust_store
@@ -215,6 +215,7 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
             running_slot=None,
         )
         incidents.evaluate(check, result, at, changed)
+        registration.notify_expiring(check, result)
     return new if changed else None
 
 
@@ -257,6 +258,8 @@ def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) ->
             _transition(check, True)
             check.last_run_at, check.last_result = at, result.to_json()
             check.lease_until = check.running_slot = None
+            if result.error_code:  # a flagged success: an expiring domain is told
+                registration.notify_expiring(check, result)
         _update_rows(
             [check for check, _ in fresh],
             [

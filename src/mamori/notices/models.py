@@ -58,6 +58,7 @@ class NoticeKind(models.TextChoices):
     INCIDENT_RECOVERED = "incident_recovered", _("Incident recovered")
     MAINTENANCE_PLANNED = "maintenance_planned", _("Planned maintenance")
     MONITORING_OUTAGE = "monitoring_outage", _("Mamori's own network outage")
+    DOMAIN_EXPIRING = "domain_expiring", _("Domain registration expiring")
 
 
 class RecipientKind(models.TextChoices):
