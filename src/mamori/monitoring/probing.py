@@ -110,10 +110,11 @@ def worker_main(
         # workers; a worker whose parent is gone sees its job pipe close and ends.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        # A check allocates thousands of short-lived objects (tasks, futures, headers): with the
-        # default thresholds the collector runs every few checks, and its full passes walk every
-        # object the worker imported. Move those out of its reach and collect less often
-        # (measured in bench/monitor_bench.py: about a tenth more checks per second).
+        # A check allocates many short-lived objects (tasks, futures, results): with the default
+        # thresholds the collector runs every few checks, and its full passes walk every object
+        # the worker imported. Move those out of its reach and collect less often (measured in
+        # bench/monitor_bench.py with the earlier aiohttp executor: about a tenth more checks
+        # per second).
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
     try:
