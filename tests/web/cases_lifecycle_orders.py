@@ -8,6 +8,8 @@ them with the keystore.
 
 from __future__ import annotations
 
+import functools
+
 from mamori.clients.models import Client
 from mamori.lifecycle import keys
 from mamori.lifecycle.models import (
@@ -108,6 +110,14 @@ CASES: dict[str, Case] = {
 }
 
 
+@functools.cache
+def commercial_ca():
+    """The commercial CA of acme's orders; the scene trusts its root."""
+    from mamori.demo.pki import CertificateAuthority
+
+    return CertificateAuthority.create("Commercial Root").intermediate("Commercial CA")
+
+
 def issued_for_acme_order() -> str:
     """What a CA would issue for :func:`acme_order`'s CSR: leaf and chain, PEM."""
     import datetime as dt
@@ -116,9 +126,7 @@ def issued_for_acme_order() -> str:
     from cryptography.hazmat.primitives import hashes, serialization
     from django.utils import timezone
 
-    from mamori.demo.pki import CertificateAuthority
-
-    ca = CertificateAuthority.create().intermediate("Commercial CA")
+    ca = commercial_ca()
     csr = x509.load_pem_x509_csr(acme_order().csr_pem.encode())
     now = timezone.now()
     cert = (

@@ -116,7 +116,17 @@ def test_ca() -> CertificateAuthority:
 
 
 @pytest.fixture
-def scene(acme, globex, test_ca) -> Scene:
+def scene(acme, globex, test_ca, settings, tmp_path) -> Scene:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from mamori.certificates import services
+    from tests.web.cases_lifecycle_orders import commercial_ca
+
+    # The provider trusts the commercial CA its orders are issued by (MAMORI_CA_BUNDLE).
+    bundle = tmp_path / "provider-roots.pem"
+    bundle.write_bytes(commercial_ca().root.public_bytes(Encoding.PEM))
+    settings.MAMORI_CA_BUNDLE = str(bundle)
+    services._base_trust_store.cache_clear()
     now = timezone.now()
     server = Server.objects.create(
         client=acme, name="web01", kind=ServerKind.VPS, os="Ubuntu 24.04"

@@ -54,6 +54,29 @@ def _base_trust_store() -> TrustStore:
     return TrustStore.system(extra)
 
 
+def issued_chain_problem(pems: list[bytes], *, now: datetime) -> str | None:
+    """Why a certificate handed to Mamori by a person (``pems``: the certificate, then its
+    chain) does not chain to a trusted root, else ``None``. Trusted roots are the system's and
+    those the provider added in ``MAMORI_CA_BUNDLE``; intermediates come from the upload itself
+    or from that bundle. Raises ``ValueError`` for a PEM that is not a certificate."""
+    from cryptography import x509
+    from django.utils.translation import gettext as _
+    from OpenSSL import crypto
+
+    handles = [crypto.X509.from_cryptography(x509.load_pem_x509_certificate(p)) for p in pems]
+    store = _base_trust_store()
+    leaf, chain = handles[0], handles[1:]
+    pool = chain + store.known_issuers([h.to_cryptography() for h in handles])
+    check = store.verify(leaf, pool, now)
+    if check.ok:
+        return None
+    return _(
+        "The certificate does not chain to a trusted root certificate (%(reason)s). Upload the "
+        "certificate followed by the CA's intermediate certificates; the root of a private CA "
+        "must be in the provider's MAMORI_CA_BUNDLE."
+    ) % {"reason": check.message}
+
+
 def trust_store_for(endpoint: Endpoint) -> TrustStore:
     base = _base_trust_store()
     bundle = endpoint.trust_bundle.strip()

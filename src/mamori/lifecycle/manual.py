@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.certificates.models import Certificate
+from mamori.certificates.services import issued_chain_problem
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
@@ -223,6 +224,11 @@ def upload_certificate(order: Order, pem: bytes | str, *, actor: User | None, re
     _require_manual(order, OrderState.NEW, OrderState.APPLIED, OrderState.UNDER_REVIEW)
     with transaction.atomic():
         cert = orders.complete_order(order, pem)
+        # A certificate a person hands over must come from a CA the provider trusts: one signed
+        # by anyone's own CA would otherwise be installed on the client's servers.
+        problem = issued_chain_problem(orders.split_pem_chain(pem), now=timezone.now())
+        if problem:
+            raise orders.CertificateMismatch(problem)
         audit.record(
             "order.certificate",
             order,

@@ -18,6 +18,20 @@ def commercial_ca() -> CertificateAuthority:
     return CertificateAuthority.create("Commercial Root").intermediate("Commercial OV CA")
 
 
+@pytest.fixture(autouse=True)
+def trusted_commercial_root(commercial_ca, settings, tmp_path):
+    """The provider trusts the commercial CA's root (MAMORI_CA_BUNDLE), as it trusts the real
+    CAs it orders from: a certificate handed over must chain to it."""
+    from mamori.certificates import services
+
+    bundle = tmp_path / "provider-roots.pem"
+    bundle.write_bytes(commercial_ca.root.public_bytes(serialization.Encoding.PEM))
+    settings.MAMORI_CA_BUNDLE = str(bundle)
+    services._base_trust_store.cache_clear()
+    yield bundle
+    services._base_trust_store.cache_clear()
+
+
 @pytest.fixture
 def managed(acme) -> ManagedCertificate:
     return ManagedCertificate.objects.create(
