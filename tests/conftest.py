@@ -121,6 +121,20 @@ def smtp(settings):
 
 
 @pytest.fixture(autouse=True)
+def deploy_roots(settings, tmp_path_factory, monkeypatch):
+    """Local deployment targets and HTTP-01 webroots may write under the suite's own temporary
+    directory, nowhere else (MAMORI_DEPLOY_ROOTS, for this process and the Mamori processes a
+    test starts); no reload command is allowed unless a test allows it
+    (MAMORI_DEPLOY_COMMANDS). Tests of those rules set their own."""
+    root = str(tmp_path_factory.getbasetemp())
+    settings.MAMORI_DEPLOY_ROOTS = [root]
+    settings.MAMORI_DEPLOY_COMMANDS = []
+    monkeypatch.setenv("MAMORI_DEPLOY_ROOTS", root)
+    monkeypatch.delenv("MAMORI_DEPLOY_COMMANDS", raising=False)
+    return settings.MAMORI_DEPLOY_ROOTS
+
+
+@pytest.fixture(autouse=True)
 def master_keyring(tmp_path, monkeypatch):
     """A fresh vault keyring file for each test, so no test reads or writes a real one."""
     monkeypatch.delenv("MAMORI_MASTER_KEY", raising=False)

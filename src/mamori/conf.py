@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -159,6 +160,20 @@ VARIABLES: dict[str, Variable] = {
             "Seconds a batch of checks handed to the workers may wait in the queue before "
             "`mamori scheduler` hands its runs out again.",
         ),
+        Variable(
+            "DEPLOY_ROOTS",
+            "",
+            "Comma-separated directories on the Mamori host under which local deployment "
+            "targets and HTTP-01 webroots may write (never the data directory); empty: no "
+            "local targets (docs/access.md).",
+        ),
+        Variable(
+            "DEPLOY_COMMANDS",
+            "",
+            "The reload commands deployment targets may run after installing a certificate, "
+            'separated by ";" or line breaks, words split and quoted as in a shell (e.g. '
+            '"systemctl reload nginx; nginx -s reload"); run without a shell; empty: none.',
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]
@@ -211,6 +226,30 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 def env_list(name: str, default: str = "") -> list[str]:
     raw = env(name, default) or ""
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_commands(name: str) -> list[list[str]]:
+    """Command lines, each as its words: separated like a shell's commands, by ``;`` outside
+    quotes or by line breaks, and split into words like a shell command line (no comments, no
+    expansion). Raises :class:`ConfigError` for one that cannot be read (an open quote)."""
+    raw = env(name, "") or ""
+    commands: list[list[str]] = []
+    for line in raw.splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";")
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        words: list[str] = []
+        try:
+            for token in lexer:
+                if token and set(token) == {";"}:
+                    commands += [words] if words else []
+                    words = []
+                else:
+                    words.append(token)
+        except ValueError as e:
+            raise ConfigError(f"MAMORI_{name}: {line.strip()!r} cannot be read ({e})") from None
+        commands += [words] if words else []
+    return commands
 
 
 def data_dir() -> Path:

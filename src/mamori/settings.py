@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import dj_database_url
@@ -190,6 +191,13 @@ MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
 MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
 MAMORI_MONITOR_REFERENCE_URLS = conf.env_list("MONITOR_REFERENCE_URLS")
 MAMORI_PROBE_PROCESSES = conf.env_int("PROBE_PROCESSES", os.cpu_count() or 1, minimum=0)
+# Deployment on the Mamori host (docs/access.md): where local targets may write, and the only
+# commands any target may run. Checked here so that a bad value stops Mamori at start.
+MAMORI_DEPLOY_ROOTS = conf.env_list("DEPLOY_ROOTS")
+for _root in MAMORI_DEPLOY_ROOTS:
+    if not os.path.isabs(_root):
+        raise conf.ConfigError(f"MAMORI_DEPLOY_ROOTS: {_root!r} is not an absolute path")
+MAMORI_DEPLOY_COMMANDS = [shlex.join(words) for words in conf.env_commands("DEPLOY_COMMANDS")]
 # Scaled-out mode (docs/scaling.md): read by mamori.celery and `mamori scheduler` only.
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
 MAMORI_BROKER_VISIBILITY_TIMEOUT = conf.env_int("BROKER_VISIBILITY_TIMEOUT", 600, minimum=5)

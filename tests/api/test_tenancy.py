@@ -21,7 +21,7 @@ from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Endpoint
 from tests.web.cases_lifecycle_acme import acme_account
-from tests.web.cases_lifecycle_deploy import acme_deployment, acme_target
+from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
 from tests.web.cases_lifecycle_orders import acme_order, issued_for_acme_order
 from tests.web.cases_lifecycle_tasks import acme_revocation, acme_task
@@ -91,11 +91,15 @@ BODIES = {
     "decline_renewal": lambda s: {"note": "not this year"},
     "create_deployment_target": lambda s: {
         "managed_certificate": acme_managed(s).pk,
-        "name": "local",
-        "kind": "local",
+        "name": "web02",
+        "kind": "ssh",
         "endpoint": s.expiring_endpoint.pk,
-        "fullchain_path": "/etc/ssl/www.acme.example.pem",
-        "key_path": "/etc/ssl/www.acme.example.key",
+        "ssh_host": "web02.acme.example",
+        "ssh_username": "deploy",
+        "ssh_secret": acme_secret().pk,
+        "ssh_host_key": HOST_KEY,
+        "fullchain_path": "/etc/nginx/tls/www.acme.example.pem",
+        "key_path": "/etc/nginx/tls/www.acme.example.key",
     },
     "create_deployment": lambda s: {"target": acme_target(s).pk},
     "order_step": lambda s: {"step": "apply", "ca_reference": "ET-1"},

@@ -21,6 +21,7 @@ SSH_VALUE = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
 )
 
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq1suDgoNHZpEmiKGGx1MTMhD9kNockETisdI3s5C4o"
 LIFECYCLE = """\
 version: 1
 clients:
@@ -59,7 +60,7 @@ clients:
             ssh_port: 2222
             ssh_username: deploy
             ssh_credential: "web01 deploy key"
-            ssh_host_key: "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"
+            ssh_host_key: "[127.0.0.1]:2222 HOST_KEY"
             fullchain_path: /etc/nginx/tls/www.pem
             key_path: /etc/nginx/tls/www.key
             key_mode: "0640"
@@ -78,13 +79,26 @@ clients:
         ca_name: Example CA via Reseller
         product: OV SSL
         renewal_instruction: approval
-"""
+""".replace("HOST_KEY", HOST_KEY)
 
 
 @pytest.fixture(autouse=True)
 def english():
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def deploy_settings(settings):
+    """The Mamori host of these files lets local targets and webroots write under /srv/tls and
+    /srv/www, and allows the reload commands they name (docs/access.md); nothing is written or
+    run here."""
+    settings.MAMORI_DEPLOY_ROOTS = ["/srv/tls", "/srv/www"]
+    settings.MAMORI_DEPLOY_COMMANDS = [
+        "systemctl reload nginx",
+        "nginx -s reload",
+        "sudo systemctl reload nginx",
+    ]
 
 
 @pytest.fixture
@@ -317,10 +331,17 @@ clients:
         "No ACME account named 'missing' for this client.",
         "lifecycle.yaml:14: clients[0].managed_certificates[0].challenge_settings: 'api_token' "
         "looks like a secret: keep it in the vault and name it with challenge_credential.",
+        "lifecycle.yaml:17: clients[0].managed_certificates[0].deployment_targets[0]"
+        ".fullchain_path: Name the certificate file, the certificate + chain, or both.",
+        "lifecycle.yaml:19: clients[0].managed_certificates[0].deployment_targets[0].key_path: "
+        "'/k': Not under a directory Mamori may write to "
+        "(MAMORI_DEPLOY_ROOTS: /srv/tls, /srv/www).",
         "lifecycle.yaml:20: clients[0].managed_certificates[0].deployment_targets[0].endpoint: "
         "'www.acme.example:99999': the port must be a whole number from 1 to 65535.",
         "lifecycle.yaml:21: clients[0].managed_certificates[0].deployment_targets[0]"
         ".ssh_credential: No secret named 'unknown key' in this client's vault.",
+        "lifecycle.yaml:22: clients[0].managed_certificates[0].deployment_targets[1]"
+        ".fullchain_path: Name the certificate file, the certificate + chain, or both.",
         "lifecycle.yaml:23: clients[0].managed_certificates[0].deployment_targets[1].kind: "
         "'floppy' is not one of: local, ssh.",
         "lifecycle.yaml:25: clients[0].managed_certificates[0].deployment_targets[1].endpoint: "
@@ -330,6 +351,11 @@ clients:
         ".reload_comand: Unknown field 'reload_comand'. Did you mean 'reload_command'?",
         "lifecycle.yaml:27: clients[0].managed_certificates[0].deployment_targets[2]: "
         "The same record as on line 22 (same name).",
+        "lifecycle.yaml:27: clients[0].managed_certificates[0].deployment_targets[2]"
+        ".fullchain_path: Name the certificate file, the certificate + chain, or both.",
+        "lifecycle.yaml:29: clients[0].managed_certificates[0].deployment_targets[2].key_path: "
+        "'/k': Not under a directory Mamori may write to "
+        "(MAMORI_DEPLOY_ROOTS: /srv/tls, /srv/www).",
         "lifecycle.yaml:35: clients[0].managed_certificates[1].deployment_targets[0]"
         ".ssh_credential: No secret named 'also unknown' in this client's vault.",
     ]
@@ -362,7 +388,9 @@ def test_secret_names_must_name_one_live_secret(acme, secrets):
     ]
 
 
-def test_a_client_admin_may_not_link_vault_secrets_but_may_keep_links(acme, secrets, owner):
+def test_a_client_admin_may_neither_link_vault_secrets_nor_set_up_certificates(
+    acme, secrets, owner
+):
     report = load(LIFECYCLE, actor=owner)
 
     assert [str(e).split(": ", 1)[1] for e in report.errors] == [
@@ -372,14 +400,20 @@ def test_a_client_admin_may_not_link_vault_secrets_but_may_keep_links(acme, secr
         "Only the provider's staff may link the client's vault secrets.",
         "clients[0].managed_certificates[0].deployment_targets[0].ssh_credential: "
         "Only the provider's staff may link the client's vault secrets.",
+        "clients[0].managed_certificates[1]: "
+        "Only the provider's staff set up ACME accounts and managed certificates.",
     ]
     assert not ManagedCertificate.objects.exists()
 
     assert load(LIFECYCLE).ok  # the command line may
+    assert load(LIFECYCLE, actor=owner).ok  # and a client admin may import it unchanged
     changed = LIFECYCLE.replace("acme_profile: shortlived", "acme_profile: classic")
     report = load(changed, actor=owner)
-    assert report.ok, messages(report)
-    assert ManagedCertificate.objects.get(name="www").acme_profile == "classic"
+    assert [str(e).split(": ", 1)[1] for e in report.errors] == [
+        "clients[0].managed_certificates[0]: "
+        "Only the provider's staff set up ACME accounts and managed certificates.",
+    ]
+    assert ManagedCertificate.objects.get(name="www").acme_profile == "shortlived"
 
 
 def test_a_target_key_is_its_name_within_its_certificate(acme, secrets):
@@ -391,18 +425,20 @@ clients:
       - name: a
         names: [a.acme.example]
         issuer: manual
-        deployment_targets: [{name: main, kind: local, key_path: /a.key}]
+        deployment_targets:
+          [{name: main, kind: local, fullchain_path: /srv/tls/a.pem, key_path: /srv/tls/a.key}]
       - name: b
         names: [b.acme.example]
         issuer: manual
-        deployment_targets: [{name: main, kind: local, key_path: /b.key}]
+        deployment_targets:
+          [{name: main, kind: local, fullchain_path: /srv/tls/b.pem, key_path: /srv/tls/b.key}]
 """
     report = load(text)
 
     assert report.ok, messages(report)
     assert sorted(DeploymentTarget.objects.values_list("managed__name", "key_path")) == [
-        ("a", "/a.key"),
-        ("b", "/b.key"),
+        ("a", "/srv/tls/a.key"),
+        ("b", "/srv/tls/b.key"),
     ]
     assert load(text).total("unchanged") == 5  # client, 2 certificates, 2 targets
 

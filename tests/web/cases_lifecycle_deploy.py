@@ -11,6 +11,7 @@ from django.utils import timezone
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle.models import Deployment, DeploymentState, DeploymentTarget, TargetKind
 from tests.web.cases_lifecycle_managed import acme_managed
+from tests.web.cases_vault import acme_secret
 from tests.web.tenancy import ACME_PEOPLE, ACTION, FORM, PAGE, Case
 
 EXEMPT: dict[str, str] = {}
@@ -62,16 +63,21 @@ def target_rows() -> list[dict]:
 
 
 def target_post(name: str):
+    """A target over SSH, which every member of the staff who sees acme may set up (local ones
+    are for provider administrators: tests/lifecycle/deploy/test_target_rules.py)."""
     return lambda s: {
         "name": name,
-        "kind": TargetKind.LOCAL,
+        "kind": TargetKind.SSH,
         "endpoint": s.expiring_endpoint.pk,
-        "fullchain_path": "/etc/ssl/www.acme.example.pem",
-        "key_path": "/etc/ssl/www.acme.example.key",
+        "ssh_host": "web01.acme.example",
+        "ssh_port": "22",
+        "ssh_username": "deploy",
+        "ssh_secret": acme_secret().pk,
+        "ssh_host_key": HOST_KEY,
+        "fullchain_path": "/etc/nginx/tls/www.acme.example.pem",
+        "key_path": "/etc/nginx/tls/www.acme.example.key",
         "cert_mode": "0644",
         "key_mode": "0600",
-        "reload_command": "systemctl reload nginx",
-        "ssh_port": "22",
         "enabled": "on",
     }
 

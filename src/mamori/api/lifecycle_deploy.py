@@ -178,11 +178,16 @@ def get_deployment_target(request: HttpRequest, target_id: int):
     "/deployment-targets",
     response={201: TargetOut, 403: Error, 422: Error},
     summary="Add a deployment target",
-    description="Provider staff who see the client. New certificates of the managed "
-    "certificate are installed there from now on.",
+    description="Provider staff who see the client add targets over SSH; only provider "
+    "administrators add targets on the Mamori host (`local`), whose files must lie under "
+    "`MAMORI_DEPLOY_ROOTS`. The reload command must be one of `MAMORI_DEPLOY_COMMANDS`. New "
+    "certificates of the managed certificate are installed there from now on.",
 )
 def create_deployment_target(request: HttpRequest, payload: TargetIn):
-    from mamori.lifecycle.views_deploy import TargetForm, target_changes
+    from django.core.exceptions import PermissionDenied
+
+    from mamori.lifecycle import targets
+    from mamori.lifecycle.views_deploy import TargetForm
 
     user = request.auth
     managed = (
@@ -194,25 +199,24 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
     if managed is None:
         raise ValidationError([_invalid("managed_certificate", "Unknown managed certificate.")])
     _require_staff(request, managed)
+    problem = targets.permission_problem(
+        user, managed.client, [DeploymentTarget(kind=payload.kind)]
+    )
+    if problem:
+        raise HttpError(403, problem)
     data = {k: v for k, v in payload.dict().items() if v is not None and v is not False}
     data.pop("managed_certificate")
-    form = TargetForm(data, managed=managed)
+    form = TargetForm(data, managed=managed, user=user)
     if not form.is_valid():
         raise ValidationError(
             [_invalid(f, str(m)) for f, msgs in form.errors.items() for m in msgs]
         )
-    with transaction.atomic():
-        target = form.save(commit=False)
-        target.managed = managed
-        target.save()
-        audit.record(
-            "deployment_target.create",
-            target,
-            actor=user,
-            request=request,
-            changes=target_changes(target),
-            client_id=managed.client_id,
+    try:
+        target = targets.save_target(
+            form.save(commit=False), before=None, actor=user, request=request
         )
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from None
     return Status(201, get_object_or_404(_targets(request), pk=target.pk))
 
 

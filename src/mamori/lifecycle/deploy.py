@@ -40,7 +40,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from mamori.certificates.models import Certificate
-from mamori.lifecycle import failures
+from mamori.core import audit
+from mamori.lifecycle import failures, targets
 from mamori.lifecycle.models import (
     OPEN_DEPLOYMENT_STATES,
     Deployment,
@@ -118,6 +119,13 @@ def queue_deployments(
                     created_at=now,
                     next_attempt_at=now,
                     log=[_entry(now, "queued", f"certificate {certificate.fingerprint_sha256}")],
+                )
+                audit.record(
+                    "deployment.create",
+                    deployment,
+                    actor=actor,
+                    changes={"target": target.pk, "certificate": certificate.pk, "queued": "new"},
+                    client_id=managed.client_id,
                 )
         except IntegrityError:
             # Another deployment to this target is running; drive_due queues this one after it.
@@ -233,11 +241,20 @@ def backup_path(path: str, deployment: Deployment) -> str:
 
 
 class LocalFiles:
-    """Files and commands on the Mamori host."""
+    """Files and commands on the Mamori host. Every path is checked, symbolic links resolved,
+    against the directories local targets may use (:func:`targets.local_path_problem`) right
+    before it is read, written or removed."""
 
     label = "local"
 
+    @staticmethod
+    def _check(path: str) -> None:
+        problem = targets.local_path_problem(path)
+        if problem:
+            raise DeploymentError(f"{path}: {problem}")
+
     def read_file(self, path: str) -> bytes | None:
+        self._check(path)
         try:
             with open(path, "rb") as f:
                 return f.read()
@@ -248,6 +265,7 @@ class LocalFiles:
 
     def stat(self, path: str) -> tuple[int, int, int] | None:
         """(mode, uid, gid), or None if missing."""
+        self._check(path)
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -264,6 +282,7 @@ class LocalFiles:
         owner: str | None = None,
         group: str | None = None,
     ) -> None:
+        self._check(path)
         directory, name = os.path.split(path)
         try:
             fd, temp = tempfile.mkstemp(prefix=f".{name}.mamori-", suffix=".tmp", dir=directory)
@@ -285,14 +304,12 @@ class LocalFiles:
             raise DeploymentError(f"cannot write {path}: {reason}") from None
 
     def remove(self, path: str) -> None:
+        self._check(path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
-    def run(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            return -1, f"the command cannot be parsed: {exc}"
+    def run(self, argv: list[str], timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
+        """Run ``argv`` (no shell) with nothing on its standard input."""
         if not argv:
             return 0, ""
         try:
@@ -359,8 +376,10 @@ class RemoteFiles:
     def remove(self, path: str) -> None:
         self.remote.remove(path)
 
-    def run(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
-        return self.remote.run(command, timeout=timeout)
+    def run(self, argv: list[str], timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
+        """SSH always hands a command line to the remote login shell: quoted word by word, the
+        shell runs exactly ``argv`` (no expansion, no second command)."""
+        return self.remote.run(shlex.join(argv), timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -453,7 +472,10 @@ class _Run:
         if not command:
             self.step("reload", "no reload command")
             return
-        status, output = files.run(command, timeout=COMMAND_TIMEOUT)
+        problem = targets.command_problem(command)
+        if problem:  # taken out of MAMORI_DEPLOY_COMMANDS since the target was saved
+            raise DeploymentError(problem)
+        status, output = files.run(targets.command_argv(command), timeout=COMMAND_TIMEOUT)
         detail = f"{command}: exit status {status}" + (
             f"\n{output.strip()[-1000:]}" if output.strip() else ""
         )
@@ -505,7 +527,10 @@ class _Run:
     # -- rolling back ----------------------------------------------------------------------------
 
     def rollback(self, files) -> bool:
-        """Put the previous files back and reload; True if all of it worked."""
+        """Put the previous files back and reload; True if all of it worked. Nothing was
+        written when no previous file was recorded: then there is nothing to restore or reload."""
+        if not self.d.backup:
+            return True
         ok = True
         for path, kept in self.d.backup.items():
             try:
@@ -589,6 +614,9 @@ def run_deployment(deployment_id: int, *, now: datetime | None = None) -> Deploy
         run.step("resume", f"resumed after an interrupted run (was {resumed_from})")
     else:
         run.step("start", f"attempt {deployment.attempts} on {target.get_kind_display()}")
+    problem = targets.runtime_problem(target)
+    if problem:  # nothing is opened, written or run for a target that breaks the rules
+        return _fail(run, problem, None, refused=True)
     try:
         with open_files(target) as files:
             try:
@@ -605,17 +633,50 @@ def run_deployment(deployment_id: int, *, now: datetime | None = None) -> Deploy
     return _succeed(run)
 
 
+def _audit_outcome(run: _Run, state: str, error: str = "") -> None:
+    """Every deployment's outcome is on the audit trail, whoever or whatever started it: what
+    was written where, and which command ran."""
+    d, target = run.d, run.target
+    changes = {
+        "target": target.pk,
+        "kind": target.kind,
+        "host": target.ssh_host if target.kind == TargetKind.SSH else "local",
+        "certificate": d.certificate.fingerprint_sha256,
+        "files": [path for _kind, path, _mode in _planned_or_none(target)],
+        "reload_command": target.reload_command,
+        "attempt": d.attempts,
+        "state": state,
+    }
+    if error:
+        changes["error"] = error[:500]
+    audit.record(
+        f"deployment.{state}",
+        d,
+        changes=changes,
+        client_id=target.managed.client_id,
+    )
+
+
+def _planned_or_none(target: DeploymentTarget) -> list[tuple[str, str, int]]:
+    try:
+        return planned_files(target)
+    except DeploymentError:
+        return []
+
+
 def _succeed(run: _Run) -> Deployment:
     d, target = run.d, run.target
     finished = timezone.now()
-    run.step(
-        "done",
-        "",
-        state=DeploymentState.SUCCEEDED,
-        error="",
-        finished_at=finished,
-        lease_until=None,
-    )
+    with transaction.atomic():
+        run.step(
+            "done",
+            "",
+            state=DeploymentState.SUCCEEDED,
+            error="",
+            finished_at=finished,
+            lease_until=None,
+        )
+        _audit_outcome(run, DeploymentState.SUCCEEDED)
     failures.resolve_failures(failure_subject(target), FailureKind.DEPLOYMENT, now=finished)
     if target.endpoint_id:
         from mamori.certificates.services import check_endpoint
@@ -628,10 +689,12 @@ def _succeed(run: _Run) -> Deployment:
     return d
 
 
-def _fail(run: _Run, message: str, files) -> Deployment:
+def _fail(run: _Run, message: str, files, *, refused: bool = False) -> Deployment:
     d, target = run.d, run.target
     run.step("failed", message)
-    if files is None:
+    if refused:  # the target breaks the rules: nothing was opened, written or run
+        state = DeploymentState.FAILED
+    elif files is None:
         state = DeploymentState.FAILED if d.backup else DeploymentState.ROLLED_BACK
         if d.backup:
             message += " (the previous files could not be restored: no connection)"
@@ -651,6 +714,7 @@ def _fail(run: _Run, message: str, files) -> Deployment:
             lease_until=None,
             next_attempt_at=retry_at,
         )
+        _audit_outcome(run, state, message)
         managed = target.managed
         failures.open_failure(
             managed.client,
@@ -715,8 +779,6 @@ def deploy_now(
 ) -> list[Deployment]:
     """Install the managed certificate's current certificate now (on ``target``, or on all its
     enabled targets), including on targets where it already succeeded; audited."""
-    from mamori.core import audit
-
     if managed.certificate_id is None:
         raise DeploymentError("this certificate has not been issued yet: nothing to deploy")
     targets = [target] if target is not None else list(managed.targets.filter(enabled=True))

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -275,6 +276,27 @@ class ManagedCertificate(WaitingForClient):
 
     def get_absolute_url(self) -> str:
         return reverse("managed_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        """A webroot is an absolute path written out in full; on the Mamori host it lies under
+        ``MAMORI_DEPLOY_ROOTS`` like a local deployment target's files (the form, the API and
+        the import file all reach this through ``full_clean()``)."""
+        from mamori.lifecycle import targets
+
+        settings_ = self.challenge_settings if isinstance(self.challenge_settings, dict) else {}
+        webroot = settings_.get("webroot")
+        if self.challenge not in (ChallengeMethod.HTTP_WEBROOT, ChallengeMethod.HTTP_SSH):
+            return
+        if webroot is None or webroot == "":
+            return  # said by the form; the solver refuses to run without one
+        if not isinstance(webroot, str):
+            problem = _("Give the webroot as a path, e.g. /var/www/html.")
+        elif self.challenge == ChallengeMethod.HTTP_WEBROOT:
+            problem = targets.local_path_problem(webroot, directory=True)
+        else:
+            problem = targets.path_syntax_problem(webroot, directory=True)
+        if problem:
+            raise ValidationError({"challenge_settings": f"webroot: {problem}"})
 
     @property
     def common_name(self) -> str:
@@ -723,6 +745,15 @@ class DeploymentTarget(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The rules of a valid target (:func:`mamori.lifecycle.targets.problems`): the form,
+        the API and the import file all reach them through ``full_clean()``."""
+        from mamori.lifecycle import targets
+
+        found = targets.problems(self)
+        if found:
+            raise ValidationError(found)
 
 
 class DeploymentState(models.TextChoices):

@@ -68,7 +68,17 @@ class WebrootSolver:
             raise SolverError(_("The challenge settings need an absolute 'webroot' path."))
         self.directory = Path(webroot) / CHALLENGE_DIR
 
+    def _check(self) -> None:
+        """The webroot is a local path like a local target's: under MAMORI_DEPLOY_ROOTS, never
+        in Mamori's own data (checked as the files are written, links resolved)."""
+        from mamori.lifecycle import targets
+
+        problem = targets.local_path_problem(str(self.directory), directory=True)
+        if problem:
+            raise SolverError(f"{self.directory}: {problem}")
+
     def present(self, challenges: Sequence[Any]) -> None:
+        self._check()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             for challenge in challenges:
@@ -83,6 +93,7 @@ class WebrootSolver:
             ) from None
 
     def cleanup(self, challenges: Sequence[Any]) -> None:
+        self._check()
         for challenge in challenges:
             if challenge.token:
                 (self.directory / _safe_token(challenge.token)).unlink(missing_ok=True)

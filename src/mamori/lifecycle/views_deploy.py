@@ -8,20 +8,22 @@ is fetched through ``visible_to`` (an outsider gets a 404).
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from mamori.core import audit
 from mamori.inventory.models import Endpoint
-from mamori.lifecycle import approvals, deploy
+from mamori.lifecycle import approvals, deploy, targets
 from mamori.lifecycle.models import (
     OPEN_DEPLOYMENT_STATES,
     Deployment,
@@ -64,6 +66,12 @@ def require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
         raise PermissionDenied
 
 
+def require_target_permission(request: HttpRequest, target: DeploymentTarget) -> None:
+    problem = targets.permission_problem(request.user, target.managed.client, [target])
+    if problem:
+        raise PermissionDenied(problem)
+
+
 def visible_managed(request: HttpRequest, pk: int) -> ManagedCertificate:
     return get_object_or_404(
         ManagedCertificate.objects.visible_to(request.user).select_related("client"), pk=pk
@@ -81,50 +89,41 @@ def managed_url(managed: ManagedCertificate) -> str:
     return reverse("managed_detail", args=[managed.pk])
 
 
-def target_changes(target: DeploymentTarget) -> dict:
-    changes = {}
-    for name in AUDITED_FIELDS:
-        value = getattr(target, f"{name}_id" if name in ("endpoint", "ssh_secret") else name)
-        changes[name] = value
-    return changes
-
-
 # --- the target form -------------------------------------------------------------------------
 
 
-def _absolute(value: str) -> str:
-    value = value.strip()
-    if value and not value.startswith("/"):
-        raise forms.ValidationError(_("Give an absolute path (starting with /)."))
-    if "\n" in value or "\0" in value:
-        raise forms.ValidationError(_("A path cannot contain line breaks."))
-    return value
-
-
-def _mode(value: str) -> str:
-    value = value.strip()
-    try:
-        mode = int(value, 8)
-    except ValueError:
-        raise forms.ValidationError(_("Give an octal file mode, e.g. 0600.")) from None
-    if not 0 <= mode <= 0o7777:
-        raise forms.ValidationError(_("Give an octal file mode, e.g. 0600."))
-    return f"{mode:04o}"
-
-
 class TargetForm(forms.ModelForm):
+    """The target's fields for ``user``; what a valid target is lives in the model
+    (:func:`mamori.lifecycle.targets.problems`), who may set what in
+    :func:`mamori.lifecycle.targets.permission_problem`: the API and the import use both too."""
+
+    reload_command = forms.ChoiceField(
+        label=gettext_lazy("reload command"),
+        required=False,
+        widget=forms.Select(attrs={"class": "mono"}),
+    )
+
     class Meta:
         model = DeploymentTarget
         fields = AUDITED_FIELDS
-        widgets = {
-            "ssh_host_key": forms.Textarea(attrs={"rows": 2, "class": "mono"}),
-            "reload_command": forms.TextInput(attrs={"class": "mono"}),
-        }
+        widgets = {"ssh_host_key": forms.Textarea(attrs={"rows": 2, "class": "mono"})}
 
-    def __init__(self, *args, managed: ManagedCertificate, **kwargs):
+    def __init__(self, *args, managed: ManagedCertificate, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.managed = managed
+        self.user = user
+        self.instance.managed = managed
+        self.before = copy.copy(self.instance) if self.instance.pk else None
+        local_allowed = targets.may_manage_local(user) and bool(settings.MAMORI_DEPLOY_ROOTS)
+        kinds = [(v, label) for v, label in TargetKind.choices if v != TargetKind.LOCAL]
+        if local_allowed or (self.before is not None and self.before.kind == TargetKind.LOCAL):
+            kinds = list(TargetKind.choices)
+        # Offered: what this user may set up here; accepted by the field: every kind, so that
+        # a refusal says why (the model's rules and permission_problem), for the API too.
         self.fields["kind"].choices = TargetKind.choices
+        self.fields["kind"].widget.choices = kinds
+        if len(kinds) == 1:
+            self.fields["kind"].initial = kinds[0][0]
         self.fields["endpoint"].queryset = Endpoint.objects.filter(client=managed.client_id)
         self.fields["endpoint"].help_text = _(
             "After installing, Mamori connects here and checks that the new certificate is served."
@@ -132,10 +131,24 @@ class TargetForm(forms.ModelForm):
         self.fields["ssh_secret"].queryset = Secret.objects.live().filter(
             client=managed.client_id, kind__in=SSH_SECRET_KINDS
         )
+        commands = targets.allowed_commands()
+        current = (self.instance.reload_command or "").strip()
+        choices = [("", _("(none)"))] + [(c, c) for c in commands]
+        if current and current not in commands:
+            choices.append((current, _("%(command)s (not allowed)") % {"command": current}))
+        self.fields["reload_command"].choices = choices
+        self.fields["reload_command"].error_messages["invalid_choice"] = _(
+            "Not one of the reload commands allowed on this Mamori host "
+            "(MAMORI_DEPLOY_COMMANDS): %(commands)s."
+        ) % {"commands": "; ".join(commands) or _("none")}
         self.fields["reload_command"].help_text = _(
-            'Run after the files are written, e.g. "systemctl reload nginx" (on the Mamori '
-            "host: split like a shell command line, without a shell)."
+            "Run after the files are written, without a shell: one of the commands the "
+            "Mamori host allows (MAMORI_DEPLOY_COMMANDS)."
         )
+        if local_allowed:
+            self.fields["key_path"].help_text = _(
+                "On the Mamori host (local), files lie under %(roots)s."
+            ) % {"roots": ", ".join(settings.MAMORI_DEPLOY_ROOTS)}
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -146,93 +159,30 @@ class TargetForm(forms.ModelForm):
             raise forms.ValidationError(_("This certificate already has a target of this name."))
         return name
 
-    def clean_cert_path(self):
-        return _absolute(self.cleaned_data["cert_path"])
-
-    def clean_chain_path(self):
-        return _absolute(self.cleaned_data["chain_path"])
-
-    def clean_fullchain_path(self):
-        return _absolute(self.cleaned_data["fullchain_path"])
-
-    def clean_key_path(self):
-        return _absolute(self.cleaned_data["key_path"])
-
-    def clean_cert_mode(self):
-        return _mode(self.cleaned_data["cert_mode"])
-
-    def clean_key_mode(self):
-        return _mode(self.cleaned_data["key_mode"])
-
-    def clean_reload_command(self):
-        import shlex
-
-        command = self.cleaned_data["reload_command"].strip()
-        try:
-            shlex.split(command)
-        except ValueError as exc:
-            raise forms.ValidationError(
-                _("This command cannot be read: %(error)s") % {"error": exc}
-            ) from None
-        return command
-
-    def clean(self):
-        data = super().clean()
-        if not (data.get("cert_path") or data.get("fullchain_path")):
-            self.add_error(
-                "fullchain_path", _("Name the certificate file, the certificate + chain, or both.")
-            )
-        paths = [data.get(f) for f in ("cert_path", "chain_path", "fullchain_path", "key_path")]
-        paths = [p for p in paths if p]
-        if len(paths) != len(set(paths)):
-            self.add_error("key_path", _("Each file needs a path of its own."))
-        if data.get("kind") == TargetKind.SSH:
-            for field in ("ssh_host", "ssh_username", "ssh_secret", "ssh_host_key"):
-                if not data.get(field):
-                    self.add_error(field, _("Required for a target over SSH."))
-            host_key = data.get("ssh_host_key")
-            if host_key:
-                from mamori.lifecycle.ssh import parse_host_key
-
-                try:
-                    parse_host_key(host_key)
-                except ValueError:
-                    self.add_error(
-                        "ssh_host_key",
-                        _(
-                            'This is not an SSH public host key (e.g. "ssh-ed25519 AAAA...", '
-                            "from ssh-keyscan or /etc/ssh/ssh_host_ed25519_key.pub)."
-                        ),
-                    )
-        return data
+    def _post_clean(self):
+        super()._post_clean()  # the model's rules (targets.problems)
+        problem = targets.permission_problem(
+            self.user, self.managed.client, [self.before, self.instance]
+        )
+        if problem:
+            self.add_error("kind" if "kind" not in self.errors else None, problem)
 
 
 # --- pages -----------------------------------------------------------------------------------
 
 
-def _save_target(request, managed, form, action: str) -> DeploymentTarget:
-    with transaction.atomic():
-        target = form.save(commit=False)
-        target.managed = managed
-        target.save()
-        audit.record(
-            action,
-            target,
-            actor=request.user,
-            request=request,
-            changes=target_changes(target),
-            client_id=managed.client_id,
-        )
-    return target
+def _save_target(request, form: TargetForm) -> DeploymentTarget:
+    target = form.save(commit=False)
+    return targets.save_target(target, before=form.before, actor=request.user, request=request)
 
 
 @login_required
 def target_add(request: HttpRequest, managed_pk: int) -> HttpResponse:
     managed = visible_managed(request, managed_pk)
     require_staff(request, managed)
-    form = TargetForm(request.POST or None, managed=managed)
+    form = TargetForm(request.POST or None, managed=managed, user=request.user)
     if request.method == "POST" and form.is_valid():
-        target = _save_target(request, managed, form, "deployment_target.create")
+        target = _save_target(request, form)
         messages.success(request, _("Target %(name)s added.") % {"name": target.name})
         return redirect(managed_url(managed) + "#deployment")
     return render(request, "lifecycle/deploy_target_form.html", {"form": form, "managed": managed})
@@ -243,9 +193,10 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
     target = visible_target(request, pk)
     managed = target.managed
     require_staff(request, managed)
-    form = TargetForm(request.POST or None, instance=target, managed=managed)
+    require_target_permission(request, target)
+    form = TargetForm(request.POST or None, instance=target, managed=managed, user=request.user)
     if request.method == "POST" and form.is_valid():
-        _save_target(request, managed, form, "deployment_target.update")
+        _save_target(request, form)
         messages.success(request, _("Target %(name)s saved.") % {"name": target.name})
         return redirect(managed_url(managed) + "#deployment")
     return render(
@@ -260,21 +211,13 @@ def target_delete(request: HttpRequest, pk: int) -> HttpResponse:
     target = visible_target(request, pk)
     managed = target.managed
     require_staff(request, managed)
+    require_target_permission(request, target)
     busy = target.deployments.filter(state__in=OPEN_DEPLOYMENT_STATES).exists()
     if request.method == "POST":
         if busy:
             messages.error(request, _("A deployment to this target is under way: wait for it."))
             return redirect(managed_url(managed) + "#deployment")
-        with transaction.atomic():
-            audit.record(
-                "deployment_target.delete",
-                target,
-                actor=request.user,
-                request=request,
-                changes=target_changes(target),
-                client_id=managed.client_id,
-            )
-            target.delete()
+        targets.delete_target(target, actor=request.user, request=request)
         messages.success(request, _("Target %(name)s removed.") % {"name": target.name})
         return redirect(managed_url(managed) + "#deployment")
     return render(

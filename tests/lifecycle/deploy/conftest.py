@@ -125,9 +125,10 @@ class Site:
 
 
 @pytest.fixture
-def site(nginx, deploy_root, deploy_ca, acme) -> Site:
+def site(nginx, deploy_root, deploy_ca, acme, settings) -> Site:
     """nginx serving the managed certificate's current certificate (first issued by hand) on
-    127.0.0.1, and the endpoint that watches it."""
+    127.0.0.1, and the endpoint that watches it. The reload command that tells this nginx to
+    reload (and ``true``) are the commands the Mamori host allows (MAMORI_DEPLOY_COMMANDS)."""
     # A standing instruction: these tests renew the certificate again and again to deploy it.
     managed = ManagedCertificate.objects.create(
         client=acme,
@@ -142,6 +143,7 @@ def site(nginx, deploy_root, deploy_ca, acme) -> Site:
     key_pem = vault.decrypt_for_export(managed.key_secret).decode()
     port = nginx.add_site("www", cert=(first.pem, key_pem, managed.chain_pem))
     nginx.start()
+    settings.MAMORI_DEPLOY_COMMANDS = [f"kill -HUP {nginx.pid}", "true"]
     endpoint = Endpoint.objects.create(
         client=acme, host="127.0.0.1", port=port, sni=NAME, trust_bundle=deploy_root.cert_pem
     )

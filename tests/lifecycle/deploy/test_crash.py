@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -84,6 +85,11 @@ def test_a_deployment_killed_during_the_reload_is_resumed_without_losing_the_bac
         env.pop(name, None)
     slow = tmp_path / "slow-reload"
     slow.touch()
+    # What the Mamori host allows: writing under nginx's directory, and this one reload command.
+    env["MAMORI_DEPLOY_ROOTS"] = str(nginx.prefix)
+    env["MAMORI_DEPLOY_COMMANDS"] = shlex.join(
+        ["sh", "-c", f"if [ -e {slow} ]; then sleep 60; fi; kill -HUP {nginx.pid}"]
+    )
     setup = finish(
         worker(
             env,

@@ -225,9 +225,13 @@ def test_a_bad_deploy_is_rolled_back_alerted_once_and_retried(
 
 
 @pytest.mark.req("CERT-09")
-def test_a_failing_reload_command_restores_the_previous_files(site, deploy_ca, fast_verify):
+def test_a_failing_reload_command_restores_the_previous_files(
+    site, deploy_ca, fast_verify, settings
+):
     old_fullchain = site.cert_file.read_bytes()
-    target = site.target(reload_command="sh -c 'echo config test failed >&2; exit 1'")
+    failing = "sh -c 'echo config test failed >&2; exit 1'"
+    settings.MAMORI_DEPLOY_COMMANDS = [*settings.MAMORI_DEPLOY_COMMANDS, failing]
+    target = site.target(reload_command=failing)
     new_certificate(site.managed, deploy_ca)
     [queued] = Deployment.objects.filter(target=target)
 

@@ -34,13 +34,13 @@ def target_data(site, **extra) -> dict:
 
 @pytest.mark.req("CERT-09")
 def test_staff_add_a_target_and_deploy_from_the_certificate_page(
-    site, deploy_ca, operator, member, client
+    site, deploy_ca, provider_admin, member, client
 ):
     add_url = reverse("deployment_target_add", args=[site.managed.pk])
     client.force_login(member)
     assert client.get(add_url).status_code == 403
 
-    client.force_login(operator)
+    client.force_login(provider_admin)  # a target on the Mamori host: administrators only
     response = client.post(add_url, target_data(site))
     assert response.status_code == 302, response.content.decode()[:3000]
     target = DeploymentTarget.objects.get(managed=site.managed)
@@ -98,10 +98,10 @@ def test_the_target_form_explains_what_is_wrong(site, operator, client):
 
 
 @pytest.mark.req("CERT-09")
-def test_the_api_lists_targets_and_runs_a_deployment(site, deploy_ca, operator, client):
+def test_the_api_lists_targets_and_runs_a_deployment(site, deploy_ca, provider_admin, client):
     from mamori.core.tokens import create_token
 
-    token = create_token(operator, "test")[1]
+    token = create_token(provider_admin, "test")[1]
     headers = {"Authorization": f"Bearer {token}"}
     response = client.post(
         "/api/v1/deployment-targets",

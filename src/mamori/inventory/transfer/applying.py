@@ -39,6 +39,7 @@ from mamori.inventory.transfer.schema import (
     parse_endpoint_ref,
     show,
 )
+from mamori.lifecycle import targets
 from mamori.vault.models import Secret
 from mamori.vault.services import may_manage
 
@@ -63,6 +64,22 @@ def may_import(actor: User | None) -> bool:
 def may_create_clients(actor: User | None) -> bool:
     """New clients come from the provider's side: its administrators and operators."""
     return actor is None or actor.is_superuser or actor.role in ALL_CLIENT_ROLES
+
+
+def write_problem(
+    section: str,
+    actor: User,
+    client: Client,
+    before: models.Model | None,
+    after: models.Model | None,
+) -> str | None:
+    """Why ``actor`` may not create or change a record of ``section`` (``before`` → ``after``),
+    by the rule the pages and the API of that record apply; ``None`` if it may."""
+    if section in ("acme_accounts", "managed_certificates") and not may_manage(actor, client):
+        return _("Only the provider's staff set up ACME accounts and managed certificates.")
+    if section == "deployment_targets":
+        return targets.permission_problem(actor, client, [before, after])
+    return None
 
 
 def jsonable(value: Any) -> Any:
@@ -228,7 +245,8 @@ class Importer:
                 self._child(
                     records,
                     child,
-                    parent=obj if obj is not None else section.model(),
+                    # A record refused here still has its records, checked against it.
+                    parent=obj if obj is not None else (existing or section.model()),
                     writable=written,
                     label=prefix,
                 )
@@ -394,13 +412,14 @@ class Importer:
             if parent is not None:
                 values[section.parent_attr] = parent
             obj = section.model(**values)
-            if not self._clean(entry, obj):
+            if not self._permitted(entry, None, obj, parent) or not self._clean(entry, obj):
                 return None
             obj.save()
             changes = {k: jsonable(v) for k, v in desired.items()}
             self._written(entry, "create", obj, parent, changes, label)
             return obj
 
+        before = copy.copy(obj)
         changed: dict[str, list[Any]] = {}
         for name, new in desired.items():
             spec = section.spec(name)
@@ -419,7 +438,7 @@ class Importer:
         if not changed:
             self.report.count(section.name, "unchanged")
             return obj
-        if not self._clean(entry, obj):
+        if not self._permitted(entry, before, obj, parent) or not self._clean(entry, obj):
             return None
         # Only the fields the file changed: the checker writes an endpoint's watch state
         # concurrently, and a full save would put back what it read before.
@@ -427,6 +446,27 @@ class Importer:
         obj.save(update_fields=[*(section.spec(n).model_attr for n in changed), *auto_now])
         self._written(entry, "update", obj, parent, changed, label)
         return obj
+
+    def _permitted(
+        self,
+        entry: Entry,
+        before: models.Model | None,
+        after: models.Model,
+        parent: models.Model | None,
+    ) -> bool:
+        """Whether the actor may write this record: the same rule the record's own pages and
+        API apply (reported at the record's line if not). Records nobody but the provider's
+        staff may set up (ACME accounts, managed certificates, deployment targets) are refused
+        to client users here as there."""
+        if self.actor is None:
+            return True
+        client = parent if isinstance(parent, Client) else getattr(parent, "client", None)
+        if client is None:
+            return True  # a client itself: may_create_clients decided
+        problem = write_problem(entry.section.name, self.actor, client, before, after)
+        if problem:
+            self.report.add_error(entry.line, entry.path, problem)
+        return problem is None
 
     def _clean(self, entry: Entry, obj: models.Model) -> bool:
         """Run the model's full validation; report each message at the line of its field."""

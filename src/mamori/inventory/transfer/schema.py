@@ -677,7 +677,9 @@ def describe(error: ValidationError, value: Any, model_field: models.Field | Non
             text = _("%(value)s is not one of: %(valid)s.") % {"value": show(value), "valid": valid}
         elif item.code in ("blank", "null"):
             text = _("A value is required.")
-        elif value not in (None, "") and not isinstance(value, list) and item.code != "unique":
+        elif (
+            value not in (None, "") and not isinstance(value, list | dict) and item.code != "unique"
+        ):
             text = f"{show(value)}: {text}"
         messages.append(text)
     return messages
