@@ -5,9 +5,12 @@ use an owner (client admin of ``acme``), a member (viewer of ``acme``) and an ou
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
+from django.conf import settings as django_settings
 
+from mamori import conf
 from mamori.clients.models import Client, Contact, Contract, ContractType
 from mamori.core.models import Role, User
 from mamori.vault import keys
@@ -16,6 +19,14 @@ from mamori.vault import keys
 from tests.support.acme_servers import pdns, pebble, sshd, webroot_server  # noqa: F401
 
 PASSWORD = "correct horse battery staple 42"
+
+# The suite's real servers listen on loopback, so every test may connect to loopback, as
+# MAMORI_ALLOW_PRIVATE_NETWORKS lets a deployment reach its own networks: the environment for
+# the processes tests start (mamori serve, demo, workers), the settings for this one (already
+# read by pytest-django). Tests of the address guard set it to [] through the settings fixture.
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+os.environ["MAMORI_ALLOW_PRIVATE_NETWORKS"] = LOOPBACK_NETWORKS
+django_settings.MAMORI_ALLOW_PRIVATE_NETWORKS = conf.env_networks("ALLOW_PRIVATE_NETWORKS")
 
 
 @pytest.fixture

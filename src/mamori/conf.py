@@ -9,6 +9,7 @@ wins.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shlex
@@ -89,6 +90,14 @@ VARIABLES: dict[str, Variable] = {
             "CHATWORK_API_URL",
             "https://api.chatwork.com/v2",
             "Base URL of the Chatwork API used by Chatwork channels.",
+        ),
+        Variable(
+            "ALLOW_PRIVATE_NETWORKS",
+            "",
+            "Comma-separated non-public networks in CIDR form (e.g. 10.0.0.0/8,fd00::/8) that "
+            "Mamori may connect to for any endpoint, chat channel, seal page and AIA, OCSP or "
+            "CRL URL; empty: only public addresses, unless the provider's staff allowed the "
+            "record (docs/access.md).",
         ),
         Variable(
             "CA_BUNDLE",
@@ -250,6 +259,20 @@ def env_commands(name: str) -> list[list[str]]:
             raise ConfigError(f"MAMORI_{name}: {line.strip()!r} cannot be read ({e})") from None
         commands += [words] if words else []
     return commands
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IP networks in CIDR form (a bare address is one host).
+    Raises :class:`ConfigError` naming the variable and the entry that is not a network."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as e:
+            raise ConfigError(
+                f"MAMORI_{name}: {item!r} is not a network in CIDR form such as 10.0.0.0/8 ({e})"
+            ) from None
+    return networks
 
 
 def data_dir() -> Path:

@@ -174,6 +174,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Mamori's own settings.
 MAMORI_CA_BUNDLE = conf.env("CA_BUNDLE") or None
+# Non-public networks Mamori may connect to for any record (mamori.core.outbound).
+MAMORI_ALLOW_PRIVATE_NETWORKS = conf.env_networks("ALLOW_PRIVATE_NETWORKS")
 MAMORI_CHECK_INTERVAL = conf.env_int("CHECK_INTERVAL", 6 * 3600, minimum=60)
 MAMORI_OPERATOR_EMAILS = conf.env_list("OPERATOR_EMAILS")
 MAMORI_OPERATOR_CHANNELS = conf.env_list("OPERATOR_CHANNELS")

@@ -73,6 +73,18 @@ def test_it_rejects_bad_numbers_and_booleans(monkeypatch):
         conf.env_bool("DEBUG")
 
 
+def test_it_reads_the_private_networks_mamori_may_reach_and_names_a_bad_entry(monkeypatch):
+    monkeypatch.setenv("MAMORI_ALLOW_PRIVATE_NETWORKS", "10.0.0.0/8, fd00::/8,192.168.1.5")
+    networks = conf.env_networks("ALLOW_PRIVATE_NETWORKS")
+    assert [str(n) for n in networks] == ["10.0.0.0/8", "fd00::/8", "192.168.1.5/32"]
+    for bad in ("10.0.0.1/8", "intranet", "10.0.0.0/33"):
+        monkeypatch.setenv("MAMORI_ALLOW_PRIVATE_NETWORKS", f"10.0.0.0/8,{bad}")
+        with pytest.raises(conf.ConfigError, match=rf"^MAMORI_ALLOW_PRIVATE_NETWORKS: '{bad}'"):
+            conf.env_networks("ALLOW_PRIVATE_NETWORKS")
+    monkeypatch.setenv("MAMORI_ALLOW_PRIVATE_NETWORKS", "")
+    assert conf.env_networks("ALLOW_PRIVATE_NETWORKS") == []
+
+
 def test_it_generates_the_secret_key_once_with_private_permissions(monkeypatch, tmp_path):
     monkeypatch.delenv("MAMORI_SECRET_KEY", raising=False)
     monkeypatch.delenv("MAMORI_SECRET_KEY_FILE", raising=False)
@@ -88,7 +100,10 @@ def test_the_readme_lists_every_variable_and_the_code_reads_no_other():
     used = set()
     for path in (ROOT / "src" / "mamori").rglob("*.py"):
         used |= set(
-            re.findall(r"""(?:env(?:_bool|_int|_list)?)\(\s*["']([A-Z_]+)["']""", path.read_text())
+            re.findall(
+                r"""(?:env(?:_bool|_int|_list|_networks)?)\(\s*["']([A-Z_]+)["']""",
+                path.read_text(),
+            )
         )
     assert declared <= documented, f"not in the README: {sorted(declared - documented)}"
     assert used <= declared, f"read but not declared in conf.VARIABLES: {sorted(used - declared)}"

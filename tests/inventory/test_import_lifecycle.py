@@ -495,7 +495,7 @@ def test_the_documented_complete_example_imports(db):
     example = docs.split("### Complete example")[1].split("```yaml\n")[1].split("```")[0]
     first = import_file(example.encode(), filename="example.yaml")
     assert [str(e) for e in first.errors][:1] == [
-        "example.yaml:44: clients[0].acme_accounts[1].eab_hmac_secret: "
+        "example.yaml:45: clients[0].acme_accounts[1].eab_hmac_secret: "
         "No secret named 'CA EAB key' in this client's vault."
     ]
     client = Client.objects.create(code="sample", name="株式会社サンプル")

@@ -228,7 +228,7 @@ clients:
   - code: acme
     endpoints:
       - {host: 例え.jp}
-      - {host: "[2001:DB8:0::1]", port: 8443}
+      - {host: "[2001:DB8:0::1]", port: 8443, allow_private_address: true}
       - {host: www.acme.example, sni: www.acme.example}
 """
     )
@@ -238,7 +238,7 @@ clients:
   - code: acme
     endpoints:
       - {host: XN--R8JZ45G.JP.}
-      - {host: "2001:db8::1", port: 8443}
+      - {host: "2001:db8::1", port: 8443, allow_private_address: true}
       - {host: ＷＷＷ．acme．example}
 """
     )
@@ -559,7 +559,7 @@ def test_it_imports_nothing_when_the_last_record_is_bad(db, acme):
     report = load(text, filename="full.yaml")
 
     assert messages(report) == [
-        "full.yaml:44: clients[0].endpoints[3].port: 0: Ensure this value is greater than or "
+        "full.yaml:45: clients[0].endpoints[3].port: 0: Ensure this value is greater than or "
         "equal to 1."
     ]
     assert snapshot() == before

@@ -387,34 +387,6 @@ def test_it_reads_operator_channels_and_skips_a_bad_entry_without_logging_it(set
     assert "leaky-value" not in caplog.text and "entry 2 ignored" in caplog.text
 
 
-def test_only_staff_point_a_webhook_at_a_private_address(acme, receiver, owner, operator, client):
-    """A client's administrator cannot make Mamori call into the provider's own network."""
-    from mamori.notices import channels
-
-    yamada = acme.contacts.get(email="yamada@acme.example")
-    form = {
-        "kind": "webhook",
-        "label": "内部",
-        "url": hook_url(receiver),
-        "topics": ["certificates"],
-    }
-    client.force_login(owner)
-    response = client.post(reverse("channel_add", args=[yamada.pk]), form)
-    with translation.override(response.headers["Content-Language"]):
-        error = gettext(
-            "This webhook points at a private or local address; only the provider's "
-            "staff may set one up."
-        )
-    assert escape(error) in response.content.decode()
-    assert not ContactChannel.objects.exists()
-    client.force_login(operator)
-    client.post(reverse("channel_add", args=[yamada.pk]), form)
-    assert ContactChannel.objects.count() == 1
-    assert channels.points_inside("json://10.1.2.3/hook")
-    assert channels.points_inside("jsons://[::1]:8443/hook")
-    assert not channels.points_inside("jsons://8.8.8.8/hook")  # a public address
-
-
 def test_deleting_a_contact_destroys_its_channels_secrets(acme, receiver, owner, client):
     yamada = acme.contacts.get(email="yamada@acme.example")
     webhook, chatwork = add_channels(yamada, receiver, owner)

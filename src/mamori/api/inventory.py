@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from mamori.api.auth import require_edit
 from mamori.api.schemas import EndpointIn, EndpointOut, Error
 from mamori.clients.models import Client, Contract
-from mamori.core import audit
+from mamori.core import audit, outbound
 from mamori.inventory.models import Endpoint, Server, Site
 
 router = Router(tags=["endpoints"])
@@ -86,8 +86,18 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
         check_interval=data["check_interval"],
         enabled=data["enabled"],
         trust_bundle=data["trust_bundle"],
+        allow_private_address=data["allow_private_address"],
     )
     errors = []
+    if endpoint.allow_private_address and not outbound.may_allow_private_address(user):
+        errors.append(
+            {
+                "loc": ["body", "payload", "allow_private_address"],
+                "msg": str(outbound.STAFF_ONLY),
+                "type": "value_error",
+            }
+        )
+        endpoint.allow_private_address = False  # so that the host is judged as it would be
     for name, model in RELATED.items():
         if data[name] is None:
             continue
@@ -125,6 +135,7 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
                 "check_interval": endpoint.check_interval,
                 "enabled": endpoint.enabled,
                 "trust_bundle": bool(endpoint.trust_bundle.strip()),
+                "allow_private_address": endpoint.allow_private_address,
             },
         )
     return Status(201, get_object_or_404(_endpoints(request), pk=endpoint.pk))

@@ -83,6 +83,11 @@ class EndpointIn(Schema):
     )
     enabled: bool = True
     trust_bundle: str = Field("", description="Extra trust anchors (PEM) for a private CA.")
+    allow_private_address: bool = Field(
+        False,
+        description="Check it even if the host is, or resolves to, a loopback, private or "
+        "link-local address. Only the provider's administrators and operators may set it.",
+    )
 
 
 class EndpointOut(Schema):
@@ -97,6 +102,7 @@ class EndpointOut(Schema):
     contract: int | None = Field(None, alias="contract_id")
     check_interval: int | None
     enabled: bool
+    allow_private_address: bool
     state: str
     problems: list[str]
     last_checked_at: datetime | None

@@ -22,6 +22,11 @@ PROBLEM_TEXT = {
     "unreachable": _("The endpoint could not be reached (DNS, refused or no route)."),
     "timeout": _("The endpoint did not answer in time."),
     "tls_error": _("The TLS handshake failed."),
+    "address_refused": _(
+        "Not checked: the host is, or resolves to, a loopback, private or link-local address. "
+        "Mamori checks only public addresses unless the provider's administrators or operators "
+        "allow a private address for this endpoint."
+    ),
 }
 
 # Short names, for subjects and badges where a sentence does not fit.
@@ -39,6 +44,7 @@ PROBLEM_LABEL = {
     "unreachable": _("Unreachable"),
     "timeout": _("Timeout"),
     "tls_error": _("TLS error"),
+    "address_refused": _("Address not allowed"),
 }
 
 # Urgency, most urgent first: used to order the dashboard.
@@ -47,6 +53,7 @@ PROBLEM_ORDER = [
     "unreachable",
     "timeout",
     "tls_error",
+    "address_refused",
     "hostname_mismatch",
     "untrusted",
     "self_signed",

@@ -30,10 +30,19 @@ from mamori.certificates.models import (
 )
 from mamori.certificates.schedule import due_threshold
 from mamori.clients.models import Contract, ContractType, NoticeTopic
+from mamori.core import outbound
 from mamori.inventory.models import Endpoint, EndpointState
 from mamori.notices import services as notices
 from mamori.notices.models import NoticeKind
-from mamori.probe import CONNECTION_PROBLEMS, CertInfo, Target, TLSResult, TrustStore
+from mamori.probe import (
+    CONNECTION_PROBLEMS,
+    AIAFetcher,
+    CertInfo,
+    Target,
+    TLSResult,
+    TrustStore,
+)
+from mamori.probe.netguard import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +55,12 @@ NOT_NOTIFIED = {"expiring_soon"}
 PROBE_TIMEOUT = 10.0
 
 
-@lru_cache(maxsize=1)
-def _base_trust_store() -> TrustStore:
+@lru_cache(maxsize=4)
+def _base_trust_store(aia_policy: AddressPolicy) -> TrustStore:
     extra = None
     if settings.MAMORI_CA_BUNDLE:
         extra = Path(settings.MAMORI_CA_BUNDLE).read_bytes()
-    return TrustStore.system(extra)
+    return TrustStore.system(extra, aia=AIAFetcher(policy=aia_policy))
 
 
 def issued_chain_problem(pems: list[bytes], *, now: datetime) -> str | None:
@@ -78,7 +87,9 @@ def issued_chain_problem(pems: list[bytes], *, now: datetime) -> str | None:
 
 
 def trust_store_for(endpoint: Endpoint) -> TrustStore:
-    base = _base_trust_store()
+    # The caIssuers URL comes from a certificate the endpoint chose: public addresses only
+    # (plus MAMORI_ALLOW_PRIVATE_NETWORKS), whatever the endpoint itself is allowed.
+    base = _base_trust_store(outbound.policy())
     bundle = endpoint.trust_bundle.strip()
     return base.with_extra(bundle.encode()) if bundle else base
 
@@ -115,7 +126,11 @@ def claim_due(now: datetime, limit: int) -> list[Endpoint]:
 
 def target_for(endpoint: Endpoint) -> Target:
     return Target(
-        host=endpoint.host, port=endpoint.port, sni=endpoint.server_name, label=endpoint.label
+        host=endpoint.host,
+        port=endpoint.port,
+        sni=endpoint.server_name,
+        label=endpoint.label,
+        policy=endpoint.address_policy(),
     )
 
 

@@ -68,6 +68,8 @@ SECRET_WORDS = frozenset(
     }
 )
 SECRET_LAST_WORDS = frozenset({"key", "keys", "value", "values"})
+# Keys the rule would take for secrets but that only say what is allowed (a yes or no).
+NOT_SECRET_KEYS = frozenset({"allow_private_address"})
 KEY_MATERIAL_WORDS = frozenset({"pem", "material", "data", "der", "bytes"})
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -81,7 +83,7 @@ def key_words(key: str) -> list[str]:
 def is_secret_key(key: str) -> bool:
     """Whether a key of ``changes`` names a secret, by the rule above."""
     words = key_words(key)
-    if not words:
+    if not words or key in NOT_SECRET_KEYS:
         return False
     if SECRET_WORDS.intersection(words) or "private" in words:
         return True

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.certificates.problems import PROBLEM_ORDER, problem_text
 from mamori.clients.models import Client, Contract
+from mamori.core import outbound
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
 from mamori.inventory.transfer import MAX_FILE_BYTES
@@ -31,6 +32,7 @@ class EndpointForm(forms.ModelForm):
             "check_interval",
             "enabled",
             "trust_bundle",
+            "allow_private_address",
         ]
         labels = {"client": _("Client"), "enabled": _("Check this endpoint")}
         widgets = {
@@ -40,6 +42,9 @@ class EndpointForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not outbound.may_allow_private_address(user):
+            # Shown, but read-only: a value posted anyway is ignored for the saved one.
+            self.fields["allow_private_address"].disabled = True
         clients = Client.objects.visible_to(user)
         self.fields["client"].queryset = clients
         if not self.is_bound and not self.instance.pk and "client" not in self.initial:

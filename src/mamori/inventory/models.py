@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core import outbound
 from mamori.core.scoping import ClientScopedQuerySet
+from mamori.probe.netguard import AddressPolicy
 
 
 class ServerKind(models.TextChoices):
@@ -169,6 +171,14 @@ class Endpoint(models.Model):
         help_text=_("Empty: the default (every 6 hours)."),
     )
     enabled = models.BooleanField(_("checked"), default=True)
+    allow_private_address = models.BooleanField(
+        _("allow a private address"),
+        default=False,
+        help_text=_(
+            "Check this endpoint even if its host is, or resolves to, a loopback, private or "
+            "link-local address. Only the provider's administrators and operators may change it."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Watch state, written only by the checker.
@@ -240,3 +250,24 @@ class Endpoint(models.Model):
                 raise ValidationError({field: _("It belongs to another client.")})
         if self.trust_bundle.strip() and "-----BEGIN CERTIFICATE-----" not in self.trust_bundle:
             raise ValidationError({"trust_bundle": _("Paste one or more PEM certificates.")})
+        self.clean_address()
+
+    def clean_address(self) -> None:
+        """Refuse a host that is certainly not public (an IP literal or localhost), unless
+        allowed. A name is judged when the check connects (the problem address_refused)."""
+        kind = outbound.policy(self.allow_private_address).refuses_literal(self.host)
+        if kind is not None:
+            raise ValidationError(
+                {
+                    "host": _(
+                        "%(host)s is a %(kind)s address. Mamori checks only public addresses, "
+                        "unless the provider's administrators or operators allow a private "
+                        "address for this endpoint."
+                    )
+                    % {"host": self.host, "kind": outbound.kind_label(kind)}
+                }
+            )
+
+    def address_policy(self) -> AddressPolicy:
+        """Which addresses the check may connect to."""
+        return outbound.policy(self.allow_private_address)

@@ -30,7 +30,7 @@ PAGE_SIZE = 50
 HISTORY_LIMIT = 100
 IMPORT_SESSION_KEY = "mamori_import_upload"
 # Changing these means the endpoint serves something else: check it again at once.
-TARGET_FIELDS = ("host", "port", "sni", "trust_bundle", "enabled")
+TARGET_FIELDS = ("host", "port", "sni", "trust_bundle", "enabled", "allow_private_address")
 
 
 def require_edit(request: HttpRequest) -> None:

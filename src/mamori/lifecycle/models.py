@@ -20,6 +20,7 @@ loses the work or does it twice (the exactly-once rule):
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core import outbound
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -1080,6 +1082,22 @@ class SiteSeal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ca_name} @ {self.site}"
+
+    def clean(self) -> None:
+        # The page is fetched from Mamori: not on the provider's own network (the fetch checks
+        # the address it connects to as well, for names that resolve to one).
+        host = urlsplit(self.page_url or "").hostname or ""
+        kind = outbound.policy().refuses_literal(host) if host else None
+        if kind is not None:
+            raise ValidationError(
+                {
+                    "page_url": _(
+                        "%(host)s is a %(kind)s address. Mamori fetches only pages on public "
+                        "addresses."
+                    )
+                    % {"host": host, "kind": outbound.kind_label(kind)}
+                }
+            )
 
 
 # --- failures --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.certificates.models import Certificate
+from mamori.core import outbound
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, tasks
 from mamori.lifecycle.fetch import FetchError, fetch
@@ -69,9 +70,12 @@ def why_bad(certificate: Certificate, now: datetime) -> str:
 
 
 def fetch_page(url: str) -> str:
-    """The page's HTML. TLS is not verified: the certificate is expected to be bad."""
+    """The page's HTML. TLS is not verified: the certificate is expected to be bad. Only public
+    addresses (and ``MAMORI_ALLOW_PRIVATE_NETWORKS``): the client chooses the URL."""
     try:
-        page = fetch(url, limit=MAX_PAGE_BYTES, timeout=TIMEOUT, verify=False)
+        page = fetch(
+            url, limit=MAX_PAGE_BYTES, timeout=TIMEOUT, verify=False, policy=outbound.policy()
+        )
     except FetchError as exc:
         raise SealCheckError(str(exc)) from None
     return page.content.decode(page.encoding or "utf-8", errors="replace")

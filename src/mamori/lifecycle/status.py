@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.certificates.models import Certificate, CertificateSighting
+from mamori.core import outbound
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.fetch import FetchError, fetch
@@ -64,7 +65,15 @@ class Result:
 def _download(url: str, body: bytes | None, limit: int) -> bytes:
     try:
         kind = "application/ocsp-request" if body is not None else ""
-        return fetch(url, limit=limit, timeout=TIMEOUT, body=body, content_type=kind).content
+        # The URL comes from the certificate: public addresses only (and the allowed networks).
+        return fetch(
+            url,
+            limit=limit,
+            timeout=TIMEOUT,
+            body=body,
+            content_type=kind,
+            policy=outbound.policy(),
+        ).content
     except FetchError as exc:
         raise CheckError(str(exc)) from None
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Contact, NoticeTopic
+from mamori.core import outbound
 from mamori.notices import channels, services
 from mamori.notices.models import CHAT_CHANNELS, Channel, ContactChannel, Notice, NoticeKind
 
@@ -54,10 +55,18 @@ class ContactChannelForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    allow_private_address = forms.BooleanField(
+        label=_("Allow a private address"),
+        help_text=ContactChannel._meta.get_field("allow_private_address").help_text,
+        required=False,
+    )
 
     def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        if not outbound.may_allow_private_address(user):
+            # Shown, but read-only: a value posted anyway is ignored for the initial one.
+            self.fields["allow_private_address"].disabled = True
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -74,19 +83,20 @@ class ContactChannelForm(forms.Form):
         elif channels.apprise_kind(url) != kind:
             label = Channel(kind).label
             self.add_error("url", _("This is not a valid %(kind)s URL.") % {"kind": label})
-        elif (
-            kind == Channel.WEBHOOK
-            and not getattr(self.user, "is_provider_staff", False)
-            and channels.points_inside(url)
-        ):
-            # A client's administrator must not make Mamori call into the provider's network.
-            self.add_error(
-                "url",
-                _(
-                    "This webhook points at a private or local address; only the provider's "
-                    "staff may set one up."
-                ),
-            )
+        else:
+            # Whoever adds a channel must not make Mamori call into the provider's network.
+            policy = outbound.policy(bool(data.get("allow_private_address")))
+            refused = channels.refused_kind(kind, url, policy)
+            if refused is not None:
+                self.add_error(
+                    "url",
+                    _(
+                        "This URL points at a %(kind)s address. Mamori sends only to public "
+                        "addresses, unless the provider's administrators or operators allow a "
+                        "private address for this channel."
+                    )
+                    % {"kind": outbound.kind_label(refused)},
+                )
         return data
 
 
@@ -142,6 +152,7 @@ def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
             secret=data["url"],
             topics=list(data["topics"]),
             room_id=data["room_id"].strip() if data["kind"] == Channel.CHATWORK else "",
+            allow_private_address=data["allow_private_address"],
             actor=request.user,
             request=request,
         )

@@ -7,6 +7,12 @@ unknown room or hook: retrying cannot help) or temporary (a timeout, a 5xx, a 42
 The URL or token of a channel is a secret: it never reaches an exception, a log record or a
 page. Apprise logs the URLs it posts to at DEBUG, so its logger is muted while it sends and only
 the HTTP status codes are taken from what it reported (urllib3 is muted likewise).
+
+A contact's channel is aimed by whoever added it, possibly a client's administrator, so every
+message to it is sent under its address policy (:mod:`mamori.probe.netguard`): each connection
+Apprise opens, redirects included, reaches a loopback, private or link-local address only if the
+provider's staff allowed the channel or ``MAMORI_ALLOW_PRIVATE_NETWORKS`` covers it. Operator
+channels and the Chatwork API are configuration, hence trusted.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +32,8 @@ import requests
 from django.conf import settings
 
 from mamori.notices.models import Channel
+from mamori.probe import netguard
+from mamori.probe.netguard import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +111,24 @@ def apprise_kind(url: str) -> str | None:
     )
 
 
-def _send_apprise(url: str, title: str, body: str) -> None:
-    with _quiet_apprise() as collected:
+def refusal_message(kind: str) -> str:
+    """Why a send was refused, without the URL or its host (both may be secret)."""
+    return (
+        f"refused: the channel's address is a {kind} address, and only the provider's "
+        "administrators or operators may allow a private address for a channel"
+    )
+
+
+def _send_apprise(url: str, title: str, body: str, policy: AddressPolicy | None) -> None:
+    with _quiet_apprise() as collected, netguard.guarded(policy) as guard:
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             raise ChannelError("the channel URL is not valid", permanent=True)
         ok = plugin.notify(body=body, title=title)
     if ok:
         return
+    if guard is not None and guard.refused:
+        raise ChannelError(refusal_message(guard.refused[0].kind), permanent=True)
     statuses = [int(m) for text in collected.messages for m in _STATUS.findall(text)]
     if statuses:
         status = statuses[-1]
@@ -149,11 +168,13 @@ def _send_chatwork(token: str, room_id: str, title: str, body: str) -> None:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where to send: the kind, the secret URL or token, and a Chatwork room id."""
+    """Where to send: the kind, the secret URL or token, a Chatwork room id, and which
+    addresses the message may go to (None: any, for configured destinations)."""
 
     kind: str
     secret: str
     room_id: str = ""
+    policy: AddressPolicy | None = None
 
     @property
     def digest(self) -> str:
@@ -167,7 +188,7 @@ def send(destination: Destination, title: str, body: str) -> None:
     if destination.kind == Channel.CHATWORK:
         _send_chatwork(destination.secret, destination.room_id, title, body)
     elif destination.kind in APPRISE_PLUGINS:
-        _send_apprise(destination.secret, title, body)
+        _send_apprise(destination.secret, title, body, destination.policy)
     else:
         raise ChannelError(f"unknown channel kind {destination.kind!r}", permanent=True)
 
@@ -199,22 +220,32 @@ def operator_destinations() -> list[Destination]:
     return result
 
 
-def points_inside(url: str) -> bool:
-    """Whether a webhook URL's host is, or resolves to, an address that is not public (loopback,
-    private, link-local, reserved): such a destination is the provider's own network."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
+def destination_host(kind: str, url: str) -> str | None:
+    """The host a channel URL makes Mamori connect to when the URL chooses it (a Teams workflow,
+    a JSON webhook), or None when the service's host is fixed (Slack, Discord, LINE: what looks
+    like a host in their URLs is a token) or configured (Chatwork)."""
+    if kind not in (Channel.TEAMS, Channel.WEBHOOK):
+        return None
+    with _quiet_apprise():
+        plugin = apprise.Apprise.instantiate(url)
+    host = getattr(plugin, "host", None)
+    return host.strip("[]") if isinstance(host, str) and host else None
 
-    host = urlsplit(url).hostname or ""
-    if not host:
-        return True
+
+def refused_kind(kind: str, url: str, policy: AddressPolicy) -> str | None:
+    """The kind of address (loopback, private…) ``policy`` refuses that a channel URL points
+    at now: its host as written or, for a name, any address it resolves to; None if none.
+
+    For a clear error when the channel is added. What counts is the check when a message is
+    sent, on the address connected to (a name can resolve elsewhere later)."""
+    host = destination_host(kind, url)
+    if host is None:
+        return None
+    if netguard.literal_address(host) is not None:
+        return policy.refuses_literal(host)
     try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return False  # does not resolve now: the send will fail and say so
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    return any(not address.is_global for address in addresses)
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return None  # does not resolve now: the send will fail and say so
+    _allowed, refused = netguard.screen(host, [str(info[4][0]) for info in infos], policy)
+    return refused.kind if refused is not None else None

@@ -192,6 +192,14 @@ class ContactChannel(models.Model):
         help_text=_("Notice topics sent to this channel."),
     )
     room_id = models.CharField(_("Chatwork room id"), max_length=20, blank=True)
+    allow_private_address = models.BooleanField(
+        _("allow a private address"),
+        default=False,
+        help_text=_(
+            "Send to this channel even if its webhook is, or resolves to, a loopback, private or "
+            "link-local address. Only the provider's administrators and operators may set it."
+        ),
+    )
     # None once the channel is removed (the secret is destroyed then) or in metadata-only rows.
     secret = models.ForeignKey(
         "vault.Secret", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

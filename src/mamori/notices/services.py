@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client, Contact
-from mamori.core import audit
+from mamori.core import audit, outbound
 from mamori.core.models import ALL_CLIENT_ROLES, Role, User
 from mamori.notices import channels
 from mamori.notices.models import (
@@ -404,7 +404,12 @@ def destination_of(notice: Notice) -> channels.Destination:
     except vault.SecretUnavailable:
         # A missing master key is fixed by an operator: retry.
         raise channels.ChannelError("the channel's secret cannot be read now") from None
-    return channels.Destination(channel.kind, value.decode("utf-8"), channel.room_id)
+    return channels.Destination(
+        channel.kind,
+        value.decode("utf-8"),
+        channel.room_id,
+        policy=outbound.policy(channel.allow_private_address),
+    )
 
 
 def _send_chat(notice: Notice, report: DeliveryReport) -> None:
@@ -497,15 +502,20 @@ def add_contact_channel(
     secret: str,
     topics: list[str],
     room_id: str = "",
+    allow_private_address: bool = False,
     actor: User,
     request: HttpRequest | None = None,
 ) -> ContactChannel:
     """Add a chat channel to ``contact``; its URL or token goes to the vault as an API token.
 
-    Raises PermissionDenied unless :func:`may_manage_channels`. The caller validated the URL.
+    Raises PermissionDenied unless :func:`may_manage_channels`, and, for
+    ``allow_private_address``, :func:`outbound.may_allow_private_address`. The caller
+    validated the URL (:func:`channels.refused_kind` for its address).
     """
     client = contact.client
     if not may_manage_channels(actor, client):
+        raise PermissionDenied
+    if allow_private_address and not outbound.may_allow_private_address(actor):
         raise PermissionDenied
     with transaction.atomic():
         stored = vault.store_secret(
@@ -525,6 +535,7 @@ def add_contact_channel(
             label=label,
             topics=topics,
             room_id=room_id,
+            allow_private_address=allow_private_address,
             secret=stored,
         )
         audit.record(
@@ -589,4 +600,5 @@ def _channel_values(channel: ContactChannel) -> dict[str, Any]:
         "label": channel.label,
         "topics": list(channel.topics),
         "room": channel.room_id,
+        "allow_private_address": channel.allow_private_address,
     }

@@ -11,7 +11,11 @@ to one future, one timer and a handful of callbacks. (Selector-based loops, i.e.
 and uvloop, provide these callbacks.)
 
 Failures are raised as :class:`HandshakeError` carrying the problem code (``unreachable``,
-``timeout``, ``tls_error``) and a message for the user; nothing else escapes.
+``timeout``, ``tls_error``, ``address_refused``) and a message for the user; nothing else escapes.
+
+With an :class:`~mamori.probe.netguard.AddressPolicy`, every address is checked before it is
+connected to: an IP literal as given, a name after it is resolved (so a name resolving to
+127.0.0.1 is caught, whatever the name), and only the addresses the policy allows are tried.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 from OpenSSL import SSL
 
+from mamori.probe.netguard import AddressPolicy, AddressRefused, screen
 from mamori.probe.problems import Problem
 from mamori.probe.targets import is_ip_literal
 
@@ -89,12 +94,14 @@ async def handshake(
     deadline: float,
     *,
     label: str,
+    policy: AddressPolicy | None = None,
 ) -> Session:
     """Connect to ``host:port`` and complete a TLS handshake before loop time ``deadline``.
 
     ``host`` may be an IP literal (connected to directly) or a name (resolved, then connected
     with Happy Eyeballs, RFC 8305, when it has several addresses). ``label`` names the
-    endpoint in messages. Raises :class:`HandshakeError`; cancellation closes the socket.
+    endpoint in messages. ``policy`` (None: any address) decides which addresses may be
+    connected to. Raises :class:`HandshakeError`; cancellation closes the socket.
     """
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
@@ -106,10 +113,15 @@ async def handshake(
 
     sock: socket.socket | None = None
     if is_ip_literal(host):
+        if policy is not None:
+            try:
+                policy.check(host, host)
+            except AddressRefused as refused:
+                raise HandshakeError(Problem.ADDRESS_REFUSED, str(refused)) from None
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         address: tuple = (host, port)
     else:
-        sock, address = await _resolve_and_connect(host, port, deadline, label, budget)
+        sock, address = await _resolve_and_connect(host, port, deadline, label, budget, policy)
         family = sock.family
 
     future: asyncio.Future[None] = loop.create_future()
@@ -137,7 +149,7 @@ async def handshake(
 
 
 async def _resolve_and_connect(
-    host: str, port: int, deadline: float, label: str, budget: float
+    host: str, port: int, deadline: float, label: str, budget: float, policy: AddressPolicy | None
 ) -> tuple[socket.socket, tuple]:
     loop = asyncio.get_running_loop()
     try:
@@ -154,6 +166,11 @@ async def _resolve_and_connect(
     except OSError as exc:
         raise HandshakeError(Problem.UNREACHABLE, f"cannot resolve {host!r}: {exc}") from None
     candidates = _interleave([(info[0], info[4]) for info in infos])
+    allowed, refused = screen(host, [str(c[1][0]) for c in candidates], policy)
+    if refused is not None:
+        candidates = [c for c in candidates if str(c[1][0]) in allowed]
+        if not candidates:
+            raise HandshakeError(Problem.ADDRESS_REFUSED, str(refused))
     try:
         async with asyncio.timeout_at(deadline):
             return await _happy_eyeballs(candidates)

@@ -49,6 +49,9 @@ Connection problems (then there is no certificate to judge):
 ``tls_error``
     The handshake failed: not a TLS server, TLS alert, no shared protocol or cipher, connection
     closed or reset mid-handshake, oversized or malformed messages.
+``address_refused``
+    The host is, or resolves only to, an address the target's policy does not allow (loopback,
+    private, link-local, reserved: see :mod:`mamori.probe.netguard`); nothing was connected to.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class Problem(StrEnum):
     UNREACHABLE = "unreachable"
     TIMEOUT = "timeout"
     TLS_ERROR = "tls_error"
+    ADDRESS_REFUSED = "address_refused"
 
     @property
     def description(self) -> str:
@@ -100,11 +104,12 @@ _DESCRIPTIONS: dict[Problem, str] = {
     Problem.UNREACHABLE: "The server could not be reached.",
     Problem.TIMEOUT: "The server did not answer in time.",
     Problem.TLS_ERROR: "The TLS handshake failed.",
+    Problem.ADDRESS_REFUSED: "The server's address is not public and not allowed for this target.",
 }
 
 _ORDER: dict[Problem, int] = {problem: index for index, problem in enumerate(Problem)}
 
 #: Problems that mean no certificate could be obtained at all.
 CONNECTION_PROBLEMS: frozenset[Problem] = frozenset(
-    {Problem.UNREACHABLE, Problem.TIMEOUT, Problem.TLS_ERROR}
+    {Problem.UNREACHABLE, Problem.TIMEOUT, Problem.TLS_ERROR, Problem.ADDRESS_REFUSED}
 )

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import idna
 
+from mamori.probe.netguard import AddressPolicy
+
 __all__ = ["Target", "TargetError", "format_hostport", "is_ip_literal", "parse_target"]
 
 # One DNS label in A-label form. Underscores are tolerated because internal hosts use them
@@ -61,7 +63,8 @@ class Target:
     since RFC 6066 §3 forbids literal addresses in SNI. Pass ``sni=""`` to send no SNI for a
     hostname. ``label`` is the text the user wrote (defaults to ``host:port``). ``ca_pem``
     adds trust anchors for this target only. ``address`` connects to that IP instead of
-    resolving ``host``.
+    resolving ``host``. ``policy`` says which addresses the probe may connect to (None: any,
+    as for ``mamori scan``, run by the operator on their own machine).
     """
 
     host: str
@@ -70,6 +73,7 @@ class Target:
     label: str = ""
     ca_pem: bytes | None = field(default=None, repr=False)
     address: str | None = None
+    policy: AddressPolicy | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:

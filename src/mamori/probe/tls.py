@@ -19,7 +19,8 @@ inspected; every judgement is made afterwards, offline:
   (``protocol_outdated``, RFC 8996).
 
 The exact rule for each code is in :mod:`mamori.probe.problems`. Network and TLS failures never
-raise: they become ``unreachable``, ``timeout`` or ``tls_error`` with ``error`` set.
+raise: they become ``unreachable``, ``timeout`` or ``tls_error`` with ``error`` set, and a
+target whose ``policy`` refuses its address becomes ``address_refused`` without any connection.
 
 Timeouts: ``timeout`` bounds DNS resolution, connection and handshake together. The legacy
 protocol check that follows a successful handshake has its own, shorter budget (see
@@ -197,6 +198,7 @@ async def probe_tls(
             _Contexts.main(),
             loop.time() + timeout,
             label=label,
+            policy=target.policy,
         )
     except HandshakeError as failure:
         result.add(failure.problem, failure.message)
@@ -389,7 +391,9 @@ async def _try_version(
     address: str, target: Target, context: SSL.Context, deadline: float, *, label: str
 ) -> str | None:
     try:
-        session = await handshake(address, target.port, target.sni, context, deadline, label=label)
+        session = await handshake(
+            address, target.port, target.sni, context, deadline, label=label, policy=target.policy
+        )
     except HandshakeError:
         return None
     version = session.conn.get_protocol_version_name()

@@ -25,7 +25,9 @@ browsers do. Fetches are cached per URL by the store's :class:`AIAFetcher`.
 
 The URL fetched comes from a certificate the probed server chose. The fetch is a bounded
 ``GET`` (plain ``http://`` only, small size cap, short timeout) whose answer is only ever parsed
-as certificates, so a hostile server can at most make the probe send one GET request.
+as certificates, so a hostile server can at most make the probe send one GET request; with an
+address policy (the watch always gives one, see :mod:`mamori.probe.netguard`) not even that to
+an address inside the provider's network, redirects included.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from OpenSSL import crypto
 
+from mamori.probe.netguard import AddressPolicy, open_connection
 from mamori.probe.problems import Problem
 from mamori.probe.x509info import CertInfo, is_self_signed
 
@@ -186,11 +189,18 @@ class TrustStore:
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def system(cls, extra_pem: bytes | None = None, *, cafile: str | None = None) -> TrustStore:
+    def system(
+        cls,
+        extra_pem: bytes | None = None,
+        *,
+        cafile: str | None = None,
+        aia: AIAFetcher | None = None,
+    ) -> TrustStore:
         """The operating system's trust store plus ``extra_pem`` (e.g. ``MAMORI_CA_BUNDLE``).
 
-        ``cafile`` overrides the OS bundle location. A missing OS bundle is logged, not fatal
-        (extra anchors alone may be enough for private PKIs). Raises ``ValueError`` when
+        ``cafile`` overrides the OS bundle location; ``aia`` is the fetcher of missing
+        intermediates (default: one without an address policy). A missing OS bundle is logged,
+        not fatal (extra anchors alone may be enough for private PKIs). Raises ``ValueError`` when
         ``extra_pem`` holds no valid certificate, and ``OSError`` when ``cafile`` is unreadable.
         """
         path = cafile or system_bundle_path()
@@ -204,7 +214,7 @@ class TrustStore:
         if extra_pem:
             certificates += load_pem_bundle(extra_pem, source="extra CA bundle")
             source += " + extra"
-        return cls(certificates, source=source)
+        return cls(certificates, aia=aia, source=source)
 
     @classmethod
     def from_pem(cls, pem: bytes | str) -> TrustStore:
@@ -612,18 +622,21 @@ class AIAFetcher:
     ``fetch`` never raises: failures yield ``[]`` and are cached briefly (``failure_ttl``),
     successes for ``success_ttl``. Concurrent fetches of one URL on one event loop share a
     single request. Only ``http://`` URLs are fetched: RFC 5280 names HTTP and LDAP, and an
-    HTTPS fetch would need the very trust decision being made.
+    HTTPS fetch would need the very trust decision being made. ``policy`` says which addresses
+    may be connected to (None: any); a refused address is a failed fetch.
     """
 
     def __init__(
         self,
         *,
+        policy: AddressPolicy | None = None,
         timeout: float = 5.0,
         max_bytes: int = 65536,
         max_entries: int = 1024,
         success_ttl: float = 86400.0,
         failure_ttl: float = 300.0,
     ) -> None:
+        self.policy = policy
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_entries = max_entries
@@ -684,7 +697,7 @@ class AIAFetcher:
         if parts.port:
             host_header += f":{port}"
         self.requests += 1
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await open_connection(host, port, self.policy)
         try:
             # HTTP/1.0 keeps the answer simple: no chunked encoding, body ends at close.
             writer.write(

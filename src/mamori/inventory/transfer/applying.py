@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client, Contract
-from mamori.core import audit
+from mamori.core import audit, outbound
 from mamori.core.models import ALL_CLIENT_ROLES, User
 from mamori.inventory.models import Endpoint
 from mamori.inventory.transfer import names
@@ -401,6 +401,8 @@ class Importer:
         """Create or update the record of ``entry``; ``None`` (and reported) if the model
         rejects it. Fields the file leaves out keep their value (or get the model default)."""
         section = entry.section
+        if not self._may_allow_private_address(entry, obj):
+            return None
         desired: dict[str, Any] = {
             name: value
             for name, value in entry.values.items()
@@ -467,6 +469,18 @@ class Importer:
         if problem:
             self.report.add_error(entry.line, entry.path, problem)
         return problem is None
+
+    def _may_allow_private_address(self, entry: Entry, existing: models.Model | None) -> bool:
+        """Only the provider's administrators and operators may allow a record a private
+        address or take the allowance away; anyone may leave it as it is (reported if not)."""
+        name = "allow_private_address"
+        if name not in entry.values or self.actor is None:
+            return True
+        current = bool(getattr(existing, name, False))
+        if entry.values[name] == current or outbound.may_allow_private_address(self.actor):
+            return True
+        self.report.add_error(entry.line_of(name), entry.path_of(name), str(outbound.STAFF_ONLY))
+        return False
 
     def _clean(self, entry: Entry, obj: models.Model) -> bool:
         """Run the model's full validation; report each message at the line of its field."""

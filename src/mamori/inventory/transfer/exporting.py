@@ -153,6 +153,8 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
     value = canonical(spec, value)
     if spec.name == "sni" and value == getattr(obj, "host", None):
         return None  # the same as leaving it empty
+    if spec.name == "allow_private_address" and not value:
+        return None  # the default: a file mentions it only where the provider allowed it
     if value in ("", None, [], {}) and not spec.required:
         return None
     return value

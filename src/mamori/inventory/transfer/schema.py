@@ -190,6 +190,8 @@ SECTIONS: dict[str, Section] = {
                 F("check_interval", Kind.INT),
                 F("enabled", Kind.BOOL),
                 F("trust_bundle", multiline=True),
+                # Only the provider's administrators and operators may change it (applying.py).
+                F("allow_private_address", Kind.BOOL),
             ),
         ),
         Section(
