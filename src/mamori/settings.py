@@ -76,6 +76,16 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain text (notice subjects, bodies and chat messages): nothing is HTML-escaped, so
+        # "R&D <Tokyo>" stays as it is. A notice's HTML part escapes that text once, in the
+        # default engine (mamori.notices.services.render).
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 _default_db = f"sqlite:///{DATA_DIR / 'mamori.sqlite3'}"

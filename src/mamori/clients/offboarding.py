@@ -209,6 +209,7 @@ def export_for_return(
                     "count": len(entries),
                     "provider_name": settings.MAMORI_PROVIDER_NAME,
                 },
+                using="text",  # plain text: nothing HTML-escaped (settings.TEMPLATES)
             ),
         )
     return buffer.getvalue()
