@@ -209,9 +209,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors_one_line": {"()": "mamori.core.log_filters.ClientErrorsOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": conf.env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
+        # A 403 is one line; a 500 keeps its traceback.
+        "django.request": {"filters": ["client_errors_one_line"]},
         "django.db.backends": {"level": "WARNING"},
         # One line per HTTP request of every check and notice: results are recorded instead.
         "httpx": {"level": "WARNING"},
