@@ -213,8 +213,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": conf.env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
-        # A 403 is one line; a 500 keeps its traceback.
+        # A 403 (or a 400 for a forged Host header) is one line; a 500 keeps its traceback.
         "django.request": {"filters": ["client_errors_one_line"]},
+        "django.security.DisallowedHost": {"filters": ["client_errors_one_line"]},
         "django.db.backends": {"level": "WARNING"},
         # One line per HTTP request of every check and notice: results are recorded instead.
         "httpx": {"level": "WARNING"},

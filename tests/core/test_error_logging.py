@@ -61,3 +61,12 @@ def test_a_server_error_keeps_its_traceback(db, settings, caplog):
     assert record.levelno == logging.ERROR
     assert record.getMessage() == "Internal Server Error: /test-failure/"
     assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+
+
+def test_a_forged_host_header_is_logged_as_one_line(db, caplog):
+    with caplog.at_level(logging.INFO):
+        response = Client(raise_request_exception=False).get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    records = request_records(caplog)
+    assert records and all(r.exc_info is None for r in records)
+    assert "Traceback" not in caplog.text
