@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from mamori import conf
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     # First: the ACME HTTP-01 responder answers for any Host (see the module).
     "mamori.lifecycle.middleware.AcmeResponderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -168,6 +170,23 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy on every response (django-csp): scripts, styles, images and
+# connections from Mamori itself only, nothing inline (behaviour is in static/mamori/mamori.js);
+# no plugins, no <base>, forms post only to Mamori, and no page may be framed. A nonce is added
+# only for a response that asks for one (request.csp_nonce): the certificate of destruction,
+# which must also work as a file on its own.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 _email = conf.parse_email_url(conf.env("EMAIL_URL", "console://"))
 EMAIL_BACKEND = _email.backend
