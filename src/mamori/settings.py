@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from mamori import conf
@@ -45,6 +46,7 @@ MIDDLEWARE = [
     # First: the ACME HTTP-01 responder answers for any Host (see the module).
     "mamori.lifecycle.middleware.AcmeResponderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +78,16 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
             ],
         },
+    },
+    {
+        # Plain text (notice subjects, bodies and chat messages): nothing is HTML-escaped, so
+        # "R&D <Tokyo>" stays as it is. A notice's HTML part escapes that text once, in the
+        # default engine (mamori.notices.services.render).
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -159,6 +171,23 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy on every response (django-csp): scripts, styles, images and
+# connections from Mamori itself only, nothing inline (behaviour is in static/mamori/mamori.js);
+# no plugins, no <base>, forms post only to Mamori, and no page may be framed. A nonce is added
+# only for a response that asks for one (request.csp_nonce): the certificate of destruction,
+# which must also work as a file on its own.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 _email = conf.parse_email_url(conf.env("EMAIL_URL", "console://"))
 EMAIL_BACKEND = _email.backend
@@ -209,9 +238,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors_one_line": {"()": "mamori.core.log_filters.ClientErrorsOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": conf.env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
+        # A 403 (or a 400 for a forged Host header) is one line; a 500 keeps its traceback.
+        "django.request": {"filters": ["client_errors_one_line"]},
+        "django.security.DisallowedHost": {"filters": ["client_errors_one_line"]},
         "django.db.backends": {"level": "WARNING"},
         # One line per HTTP request of every check and notice: results are recorded instead.
         "httpx": {"level": "WARNING"},

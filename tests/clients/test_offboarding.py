@@ -78,6 +78,17 @@ def test_it_lists_everything_held_for_the_client(acme, held):
 
 
 @pytest.mark.req("VLT-03")
+def test_its_readme_names_the_client_as_entered(acme, held, provider_admin):
+    acme.name = "R&D <Tokyo>"
+    acme.save()
+    data = offboarding.export_for_return(acme, PASSPHRASE, actor=provider_admin)
+    with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
+        archive.setpassword(PASSPHRASE.encode())
+        readme = archive.read("README.txt").decode()
+    assert readme.startswith("R&D <Tokyo> 様 / To R&D <Tokyo>")
+
+
+@pytest.mark.req("VLT-03")
 def test_it_exports_secrets_and_keys_in_an_encrypted_archive(acme, held, provider_admin):
     data = offboarding.export_for_return(acme, PASSPHRASE, actor=provider_admin)
     assert b"s3cr3t-web01" not in data and held["key_pem"] not in data

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -434,7 +436,9 @@ def test_it_writes_the_incident_report_in_the_readers_language(client, written, 
         "A CDN in front of the shop.",
     ):
         assert text in body
-    assert "@media print" in body
+    # Laid out for print by a stylesheet of its own (no inline style: the CSP refuses it).
+    assert "mamori/report.css" in body
+    assert "@media print" in Path(finders.find("mamori/report.css")).read_text()
     assert 'class="mainnav"' not in body
 
 

@@ -92,6 +92,12 @@ class UserForm(forms.ModelForm):
             "is_active",
         ]
         labels = {"is_active": _("Active (may sign in)")}
+        help_texts = {
+            "username": _(
+                "Letters, digits and @ . + - _ only. Upper and lower case, and full-width and "
+                "half-width characters, make the same name: it is saved in lower case, half-width."
+            )
+        }
         widgets = {"assigned_clients": forms.CheckboxSelectMultiple}
 
     def __init__(
@@ -121,6 +127,12 @@ class UserForm(forms.ModelForm):
                 "Subcontractors see only these clients. Provider staff assigned to a client may "
                 "read its vault."
             )
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if self.instance.pk:
+            return username  # fixed once the account exists (the field is disabled)
+        return services.new_username(username)
 
     def clean_role(self) -> str:
         # The choices already hold only the allowed roles; checked again here because this is

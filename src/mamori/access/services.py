@@ -17,9 +17,11 @@ from collections.abc import Iterable
 
 import pyotp
 import segno
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mamori.access import crypto
 from mamori.access.models import (
@@ -32,6 +34,7 @@ from mamori.access.models import (
 from mamori.clients.models import Client
 from mamori.core.models import ALL_CLIENT_ROLES, CLIENT_ROLES, PROVIDER_ROLES, Role, User
 from mamori.core.scoping import visible_client_ids
+from mamori.core.usernames import MAX_LENGTH, canonical
 
 TOTP_PURPOSE = "totp secret"
 RECOVERY_PURPOSE = "recovery code"
@@ -210,6 +213,31 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
 
 # --- Who may manage whom ----------------------------------------------------------------------
+
+
+def new_username(username: str) -> str:
+    """The one form a new account's ``username`` is stored under (:mod:`mamori.core.usernames`).
+
+    Raises ``ValidationError`` when an account already has that name in any width or case
+    (``ｔｈｒ１`` and ``THR1`` are ``thr1``), or when the one form is too long.
+    """
+    name = canonical(username)
+    if len(name) > MAX_LENGTH:
+        raise ValidationError(
+            _("This user name is too long once written in its usual form (%(max)s characters).")
+            % {"max": MAX_LENGTH},
+            code="max_length",
+        )
+    if User.objects.filter(username=name).exists():
+        raise ValidationError(
+            _(
+                "The user name “%(name)s” is taken. Names that differ only in upper and lower "
+                "case, or in full-width and half-width characters, are the same name."
+            )
+            % {"name": name},
+            code="unique",
+        )
+    return name
 
 
 def is_provider_admin(user: User) -> bool:

@@ -7,7 +7,8 @@ be guessed either. Refused attempts are not counted again: an attacker hammering
 cannot keep its owner out forever, and the lock ends on time.
 
 The user name is counted whether or not such a user exists, so the answer never tells which names
-exist.
+exist. It is counted in its one form (:func:`mamori.core.usernames.canonical`), so ``ｔｈｒ１``,
+``THR1`` and ``thr1`` share one counter, as they sign in to one account.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from mamori.access.models import LoginFailure
+from mamori.core.usernames import MAX_LENGTH, canonical
 
 USERNAME_LIMIT = 5
 IP_LIMIT = 20
@@ -26,8 +28,9 @@ LOCKOUT = timedelta(minutes=15)
 
 
 def normalize(username: str) -> str:
-    """User names are compared case-insensitively, as people type them."""
-    return username.strip().lower()[:150]
+    """The name the failures of ``username`` are counted under: its one form, in any width or
+    case, as sign-in finds the account."""
+    return canonical(username)[:MAX_LENGTH]
 
 
 def _locked_until(failures: QuerySet[LoginFailure], limit: int, now: datetime) -> datetime | None:

@@ -209,6 +209,7 @@ def export_for_return(
                     "count": len(entries),
                     "provider_name": settings.MAMORI_PROVIDER_NAME,
                 },
+                using="text",  # plain text: nothing HTML-escaped (settings.TEMPLATES)
             ),
         )
     return buffer.getvalue()
@@ -237,9 +238,11 @@ def destroy_all(
 
 
 def destruction_certificate(
-    client: Client, *, language: str, issued_at: datetime | None = None
+    client: Client, *, language: str, issued_at: datetime | None = None, csp_nonce: str = ""
 ) -> str:
-    """The certificate of destruction (VLT-04) as a printable HTML page in ``language``."""
+    """The certificate of destruction (VLT-04) as a printable HTML page in ``language``; served
+    by Mamori, ``csp_nonce`` lets its own style and script run under the Content-Security-Policy.
+    """
     records = DestructionRecord.objects.filter(client=client).order_by("destroyed_at", "pk")
     with translation.override(language), timezone.override(settings.TIME_ZONE):
         return render_to_string(
@@ -251,5 +254,6 @@ def destruction_certificate(
                 "provider_name": settings.MAMORI_PROVIDER_NAME,
                 "officers": officers_of(None),
                 "language": language,
+                "csp_nonce": csp_nonce,
             },
         )

@@ -92,4 +92,8 @@ def client_destruction_certificate(request: HttpRequest, code: str) -> HttpRespo
     language = request.GET.get("lang") or request.LANGUAGE_CODE
     if language not in ("ja", "en"):
         language = "ja"
-    return HttpResponse(offboarding.destruction_certificate(client, language=language))
+    return HttpResponse(
+        offboarding.destruction_certificate(
+            client, language=language, csp_nonce=str(request.csp_nonce)
+        )
+    )

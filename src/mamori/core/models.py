@@ -11,9 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from mamori.core.usernames import canonical
 
 
 class Role(models.TextChoices):
@@ -33,6 +36,22 @@ ALL_CLIENT_ROLES = frozenset({Role.PROVIDER_ADMIN, Role.OPERATOR})
 class Language(models.TextChoices):
     JA = "ja", "日本語"
     EN = "en", "English"
+
+
+class UserManager(DjangoUserManager):
+    def get_by_natural_key(self, username: str) -> User:
+        """The account a typed user name means, in any width or case (sign-in, ``createsuperuser``,
+        the command line). Raises ``User.DoesNotExist``.
+
+        An exact match comes first: it only finds the few accounts that kept a spelling of
+        their own because another account already held its one form when names were
+        normalised (migration ``core.0003``). Every other spelling finds the account stored
+        under the one form.
+        """
+        exact = self.filter(username=username).first()
+        if exact is not None:
+            return exact
+        return self.get(username=canonical(str(username)))
 
 
 class User(AbstractUser):
@@ -57,6 +76,8 @@ class User(AbstractUser):
         _("language"), max_length=2, choices=Language.choices, blank=True, default=""
     )
 
+    objects = UserManager()
+
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
@@ -66,6 +87,25 @@ class User(AbstractUser):
                 name="client_user_has_client",
             )
         ]
+
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        """New accounts get the one form of their name (:mod:`mamori.core.usernames`); Django
+        calls this in ``create_user()`` and when a form validates a user."""
+        return canonical(username) if isinstance(username, str) else username
+
+    def clean(self) -> None:
+        name = self.username
+        super().clean()
+        if not self._state.adding:
+            # A name is fixed once the account exists: one kept under its own spelling
+            # (migration core.0003) stays as it is when the account is edited.
+            self.username = name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            self.username = canonical(self.username)
+        super().save(*args, **kwargs)
 
     @property
     def is_provider_staff(self) -> bool:

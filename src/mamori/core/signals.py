@@ -6,6 +6,7 @@ that was tried and the address it came from, never the password.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -41,7 +42,10 @@ def record_login_failure(
     tried = str(credentials.get(model.USERNAME_FIELD, ""))[:150]
     # Attributed to the account that was tried, if there is one, so that its client's
     # administrator sees attempts on their people's accounts.
-    target = model.objects.filter(**{model.USERNAME_FIELD: tried}).first() if tried else None
+    target = None
+    if tried:
+        with contextlib.suppress(model.DoesNotExist):
+            target = model._default_manager.get_by_natural_key(tried)
     audit.record(
         LOGIN_FAILED,
         target,

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 BACKOFF = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600]
 MAX_ATTEMPTS = len(BACKOFF) + 1
 STUCK_AFTER = timedelta(minutes=15)
+# The template engine for plain text (settings.TEMPLATES): it HTML-escapes nothing.
+TEXT_ENGINE = "text"
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,10 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     Templates exist per language (``<kind>.ja.txt``, ``<kind>.en.txt``) because a notice is a
     letter to a client and reads best written whole in each language, not assembled from
     translated fragments.
+
+    The subject and the text are plain text, rendered by the ``text`` template engine that
+    escapes nothing (they go into mail headers, text parts and chat messages as they are); the
+    HTML part wraps that text in ``layout.html`` with the default engine, which escapes it once.
     """
     with translation.override(language), timezone.override(settings.TIME_ZONE):
         ctx = {
@@ -166,8 +172,10 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
             "base_url": settings.BASE_URL,
             "provider_name": settings.MAMORI_PROVIDER_NAME,
         }
-        subject = render_to_string(f"notices/email/{kind}.{language}.subject.txt", ctx)
-        text = render_to_string(f"notices/email/{kind}.{language}.txt", ctx)
+        subject = render_to_string(
+            f"notices/email/{kind}.{language}.subject.txt", ctx, using=TEXT_ENGINE
+        )
+        text = render_to_string(f"notices/email/{kind}.{language}.txt", ctx, using=TEXT_ENGINE)
         html = render_to_string("notices/email/layout.html", {**ctx, "text": text.strip()})
     return Rendered(" ".join(subject.split())[:300], text.strip() + "\n", html)
 

@@ -12,12 +12,12 @@ EXIT_USAGE = 2  # the command was called wrongly: no such file, unknown user ...
 
 
 def find_user(username: str | None) -> User | None:
-    """The user named by ``--user`` (``None`` without one); raises a usage error if there is
-    no such user."""
+    """The user named by ``--user``, in any width or case (``None`` without one); raises a
+    usage error if there is no such user."""
     if not username:
         return None
     try:
-        return User.objects.get(username=username)
+        return User.objects.get_by_natural_key(username)
     except User.DoesNotExist:
         raise CommandError(
             _("No such user: %(name)s") % {"name": username}, returncode=EXIT_USAGE

@@ -132,9 +132,10 @@ class Command(BaseCommand):
                 self.stdout.write("The two passwords differ; try again.")
         generated = not password
         password = password or secrets.token_urlsafe(12)
-        User.objects.create_superuser(
+        # Stored in its one form (mamori.core.usernames): "Admin" is created as "admin".
+        username = User.objects.create_superuser(
             username=username, email=email, password=password, role=Role.PROVIDER_ADMIN
-        )
+        ).get_username()
         if generated:
             self.stdout.write(
                 self.style.WARNING(

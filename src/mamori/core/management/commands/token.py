@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
     def user(self, username: str) -> User:
         try:
-            return User.objects.get(username=username)
+            return User.objects.get_by_natural_key(username)
         except User.DoesNotExist:
             raise CommandError(f"no user named {username!r}") from None
 

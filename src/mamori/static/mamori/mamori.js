@@ -1,0 +1,115 @@
+/* Mamori's page behaviour. Every page loads this file; no page has inline script or event
+   handlers, which the Content-Security-Policy refuses. Behaviour is asked for with data-*
+   attributes, and set up again for content htmx swaps in (the htmx:load event). */
+(function () {
+  "use strict";
+
+  // Elements matching `selector` in `root`, `root` itself included.
+  function within(root, selector) {
+    var found = [];
+    if (root.matches && root.matches(selector)) {
+      found.push(root);
+    }
+    if (root.querySelectorAll) {
+      found.push.apply(found, root.querySelectorAll(selector));
+    }
+    return found;
+  }
+
+  // A filter field with data-autosubmit reloads the list as soon as it changes.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-autosubmit]") && field.form) {
+      field.form.submit();
+    }
+  });
+
+  // A form with data-confirm is sent only once the question in it is answered yes.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  // A link or button with data-print prints the page.
+  document.addEventListener("click", function (event) {
+    var trigger = event.target.closest && event.target.closest("[data-print]");
+    if (trigger) {
+      event.preventDefault();
+      window.print();
+    }
+  });
+
+  // A form with data-kind-settings shows only the fieldset (.kind-settings[data-kind]) of the
+  // kind chosen in its select[name=kind].
+  function kindSettings(form) {
+    var kind = form.querySelector("select[name=kind]");
+    if (!kind) {
+      return;
+    }
+    function show() {
+      form.querySelectorAll(".kind-settings").forEach(function (set) {
+        set.hidden = set.dataset.kind !== kind.value;
+      });
+    }
+    kind.addEventListener("change", show);
+    show();
+  }
+
+  // A revealed secret (.revealed[data-hide-after]): copy it, hide it, and hide it by itself
+  // after data-hide-after seconds, leaving data-hidden-text in its place.
+  function revealedSecret(shown) {
+    var box = shown.closest("#reveal-box") || shown;
+    function hide() {
+      if (!box.isConnected) {
+        return;
+      }
+      box.innerHTML = "";
+      var note = document.createElement("p");
+      note.className = "muted";
+      note.textContent = shown.dataset.hiddenText;
+      box.appendChild(note);
+    }
+    var hideButton = shown.querySelector("[data-secret-hide]");
+    var copyButton = shown.querySelector("[data-secret-copy]");
+    var value = shown.querySelector("[data-secret-value]");
+    if (hideButton) {
+      hideButton.addEventListener("click", hide);
+    }
+    if (copyButton && value) {
+      copyButton.addEventListener("click", function () {
+        navigator.clipboard.writeText(value.textContent);
+      });
+    }
+    window.setTimeout(hide, Number(shown.dataset.hideAfter) * 1000);
+  }
+
+  var setups = [
+    ["form[data-kind-settings]", kindSettings],
+    [".revealed[data-hide-after]", revealedSecret],
+  ];
+
+  function setUp(root) {
+    setups.forEach(function (pair) {
+      within(root, pair[0]).forEach(function (element) {
+        if (element.dataset.mamoriReady) {
+          return;
+        }
+        element.dataset.mamoriReady = "1";
+        pair[1](element);
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      setUp(document);
+    });
+  } else {
+    setUp(document);
+  }
+  document.addEventListener("htmx:load", function (event) {
+    setUp(event.target);
+  });
+})();
