@@ -507,3 +507,34 @@ def test_the_documented_complete_example_imports(db):
     assert report.ok, messages(report)
     assert report.counts["deployment_targets"]["created"] == 1
     assert ManagedCertificate.objects.get(name="www").challenge_settings["ssh_username"] == "deploy"
+
+
+@pytest.mark.req("ACC-01")
+@pytest.mark.parametrize("role", ["owner", "member"])
+def test_a_client_user_cannot_aim_mamori_at_an_acme_server_or_dns_api_by_import(
+    role, request, acme
+):
+    """The import is no way around the pages and the API, where ACME accounts and managed
+    certificates (with their DNS provider's server) are the provider's staff's to set up."""
+    text = """\
+version: 1
+clients:
+  - code: acme
+    acme_accounts:
+      - {name: inside, directory_url: "http://127.0.0.1:6379/directory"}
+    managed_certificates:
+      - name: www
+        names: [www.acme.example]
+        issuer: manual
+        challenge: dns
+        challenge_settings: {provider: powerdns, zone: acme.example,
+                             options: {pdns_server: "http://127.0.0.1:8081"}}
+"""
+    report = load(text, actor=request.getfixturevalue(role))
+
+    assert not report.ok
+    if role == "owner":
+        assert [str(e).split(": ", 2)[2] for e in report.errors] == [
+            "Only the provider's staff set up ACME accounts and managed certificates."
+        ] * 2
+    assert not AcmeAccount.objects.exists() and not ManagedCertificate.objects.exists()
