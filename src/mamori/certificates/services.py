@@ -73,7 +73,7 @@ def issued_chain_problem(pems: list[bytes], *, now: datetime) -> str | None:
     from OpenSSL import crypto
 
     handles = [crypto.X509.from_cryptography(x509.load_pem_x509_certificate(p)) for p in pems]
-    store = _base_trust_store()
+    store = _base_trust_store(outbound.policy())
     leaf, chain = handles[0], handles[1:]
     pool = chain + store.known_issuers([h.to_cryptography() for h in handles])
     check = store.verify(leaf, pool, now)
