@@ -132,17 +132,19 @@ def smtp(settings):
 
 
 @pytest.fixture(autouse=True)
-def deploy_roots(settings, tmp_path_factory, monkeypatch):
+def deploy_roots(tmp_path_factory, monkeypatch):
     """Local deployment targets and HTTP-01 webroots may write under the suite's own temporary
     directory, nowhere else (MAMORI_DEPLOY_ROOTS, for this process and the Mamori processes a
     test starts); no reload command is allowed unless a test allows it
     (MAMORI_DEPLOY_COMMANDS). Tests of those rules set their own."""
+    from django.test import override_settings
+
     root = str(tmp_path_factory.getbasetemp())
-    settings.MAMORI_DEPLOY_ROOTS = [root]
-    settings.MAMORI_DEPLOY_COMMANDS = []
     monkeypatch.setenv("MAMORI_DEPLOY_ROOTS", root)
     monkeypatch.delenv("MAMORI_DEPLOY_COMMANDS", raising=False)
-    return settings.MAMORI_DEPLOY_ROOTS
+    # Not the ``settings`` fixture: some tests have a parameter of that name.
+    with override_settings(MAMORI_DEPLOY_ROOTS=[root], MAMORI_DEPLOY_COMMANDS=[]):
+        yield [root]
 
 
 @pytest.fixture(autouse=True)
