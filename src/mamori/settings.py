@@ -59,6 +59,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "mamori.urls"
+# Every @paginate list of the API pages with bounded limit/offset (mamori.api.pagination).
+NINJA_PAGINATION_CLASS = "mamori.api.pagination.Pages"
 WSGI_APPLICATION = "mamori.wsgi.application"
 AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "login"

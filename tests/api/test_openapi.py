@@ -1,8 +1,21 @@
-"""The OpenAPI document is valid OpenAPI 3 and describes every route and both ways to sign in."""
+"""The OpenAPI document is valid OpenAPI 3, describes every route and both ways to sign in, and
+lists every status code an operation can answer."""
+
+# ruff: noqa: F811 (test arguments name the fixtures imported below)
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from django.test import Client
 from openapi_spec_validator import validate
+
+from mamori.api.api import api
+from mamori.core.tokens import create_token
+
+# The page tests' fixtures (a scene of two clients' data); pytest finds them here.
+from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
 
 
 def test_it_serves_a_valid_openapi_document(db, client):
@@ -83,3 +96,63 @@ def test_it_serves_the_docs_page(db, client):
     response = client.get("/api/v1/docs")
     assert response.status_code == 200
     assert "openapi.json" in response.content.decode()
+
+
+# --- every answer is documented (issue 13) -------------------------------------------------------
+
+SPEC = api.get_openapi_schema()
+OPERATIONS = sorted(
+    (method, path)
+    for path, ops in SPEC["paths"].items()
+    for method in ops
+    if method != "parameters"
+)
+IDS = [f"{m.upper()} {p}" for m, p in OPERATIONS]
+
+
+def documented(method: str, path: str) -> set[int]:
+    return {int(code) for code in SPEC["paths"][path][method]["responses"]}
+
+
+def with_ids(path: str, value: str = "1") -> str:
+    return re.sub(r"{\w+}", value, path)
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=IDS)
+def test_every_answer_of_the_framework_is_documented(method, path, scene, operator):
+    """No credentials, no CSRF token, a body that is not JSON or not the schema, a path
+    parameter of the wrong type: each answer is one the document lists for the operation."""
+    anonymous = Client()
+    answers = {anonymous.generic(method.upper(), with_ids(path)).status_code}
+    operation = SPEC["paths"][path][method]
+    signed_in = Client(enforce_csrf_checks=True)
+    signed_in.force_login(operator)
+    if method != "get":
+        answers.add(signed_in.generic(method.upper(), with_ids(path)).status_code)
+    bearer = Client(headers={"Authorization": f"Bearer {create_token(operator, 't')[1]}"})
+    if "requestBody" in operation:
+        for body in ("{", "[]"):
+            answers.add(
+                bearer.generic(
+                    method.upper(), with_ids(path), body, content_type="application/json"
+                ).status_code
+            )
+    if "{" in path and any(
+        p["in"] == "path" and p["schema"].get("type") == "integer"
+        for p in operation.get("parameters", [])
+    ):
+        answers.add(bearer.generic(method.upper(), with_ids(path, "x")).status_code)
+    assert answers <= documented(method, path), answers - documented(method, path)
+
+
+def test_every_operation_lists_what_the_framework_may_answer():
+    for method, path in OPERATIONS:
+        codes = documented(method, path)
+        operation = SPEC["paths"][path][method]
+        assert 401 in codes, (method, path)
+        if "requestBody" in operation:
+            assert {400, 422} <= codes, (method, path)
+        if operation.get("parameters"):
+            assert 422 in codes, (method, path)
+        if method != "get":
+            assert 403 in codes, (method, path)

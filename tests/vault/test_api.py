@@ -60,3 +60,29 @@ def test_it_reveals_with_a_purpose_to_assigned_staff_only(
     services.destroy_secret(secret, actor=operator, reason="done")
     gone = call(client, assigned_operator, "POST", path, {"purpose": "again"})
     assert gone.status_code == 409 and gone.json() == {"detail": "The value cannot be read."}
+
+
+def test_it_answers_409_not_500_when_the_master_key_is_gone(client, acme, operator, master_keyring):
+    """An unreadable vault is a documented 409 for storing a secret or a CA document, never a
+    500 (issue 13: every status an operation answers is in the OpenAPI document)."""
+    from tests.web.cases_lifecycle_orders import acme_order
+
+    master_keyring.unlink()
+    body = {"client": "acme", "kind": "api_token", "name": "Stripe", "value": CANARY}
+    response = call(client, operator, "POST", "/secrets", body)
+    assert response.status_code == 409
+    assert response.json() == {"detail": "The vault is not available."}
+    assert not Secret.objects.exists()
+    message = {
+        "direction": "received",
+        "subject": "Registry extract",
+        "attachments": [{"filename": "r.pdf", "content_base64": "JVBERg=="}],
+    }
+    response = client.post(
+        f"/api/v1/orders/{acme_order().pk}/messages",
+        message,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {create_token(operator, 'test')[1]}"},
+    )
+    assert response.status_code == 409
+    assert not acme_order().messages.exists()

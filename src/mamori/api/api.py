@@ -29,10 +29,59 @@ from mamori.api.auth import AUTH
 logger = logging.getLogger(__name__)
 
 
+#: Answers that come from the framework, not from a route's own code, and the operations they can
+#: happen to; each route's ``response=`` lists the answers of its own code (403, 404, 409...).
+FRAMEWORK_ANSWERS = {
+    400: "The body is not JSON.",
+    401: "No valid credentials: a bearer token, or a signed-in session.",
+    403: "Forbidden: a signed-in session without the CSRF token, or a role that may not.",
+    422: "The input does not match this document, or breaks a rule: `detail` lists the error "
+    "of each field (`loc`, `msg`).",
+}
+SAFE_METHODS = {"get", "head", "options"}
+
+
+def framework_answers(method: str, operation: dict) -> list[int]:
+    """The status codes the framework can answer ``operation`` with."""
+    codes = []
+    body = "requestBody" in operation
+    if body:
+        codes.append(400)
+    security = operation.get("security") or []
+    if security:
+        codes.append(401)
+        if method not in SAFE_METHODS and any("Session" in scheme for scheme in security):
+            codes.append(403)
+    if body or operation.get("parameters"):
+        codes.append(422)
+    return codes
+
+
 class MamoriAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation) -> str:
         # Short, stable ids (list_clients, create_endpoint...): view names are unique.
         return operation.view_func.__name__
+
+    def get_openapi_schema(self, **kwargs):
+        """The document, with the framework's answers listed on every operation that can get
+        them (so that a client, or a fuzzer, finds no status code it was not told about)."""
+        schema = super().get_openapi_schema(**kwargs)
+        error = {"$ref": "#/components/schemas/Error"}
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for code in framework_answers(method, operation):
+                    responses.setdefault(
+                        code,
+                        {
+                            "description": FRAMEWORK_ANSWERS[code],
+                            "content": {"application/json": {"schema": error}},
+                        },
+                    )
+                operation["responses"] = dict(
+                    sorted(responses.items(), key=lambda item: int(item[0]))
+                )
+        return schema
 
 
 api = MamoriAPI(

@@ -7,14 +7,14 @@ No ``from __future__ import annotations`` here: ninja's ``@paginate`` builds its
 from the evaluated annotations of the wrapped function.
 """
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.schemas import Day, Error
 from mamori.core import audit
 from mamori.core.models import AuditEvent
 
@@ -59,8 +59,8 @@ def list_audit_events(
     action: str | None = None,
     client: str | None = None,
     object_type: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
     q: str | None = None,
 ):
     events = audit.readable_events(request.auth)

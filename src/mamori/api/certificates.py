@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Query, Router
 from ninja.pagination import paginate
 
 from mamori.api.schemas import CertificateDetailOut, CertificateOut, Error
@@ -31,7 +31,7 @@ router = Router(tags=["certificates"])
 def list_certificates(
     request: HttpRequest,
     client: str | None = None,
-    expiring_within: int | None = None,
+    expiring_within: int | None = Query(None, ge=0, le=dashboard.EXPIRING_WITHIN_MAX),
     problem: str | None = None,
 ):
     user = request.auth

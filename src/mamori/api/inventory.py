@@ -8,10 +8,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Status
-from ninja.errors import ValidationError
 from ninja.pagination import paginate
 
 from mamori.api.auth import require_edit
+from mamori.api.errors import from_django, invalid, problem
 from mamori.api.schemas import EndpointIn, EndpointOut, Error
 from mamori.clients.models import Client, Contract
 from mamori.core import audit, outbound
@@ -24,19 +24,6 @@ RELATED = {"site": Site, "server": Server, "contract": Contract}
 
 def _endpoints(request: HttpRequest):
     return Endpoint.objects.visible_to(request.auth).select_related("client", "current_certificate")
-
-
-def field_errors(error: DjangoValidationError) -> list[dict]:
-    """Django validation errors in the shape ninja uses for its own 422 answers."""
-    if hasattr(error, "error_dict"):
-        items = error.message_dict.items()
-    else:
-        items = [("__all__", error.messages)]
-    return [
-        {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
-        for field, messages in items
-        for message in messages
-    ]
 
 
 @router.get("", response=list[EndpointOut], summary="List endpoints")
@@ -68,15 +55,7 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
         # The same answer for a client that does not exist and one the caller may not see.
-        raise ValidationError(
-            [
-                {
-                    "loc": ["body", "payload", "client"],
-                    "msg": "Unknown client.",
-                    "type": "value_error",
-                }
-            ]
-        )
+        raise invalid(problem("client", "Unknown client."))
     data = payload.dict()
     endpoint = Endpoint(
         client=client,
@@ -103,20 +82,14 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
             continue
         related = model.objects.visible_to(user).filter(pk=data[name], client=client).first()
         if related is None:
-            errors.append(
-                {
-                    "loc": ["body", "payload", name],
-                    "msg": "Not one of the client's.",
-                    "type": "value_error",
-                }
-            )
+            errors.append(problem(name, "Not one of the client's."))
         setattr(endpoint, name, related)
     try:
         endpoint.full_clean()
     except DjangoValidationError as e:
-        errors.extend(field_errors(e))
+        errors.extend(from_django(e))
     if errors:
-        raise ValidationError(errors)
+        raise invalid(errors)
     with transaction.atomic():
         endpoint.save()
         audit.record(

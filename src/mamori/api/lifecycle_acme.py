@@ -11,10 +11,11 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, invalid_form, problem
+from mamori.api.schemas import Error, Input
 from mamori.clients.models import Client
 from mamori.lifecycle.models import AcmeAccount, KeyType
 from mamori.vault import services as vault
@@ -40,7 +41,7 @@ class AcmeAccountOut(Schema):
         return obj.client.code
 
 
-class AcmeAccountIn(Schema):
+class AcmeAccountIn(Input):
     client: str = Field(..., description="Code of the client.")
     name: str
     directory_url: str = Field(..., description="The CA's ACME directory URL.")
@@ -53,10 +54,6 @@ class AcmeAccountIn(Schema):
 
 def _accounts(request: HttpRequest):
     return AcmeAccount.objects.visible_to(request.auth).select_related("client")
-
-
-def _invalid(field: str, message: str) -> dict:
-    return {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
 
 
 @router.get("/acme-accounts", response=list[AcmeAccountOut], summary="List ACME accounts")
@@ -80,16 +77,14 @@ def create_acme_account(request: HttpRequest, payload: AcmeAccountIn):
     user = request.auth
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
-        raise ValidationError([_invalid("client", "Unknown client.")])
+        raise invalid(problem("client", "Unknown client."))
     if not vault.may_manage(user, client):
         raise HttpError(403, "Only provider staff who manage the client's vault add accounts.")
     data = payload.dict()
     data["client"] = client.pk
     form = AcmeAccountForm(data, user=user)
     if not form.is_valid():
-        raise ValidationError(
-            [_invalid(f, str(m)) for f, msgs in form.errors.items() for m in msgs]
-        )
+        raise invalid_form(form)
     account = create_account(form, actor=user, request=request)
     return Status(201, get_object_or_404(_accounts(request), pk=account.pk))
 

@@ -14,11 +14,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.schemas import MAX_ID, Error, Input
 from mamori.core import audit
 from mamori.lifecycle import approvals, deploy
 from mamori.lifecycle.models import (
@@ -64,7 +64,7 @@ class TargetOut(Schema):
         return obj.managed.client.code
 
 
-class TargetIn(Schema):
+class TargetIn(Input):
     managed_certificate: int = Field(..., description="Id of the managed certificate.")
     name: str
     kind: TargetKind
@@ -129,7 +129,7 @@ class DeploymentOut(Schema):
         return obj.certificate.fingerprint_sha256
 
 
-class DeploymentIn(Schema):
+class DeploymentIn(Input):
     target: int = Field(..., description="Id of the deployment target.")
 
 
@@ -155,7 +155,9 @@ def _invalid(field: str, message: str) -> dict:
 @router.get("/deployment-targets", response=list[TargetOut], summary="List deployment targets")
 @paginate
 def list_deployment_targets(
-    request: HttpRequest, managed_certificate: int | None = None, client: str | None = None
+    request: HttpRequest,
+    managed_certificate: int | None = Query(None, ge=1, le=MAX_ID),
+    client: str | None = None,
 ):
     qs = _targets(request)
     if managed_certificate:
@@ -224,8 +226,8 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
 @paginate
 def list_deployments(
     request: HttpRequest,
-    target: int | None = None,
-    managed_certificate: int | None = None,
+    target: int | None = Query(None, ge=1, le=MAX_ID),
+    managed_certificate: int | None = Query(None, ge=1, le=MAX_ID),
     state: str | None = None,
     client: str | None = None,
 ):

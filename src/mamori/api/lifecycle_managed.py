@@ -18,10 +18,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, invalid_form, problem
+from mamori.api.schemas import Error, Input, Moment
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.lifecycle import approvals, orders, renewal
@@ -101,7 +102,7 @@ class ManagedOut(Schema):
         return order.pk if order else None
 
 
-class ManagedIn(Schema):
+class ManagedIn(Input):
     client: str = Field(..., description="Code of the client.")
     name: str = Field(..., description="A short label, unique for the client.")
     names: list[str] = Field(..., description="DNS names; the first is the common name.")
@@ -147,7 +148,7 @@ class ApprovalOut(Schema):
         return obj.decided_by.get_username() if obj.decided_by_id else None
 
 
-class DecisionIn(Schema):
+class DecisionIn(Input):
     note: str = ""
     given_by: str = Field(
         "", description="Provider staff only: who at the client gave the answer (required)."
@@ -155,10 +156,10 @@ class DecisionIn(Schema):
     channel: ApprovalChannel | None = Field(
         None, description="Provider staff only: phone, letter, email or meeting (required)."
     )
-    at: datetime | None = Field(None, description="When the client answered; default now.")
+    at: Moment | None = Field(None, description="When the client answered; default now.")
 
 
-class HoldIn(Schema):
+class HoldIn(Input):
     awaiting: Literal["payment", "information", "decision"]
     note: str = ""
     notify: bool = Field(True, description="Ask the client for it by e-mail.")
@@ -188,10 +189,6 @@ def _approvals(request: HttpRequest):
 def _require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
     if not approvals.is_staff_for(request.auth, managed):
         raise HttpError(403, "Only provider staff do this.")
-
-
-def _invalid(field: str, message: str) -> dict:
-    return {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
 
 
 @router.get(
@@ -228,7 +225,7 @@ def create_managed_certificate(request: HttpRequest, payload: ManagedIn):
     user = request.auth
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
-        raise ValidationError([_invalid("client", "Unknown client.")])
+        raise invalid(problem("client", "Unknown client."))
     if not approvals.is_staff_for(user, ManagedCertificate(client=client)):
         raise HttpError(403, "Only provider staff add managed certificates.")
     data = payload.dict()
@@ -239,9 +236,7 @@ def create_managed_certificate(request: HttpRequest, payload: ManagedIn):
         {k: v for k, v in data.items() if v is not None and v is not False}, user=user
     )
     if not form.is_valid():
-        raise ValidationError(
-            [_invalid(f, str(m)) for f, msgs in form.errors.items() for m in msgs]
-        )
+        raise invalid_form(form)
     with transaction.atomic():
         managed = form.save()
         audit.record(
@@ -272,7 +267,7 @@ def renew_managed_certificate(request: HttpRequest, managed_id: int):
     except orders.OrderInFlight as e:
         raise HttpError(409, f"order #{e.order.pk} is still open") from None
     except ValueError as e:
-        raise ValidationError([_invalid("names", str(e))]) from None
+        raise invalid(problem("names", str(e))) from None
     return Status(201, order)
 
 
@@ -352,7 +347,7 @@ def _decide(request: HttpRequest, approval_id: int, payload: DecisionIn, decide)
     except approvals.ApprovalError as e:
         if approval.state != ApprovalState.REQUESTED:
             raise HttpError(409, str(e)) from None
-        raise ValidationError([_invalid("given_by", str(e))]) from None
+        raise invalid(problem("given_by", str(e))) from None
     return get_object_or_404(_approvals(request), pk=decided.pk)
 
 

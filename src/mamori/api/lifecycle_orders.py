@@ -19,11 +19,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 
 from mamori.api.auth import require_edit
-from mamori.api.inventory import field_errors
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, invalid_from, problem
+from mamori.api.schemas import Error, Input, Moment
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.lifecycle import manual, orders, revocation, tasks
@@ -37,6 +37,7 @@ from mamori.lifecycle.models import (
     Task,
     TaskState,
 )
+from mamori.vault import keys as vault_keys
 from mamori.vault import services as vault
 
 router = Router(tags=["lifecycle"])
@@ -131,34 +132,34 @@ class OrderList(Schema):
     items: list[OrderOut]
 
 
-class StepIn(Schema):
+class StepIn(Input):
     step: Literal["apply", "under_review", "reject"]
     ca_reference: str = ""
     reason: str = Field("", description="Why the CA rejected it (required for `reject`).")
 
 
-class AttachmentIn(Schema):
+class AttachmentIn(Input):
     filename: str = Field(..., min_length=1, max_length=255)
     content_type: str = ""
     content_base64: str = Field(..., description="The document, base64; at most 64 KiB.")
 
 
-class MessageIn(Schema):
+class MessageIn(Input):
     direction: MessageDirection
     subject: str = Field(..., min_length=1, max_length=300)
     body: str = ""
     counterpart: str = ""
-    at: datetime | None = None
+    at: Moment | None = None
     attachments: list[AttachmentIn] = []
 
 
-class FeeIn(Schema):
+class FeeIn(Input):
     amount: Decimal = Field(..., ge=0)
     currency: str = "JPY"
     note: str = ""
 
 
-class CertificateIn(Schema):
+class CertificateIn(Input):
     pem: str = Field(..., description="The issued certificate then its chain, PEM.")
 
 
@@ -196,17 +197,17 @@ class RevocationList(Schema):
     items: list[RevocationOut]
 
 
-class RevocationIn(Schema):
+class RevocationIn(Input):
     certificate: str = Field(..., description="SHA-256 fingerprint.")
     reason: int = Field(..., description="RFC 5280 reason: 0, 1, 3, 4 or 5.")
     requested_by: str = Field(..., min_length=1, max_length=200)
-    requested_at: datetime | None = None
+    requested_at: Moment | None = None
     reissue: bool = Field(True, description="Order and install a replacement.")
 
 
-class RevokedIn(Schema):
+class RevokedIn(Input):
     ca_reference: str = ""
-    at: datetime | None = None
+    at: Moment | None = None
 
 
 class TaskOut(Schema):
@@ -240,12 +241,12 @@ class TaskList(Schema):
     items: list[TaskOut]
 
 
-class WaitIn(Schema):
+class WaitIn(Input):
     awaiting: Literal["approval", "payment", "information", "decision"]
     note: str = Field(..., min_length=1)
 
 
-class CloseIn(Schema):
+class CloseIn(Input):
     resolution: str = Field(..., min_length=1)
     canceled: bool = False
 
@@ -266,10 +267,6 @@ def _staff_order(request: HttpRequest, order_id: int) -> Order:
     if not vault.may_manage(request.auth, order.managed.client):
         raise HttpError(403, "Only provider staff work orders at the CA.")
     return order
-
-
-def _invalid(error: DjangoValidationError):
-    return ValidationError(field_errors(error))
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -316,15 +313,16 @@ def order_step(request: HttpRequest, order_id: int, payload: StepIn):
         else:
             manual.reject(order, actor=request.auth, reason=payload.reason, request=request)
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return get_object_or_404(_orders(request), pk=order.pk)
 
 
 @router.post(
     "/orders/{order_id}/messages",
-    response={201: MessageOut, 403: Error, 404: Error, 422: Error},
+    response={201: MessageOut, 403: Error, 404: Error, 409: Error, 422: Error},
     summary="Record an exchange with the CA",
-    description="With its documents (stored encrypted in the vault). Provider staff only.",
+    description="With its documents (stored encrypted in the vault). Provider staff only. "
+    "409: the vault is not available.",
 )
 def add_order_message(request: HttpRequest, order_id: int, payload: MessageIn):
     order = _staff_order(request, order_id)
@@ -333,15 +331,7 @@ def add_order_message(request: HttpRequest, order_id: int, payload: MessageIn):
         try:
             data = base64.b64decode(a.content_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise ValidationError(
-                [
-                    {
-                        "loc": ["body", "payload", "attachments"],
-                        "msg": f"{a.filename}: not base64",
-                        "type": "value_error",
-                    }
-                ]
-            ) from None
+            raise invalid(problem("attachments", f"{a.filename}: not base64")) from None
         files.append((a.filename, a.content_type, data))
     try:
         message = manual.record_message(
@@ -356,8 +346,8 @@ def add_order_message(request: HttpRequest, order_id: int, payload: MessageIn):
             request=request,
         )
     except DjangoValidationError as e:
-        raise _invalid(e) from None
-    except vault.VaultError:
+        raise invalid_from(e) from None
+    except (vault.VaultError, vault_keys.KeyringError):
         raise HttpError(409, "The vault is not available.") from None
     return Status(201, message)
 
@@ -379,7 +369,7 @@ def record_order_fee(request: HttpRequest, order_id: int, payload: FeeIn):
             request=request,
         )
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return get_object_or_404(_orders(request), pk=order.pk)
 
 
@@ -394,11 +384,9 @@ def upload_order_certificate(request: HttpRequest, order_id: int, payload: Certi
     try:
         manual.upload_certificate(order, payload.pem, actor=request.auth, request=request)
     except orders.CertificateMismatch as e:
-        raise ValidationError(
-            [{"loc": ["body", "payload", "pem"], "msg": str(e), "type": "value_error"}]
-        ) from None
+        raise invalid(problem("pem", str(e))) from None
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return get_object_or_404(_orders(request), pk=order.pk)
 
 
@@ -445,15 +433,7 @@ def request_revocation(request: HttpRequest, payload: RevocationIn):
         .first()
     )
     if cert is None:
-        raise ValidationError(
-            [
-                {
-                    "loc": ["body", "payload", "certificate"],
-                    "msg": "Unknown certificate.",
-                    "type": "value_error",
-                }
-            ]
-        )
+        raise invalid(problem("certificate", "Unknown certificate."))
     managed = ManagedCertificate.objects.visible_to(user).filter(certificate=cert).first()
     try:
         rev = revocation.request_revocation(
@@ -469,7 +449,7 @@ def request_revocation(request: HttpRequest, payload: RevocationIn):
     except revocation.AlreadyRevoked as e:
         raise HttpError(409, " ".join(e.messages)) from None
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return Status(201, get_object_or_404(_revocations(request), pk=rev.pk))
 
 
@@ -491,7 +471,7 @@ def mark_revocation_done(request: HttpRequest, revocation_id: int, payload: Revo
             request=request,
         )
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return get_object_or_404(_revocations(request), pk=rev.pk)
 
 
@@ -530,7 +510,7 @@ def _task_call(request, task_id, action) -> Task:
     try:
         action(task)
     except DjangoValidationError as e:
-        raise _invalid(e) from None
+        raise invalid_from(e) from None
     return get_object_or_404(_tasks(request), pk=task.pk)
 
 

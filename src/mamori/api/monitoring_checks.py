@@ -17,10 +17,11 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, problem
+from mamori.api.schemas import Error, Input, Moment
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.inventory.models import Server, Site
@@ -67,7 +68,7 @@ class CheckOut(Schema):
         return obj.client.code
 
 
-class CheckIn(Schema):
+class CheckIn(Input):
     client: str = Field(..., description="Code of the client.")
     site: int | None = None
     server: int | None = None
@@ -81,7 +82,7 @@ class CheckIn(Schema):
     enabled: bool = True
 
 
-class CheckPatch(Schema):
+class CheckPatch(Input):
     site: int | None = None
     server: int | None = None
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -120,11 +121,6 @@ def _checks(request: HttpRequest):
     return Check.objects.visible_to(request.auth).select_related("client")
 
 
-def _problem(field: str, message: str) -> dict:
-    loc = ["body", "payload", *field.split(".")]
-    return {"loc": loc, "msg": message, "type": "value_error"}
-
-
 def _require_staff(request: HttpRequest, client: Client) -> None:
     if not vault.may_manage(request.auth, client):
         raise HttpError(403, "Only provider staff change checks.")
@@ -138,10 +134,10 @@ def _place(check: Check, site: int | None, server: int | None) -> None:
             continue
         target = model.objects.filter(pk=value, client=check.client).first()
         if target is None:
-            problems.append(_problem(field, f"No {field} {value} of this client."))
+            problems.append(problem(field, f"No {field} {value} of this client."))
         setattr(check, field, target)
     if problems:
-        raise ValidationError(problems)
+        raise invalid(problems)
 
 
 def _save(check: Check) -> None:
@@ -153,10 +149,10 @@ def _save(check: Check) -> None:
             for message in messages:
                 name, sep, text = message.partition(": ")
                 if field == "settings" and sep:
-                    problems.append(_problem(f"settings.{name}", text))
+                    problems.append(problem(f"settings.{name}", text))
                 else:
-                    problems.append(_problem(field if field != "__all__" else "payload", message))
-        raise ValidationError(problems) from None
+                    problems.append(problem(field, message))
+        raise invalid(problems) from None
     check.save()
 
 
@@ -198,7 +194,7 @@ def get_check(request: HttpRequest, check_id: int):
 def create_check(request: HttpRequest, payload: CheckIn):
     client = Client.objects.visible_to(request.auth).filter(code=payload.client).first()
     if client is None:
-        raise ValidationError([_problem("client", "Unknown client.")])
+        raise invalid(problem("client", "Unknown client."))
     _require_staff(request, client)
     check = Check(client=client, next_run_at=timezone.now())
     for name in WRITABLE:
@@ -271,8 +267,8 @@ def check_rollups(
     request: HttpRequest,
     check_id: int,
     resolution: ResolutionName = "1h",  # type: ignore[valid-type]
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
 ):
     check = get_object_or_404(_checks(request), pk=check_id)
     back = {"5m": timedelta(hours=24), "1h": timedelta(days=30), "1d": timedelta(days=365)}

@@ -14,11 +14,12 @@ from typing import Literal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from mamori.api.auth import require_edit
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, problem
+from mamori.api.schemas import Error, Input
 from mamori.core import audit
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
@@ -83,11 +84,11 @@ class IncidentDetailOut(IncidentOut):
         return list(obj.events.select_related("user"))
 
 
-class NoteIn(Schema):
+class NoteIn(Input):
     text: str = Field(..., min_length=1, max_length=5000)
 
 
-class CauseIn(Schema):
+class CauseIn(Input):
     cause: CauseName  # type: ignore[valid-type]
     cause_detail: str = Field("", max_length=10000)
     impact: str | None = Field(None, max_length=10000, description="Unchanged when omitted.")
@@ -97,12 +98,6 @@ class CauseIn(Schema):
 
 def _incidents(request: HttpRequest):
     return Incident.objects.visible_to(request.auth).select_related("client")
-
-
-def _invalid(field: str, exc: IncidentError) -> ValidationError:
-    return ValidationError(
-        [{"loc": ["body", "payload", field], "msg": str(exc), "type": "value_error"}]
-    )
 
 
 @router.get("/incidents", response=list[IncidentOut], summary="List incidents")
@@ -138,7 +133,7 @@ def add_incident_note(request: HttpRequest, incident_id: int, payload: NoteIn):
     try:
         event = incidents.add_note(incident, request.auth, payload.text)
     except IncidentError as exc:
-        raise _invalid("text", exc) from None
+        raise invalid(problem("text", str(exc))) from None
     audit.record("incident.note", incident, actor=request.auth, request=request)
     return Status(201, event)
 
@@ -157,7 +152,7 @@ def set_incident_cause(request: HttpRequest, incident_id: int, payload: CauseIn)
         if payload.cause != incident.cause or payload.cause_detail != incident.cause_detail:
             incidents.set_cause(incident, request.auth, payload.cause, payload.cause_detail)
     except IncidentError as exc:
-        raise _invalid("cause", exc) from None
+        raise invalid(problem("cause", str(exc))) from None
     fields = [f for f in ("impact", "actions", "prevention") if getattr(payload, f) is not None]
     for name in fields:
         setattr(incident, name, getattr(payload, name))

@@ -17,10 +17,11 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, invalid_from, problem
+from mamori.api.schemas import Day, Error, Input, Moment
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.inventory.models import Server, Site
@@ -88,7 +89,7 @@ class WindowOut(Schema):
         return found[1] if found else None
 
 
-class WindowIn(Schema):
+class WindowIn(Input):
     client: str = Field(..., description="Code of the client.")
     site: int | None = Field(None, description="Empty with no server: the whole client.")
     server: int | None = Field(
@@ -96,10 +97,10 @@ class WindowIn(Schema):
     )
     title: str = Field(..., min_length=1, max_length=200)
     description: str = Field("", max_length=10000)
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: Moment
+    ends_at: Moment
     recurrence: RecurrenceName = "none"  # type: ignore[valid-type]
-    repeat_until: dt.date | None = Field(None, description="Empty: for ever.")
+    repeat_until: Day | None = Field(None, description="Empty: for ever.")
     notify_hours_before: int = Field(72, ge=0, le=MAX_NOTIFY_HOURS)
 
 
@@ -107,10 +108,6 @@ def _windows(request: HttpRequest):
     return MaintenanceWindow.objects.visible_to(request.auth).select_related(
         "client", "site", "server"
     )
-
-
-def _problem(field: str, message: str) -> dict:
-    return {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
 
 
 def _require_staff(request: HttpRequest, client: Client) -> None:
@@ -127,28 +124,23 @@ def _place(request: HttpRequest, window: MaintenanceWindow, site: int | None, se
     window's client)."""
     problems = []
     if site is not None and server is not None:
-        problems.append(_problem("server", "Choose a site or a server, not both."))
+        problems.append(problem("server", "Choose a site or a server, not both."))
     for field, model, value in (("site", Site, site), ("server", Server, server)):
         if value is None:
             continue
         target = model.objects.visible_to(request.auth).filter(pk=value).first()
         if target is None:
-            problems.append(_problem(field, f"No {field} {value}."))
+            problems.append(problem(field, f"No {field} {value}."))
         setattr(window, field, target)
     if problems:
-        raise ValidationError(problems)
+        raise invalid(problems)
 
 
 def _save(window: MaintenanceWindow) -> None:
     try:
         window.full_clean()
     except DjangoValidationError as exc:
-        problems = [
-            _problem(field if field != "__all__" else "payload", message)
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-        raise ValidationError(problems) from None
+        raise invalid_from(exc) from None
     window.save()
 
 
@@ -190,7 +182,7 @@ def get_maintenance_window(request: HttpRequest, window_id: int):
 def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     client = Client.objects.visible_to(request.auth).filter(code=payload.client).first()
     if client is None:
-        raise ValidationError([_problem("client", "Unknown client.")])
+        raise invalid(problem("client", "Unknown client."))
     _require_staff(request, client)
     window = MaintenanceWindow(
         client=client,

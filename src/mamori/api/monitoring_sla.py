@@ -12,9 +12,9 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.errors import ValidationError
 from ninja.pagination import paginate
 
+from mamori.api.errors import invalid, query_problem
 from mamori.monitoring import sla
 from mamori.monitoring.models import SlaCredit
 
@@ -105,9 +105,7 @@ def list_sla_credits(
         try:
             credits = credits.filter(month=sla.parse_month(month))
         except sla.SlaError as exc:
-            raise ValidationError(
-                [{"loc": ["query", "month"], "msg": str(exc), "type": "value_error"}]
-            ) from None
+            raise invalid(query_problem("month", str(exc))) from None
     if client:
         credits = credits.filter(policy__client__code=client)
     if finalized is not None:

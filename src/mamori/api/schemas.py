@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Field, Schema
+from pydantic import BeforeValidator, field_validator
+from pydantic_core import PydanticCustomError
 
+from mamori.core import text
 from mamori.core.dashboard import days_left as whole_days_left
 from mamori.core.models import Role
 
@@ -17,8 +21,50 @@ def _user(context: dict[str, Any] | None):
     return getattr(request, "auth", None) or getattr(request, "user", None)
 
 
+#: The largest id (and integer) the database holds: bounds ids given as filters.
+MAX_ID = 2**63 - 1
+
+
+def _iso(kind: str, message: str):
+    """A check before pydantic's own: a date or time is written as ISO 8601 text, never as a
+    number (pydantic would read 0 or "0" as 1970-01-01, a Unix time)."""
+    looks_like_number = re.compile(r"\s*[+-]?[0-9.]+([eE][+-]?[0-9]+)?\s*")
+
+    def check(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value
+        if not isinstance(value, str) or looks_like_number.fullmatch(value):
+            raise PydanticCustomError(f"{kind}_type", message)
+        return value
+
+    return BeforeValidator(check)
+
+
+#: A calendar day, ``YYYY-MM-DD``.
+Day = Annotated[date, _iso("date", "Input should be a date: YYYY-MM-DD.")]
+#: A moment, ISO 8601 (``2027-01-10T01:00:00+09:00``).
+Moment = Annotated[
+    datetime,
+    _iso("datetime", "Input should be a date and time: YYYY-MM-DDTHH:MM:SS+09:00 (ISO 8601)."),
+]
+
+
 class Error(Schema):
     detail: Any = Field(..., description="What went wrong: a message, or a list of field errors.")
+
+
+class Input(Schema):
+    """What every request body is made of: text in it must be storable (valid UTF-8 without
+    NUL characters, :func:`mamori.core.text.unstorable`), or the request gets a 422 naming the
+    field, before any view, form or service sees it."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        problem = text.unstorable(value)
+        if problem:
+            raise PydanticCustomError("value_error", problem)
+        return value
 
 
 class ContractOut(Schema):
@@ -68,7 +114,7 @@ class ClientDetailOut(ClientOut):
     contacts: list[ContactOut]
 
 
-class EndpointIn(Schema):
+class EndpointIn(Input):
     client: str = Field(..., description="Code of the client the endpoint belongs to.")
     host: str = Field(..., description="Host name or IP address.")
     port: int = 443

@@ -14,11 +14,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.inventory import field_errors
-from mamori.api.schemas import Error
+from mamori.api.errors import invalid, invalid_from, problem
+from mamori.api.schemas import Error, Input
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.inventory.models import Server, Site
@@ -52,7 +52,7 @@ class SecretOut(Schema):
         return obj.certificate.fingerprint_sha256 if obj.certificate else None
 
 
-class SecretIn(Schema):
+class SecretIn(Input):
     client: str = Field(..., description="Code of the client the secret belongs to.")
     kind: SecretKind
     name: str
@@ -65,7 +65,7 @@ class SecretIn(Schema):
     certificate: str | None = Field(None, description="SHA-256 fingerprint of its certificate.")
 
 
-class RevealIn(Schema):
+class RevealIn(Input):
     purpose: str = Field(
         ..., min_length=1, description="Why you need the value now; goes on the audit trail."
     )
@@ -80,10 +80,6 @@ class RevealOut(Schema):
 
 def _secrets(request: HttpRequest):
     return Secret.objects.visible_to(request.auth).select_related("client", "certificate")
-
-
-def _invalid(field: str, message: str) -> dict:
-    return {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
 
 
 @router.get("/secrets", response=list[SecretOut], summary="List secrets (metadata only)")
@@ -115,17 +111,17 @@ def get_secret(request: HttpRequest, secret_id: int):
 
 @router.post(
     "/secrets",
-    response={201: SecretOut, 403: Error, 422: Error},
+    response={201: SecretOut, 403: Error, 409: Error, 422: Error},
     summary="Store a secret",
     description="Provider staff who see the client only. The value is stored encrypted and is "
-    "not part of the answer.",
+    "not part of the answer. 409: the vault is not available.",
 )
 def create_secret(request: HttpRequest, payload: SecretIn):
     user = request.auth
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
         # The same answer for a client that does not exist and one the caller may not see.
-        raise ValidationError([_invalid("client", "Unknown client.")])
+        raise invalid(problem("client", "Unknown client."))
     if not services.may_manage(user, client):
         raise HttpError(403, "Only provider staff manage secrets.")
     errors = []
@@ -135,7 +131,7 @@ def create_secret(request: HttpRequest, payload: SecretIn):
         if value is not None:
             related[name] = model.objects.filter(client=client, **{lookup: value}).first()
             if related[name] is None:
-                errors.append(_invalid(name, "Not one of the client's."))
+                errors.append(problem(name, "Not one of the client's."))
     if payload.certificate:
         related["certificate"] = (
             Certificate.objects.visible_to(user)
@@ -143,9 +139,9 @@ def create_secret(request: HttpRequest, payload: SecretIn):
             .first()
         )
         if related["certificate"] is None:
-            errors.append(_invalid("certificate", "Unknown certificate."))
+            errors.append(problem("certificate", "Unknown certificate."))
     if errors:
-        raise ValidationError(errors)
+        raise invalid(errors)
     try:
         secret = services.store_secret(
             client,
@@ -160,7 +156,9 @@ def create_secret(request: HttpRequest, payload: SecretIn):
             **related,
         )
     except DjangoValidationError as e:
-        raise ValidationError(field_errors(e)) from None
+        raise invalid_from(e) from None
+    except (services.VaultError, keys.KeyringError):
+        raise HttpError(409, "The vault is not available.") from None
     return Status(201, get_object_or_404(_secrets(request), pk=secret.pk))
 
 
@@ -178,7 +176,7 @@ def reveal_secret(request: HttpRequest, secret_id: int, payload: RevealIn, respo
             secret, actor=request.auth, purpose=payload.purpose, request=request
         )
     except DjangoValidationError as e:
-        raise ValidationError(field_errors(e)) from None
+        raise invalid_from(e) from None
     except (services.VaultError, keys.KeyringError):
         raise HttpError(409, "The value cannot be read.") from None
     response["Cache-Control"] = "no-store"

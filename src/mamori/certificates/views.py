@@ -35,7 +35,10 @@ class CertificateFilterForm(forms.Form):
         label=_("Client"), queryset=Client.objects.none(), to_field_name="code", required=False
     )
     expiring_within = forms.IntegerField(
-        label=_("Expiring within (days)"), min_value=0, max_value=3650, required=False
+        label=_("Expiring within (days)"),
+        min_value=0,
+        max_value=dashboard.EXPIRING_WITHIN_MAX,
+        required=False,
     )
     problem = forms.ChoiceField(label=_("Problem"), required=False)
 

@@ -27,6 +27,8 @@ from mamori.notices.models import Notice, NoticeState
 DASHBOARD_LIMIT = 50
 # The "expiring soon" count at the top of the dashboard.
 EXPIRING_COUNT_DAYS = 30
+# The widest "expiring within" filter (days) of the certificate list and the API.
+EXPIRING_WITHIN_MAX = 3650
 
 
 def days_left(moment: datetime, now: datetime | None = None) -> int:

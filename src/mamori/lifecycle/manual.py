@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, Context, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -337,32 +337,38 @@ def attachment_content(attachment: OrderAttachment) -> bytes:
 def record_fee(
     order: Order, amount, currency: str, note: str = "", *, actor: User | None, request=None
 ) -> Order:
-    """What the CA charged for ``order`` (CERT-15), passed on to billing."""
+    """What the CA charged for ``order`` (CERT-15), passed on to billing.
+
+    Checked against the order's own field rules (at most 10 digits before the decimal point,
+    not negative, a note of at most 300 characters) before anything is saved. Raises
+    ValidationError per field, or for a fee that is billed already."""
     try:
         amount = Decimal(str(amount))
     except (InvalidOperation, ValueError):
         raise ValidationError({"amount": _("Enter the amount as a number.")}) from None
-    if amount < 0 or not amount.is_finite():
-        raise ValidationError({"amount": _("The amount cannot be negative.")})
+    if not amount.is_finite():
+        raise ValidationError({"amount": _("Enter the amount as a number.")})
     currency = (currency or "JPY").strip().upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValidationError({"currency": _("Use a three-letter currency code (JPY, USD).")})
     if order.fee_billed_at is not None:
         raise ValidationError(_("This fee has already been billed; it cannot be changed."))
+    fields = ["fee_amount", "fee_currency", "fee_note"]
+    # 33000.000 is 33000: only the digits that mean something count against the field's.
+    order.fee_amount = amount.normalize(Context(prec=MAX_PREC))
+    order.fee_currency = currency
+    order.fee_note = (note or "").strip()
+    try:
+        order.clean_fields(exclude=[f.name for f in Order._meta.fields if f.name not in fields])
+    except ValidationError as e:
+        order.refresh_from_db(fields=fields)
+        raise ValidationError(
+            {name.removeprefix("fee_"): messages for name, messages in e.message_dict.items()}
+        ) from None
+    order.fee_amount = order.fee_amount.quantize(Decimal("0.01"))
     with transaction.atomic():
-        order.fee_amount = amount.quantize(Decimal("0.01"))
-        order.fee_currency = currency
-        order.fee_note = (note or "").strip()[:300]
         order.fee_recorded_at = timezone.now()
-        order.save(
-            update_fields=[
-                "fee_amount",
-                "fee_currency",
-                "fee_note",
-                "fee_recorded_at",
-                "updated_at",
-            ]
-        )
+        order.save(update_fields=[*fields, "fee_recorded_at", "updated_at"])
         audit.record(
             "order.fee",
             order,

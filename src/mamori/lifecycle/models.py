@@ -24,12 +24,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core import outbound
+from mamori.core.fields import LenientDecimalField
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -512,8 +514,13 @@ class Order(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     # CERT-15: what the CA charged, passed to billing as the client's cost.
-    fee_amount = models.DecimalField(
-        _("CA fee"), max_digits=12, decimal_places=2, null=True, blank=True
+    fee_amount = LenientDecimalField(
+        _("CA fee"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     fee_currency = models.CharField(_("currency"), max_length=3, default="JPY")
     fee_note = models.CharField(_("fee note"), max_length=300, blank=True)

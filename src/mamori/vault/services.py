@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core import audit, text
 from mamori.core.models import User
 from mamori.core.scoping import visible_client_ids
 from mamori.vault import crypto, keys
@@ -299,10 +299,12 @@ def reveal_secret(
 
     The audit event ``secret.reveal`` with the purpose is committed before the value is
     returned; this function therefore refuses to run inside a transaction (``durable``).
+    The purpose is recorded in NFKC form without invisible characters at its ends; one with
+    nothing visible in it (spaces, a zero-width space) is no purpose.
     Raises ValidationError without a purpose, PermissionDenied unless :func:`may_reveal`,
     :class:`SecretDestroyed` / :class:`SecretUnavailable` if the value cannot be read.
     """
-    purpose = (purpose or "").strip()
+    purpose = text.visible(purpose)
     if not purpose:
         raise ValidationError({"purpose": _("Say why you need to see this secret.")})
     if len(purpose) > 500:
