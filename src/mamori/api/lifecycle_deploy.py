@@ -15,9 +15,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
+from mamori.api import errors
 from mamori.api.schemas import MAX_ID, Error, Input
 from mamori.core import audit
 from mamori.lifecycle import approvals, deploy
@@ -148,10 +149,6 @@ def _require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
         raise HttpError(403, "Only provider staff do this.")
 
 
-def _invalid(field: str, message: str) -> dict:
-    return {"loc": ["body", "payload", field], "msg": message, "type": "value_error"}
-
-
 @router.get("/deployment-targets", response=list[TargetOut], summary="List deployment targets")
 @paginate
 def list_deployment_targets(
@@ -199,7 +196,7 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
         .first()
     )
     if managed is None:
-        raise ValidationError([_invalid("managed_certificate", "Unknown managed certificate.")])
+        raise errors.invalid(errors.problem("managed_certificate", "Unknown managed certificate."))
     _require_staff(request, managed)
     problem = targets.permission_problem(
         user, managed.client, [DeploymentTarget(kind=payload.kind)]
@@ -210,9 +207,7 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
     data.pop("managed_certificate")
     form = TargetForm(data, managed=managed, user=user)
     if not form.is_valid():
-        raise ValidationError(
-            [_invalid(f, str(m)) for f, msgs in form.errors.items() for m in msgs]
-        )
+        raise errors.invalid_form(form)
     try:
         target = targets.save_target(
             form.save(commit=False), before=None, actor=user, request=request
@@ -264,7 +259,7 @@ def create_deployment(request: HttpRequest, payload: DeploymentIn):
     user = request.auth
     target = _targets(request).filter(pk=payload.target).first()
     if target is None:
-        raise ValidationError([_invalid("target", "Unknown deployment target.")])
+        raise errors.invalid(errors.problem("target", "Unknown deployment target."))
     managed = target.managed
     _require_staff(request, managed)
     if managed.certificate_id is None:
