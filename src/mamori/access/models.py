@@ -26,7 +26,7 @@ class TwoFactor(models.Model):
     )
     secret = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
-    confirmed_at = models.DateTimeField(_("enabled"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("enabled at"), null=True, blank=True)
     # RFC 6238 §5.2: a code accepted once must not be accepted again, so the time step of the
     # last accepted code is kept and only later steps are accepted.
     last_used_counter = models.BigIntegerField(null=True, blank=True)

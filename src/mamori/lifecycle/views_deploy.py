@@ -145,10 +145,8 @@ class TargetForm(forms.ModelForm):
             "Run after the files are written, without a shell: one of the commands the "
             "Mamori host allows (MAMORI_DEPLOY_COMMANDS)."
         )
-        if local_allowed:
-            self.fields["key_path"].help_text = _(
-                "On the Mamori host (local), files lie under %(roots)s."
-            ) % {"roots": ", ".join(settings.MAMORI_DEPLOY_ROOTS)}
+        # Shown above the files: where a local target's files may lie.
+        self.local_roots = list(settings.MAMORI_DEPLOY_ROOTS) if local_allowed else []
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
