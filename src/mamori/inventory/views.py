@@ -262,6 +262,8 @@ def _report_context(report: transfer.ImportReport) -> dict[str, Any]:
     return {
         "ok": bool(report.ok),
         "errors": [str(e) for e in report.errors],
+        "error_count": report.error_count,
+        "more_errors": report.more_errors,
         "counts": rows,
         "changes": changes[:CHANGES_SHOWN],
         "more_changes": max(0, len(changes) - CHANGES_SHOWN),

@@ -6,12 +6,13 @@ way is reported with its line and path. No database access happens here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from mamori.inventory.transfer.reading import CsvRow, Node, Report
+from mamori.inventory.transfer.reading import MAX_RECORDS, CsvRow, FileProblem, Node, Report
 from mamori.inventory.transfer.schema import (
     CHALLENGE_SETTINGS,
     CHILD_SECTIONS,
@@ -26,23 +27,77 @@ from mamori.inventory.transfer.schema import (
     Section,
     convert,
     model_clean,
+    show,
 )
 
 TOP_LEVEL_KEYS = ("version", "clients")
+
+# Unknown fields of one record (or CSV columns) named one by one; the rest are counted. A file
+# with thousands of made-up keys gets a few lines, not thousands of "did you mean" searches.
+UNKNOWN_NAMES_SHOWN = 5
 
 
 def unknown_field_message(name: str, known: Iterable[str], *, column: bool = False) -> str:
     """The message for a field the schema does not know, with the closest known name
     ("Did you mean 'email'?"), so that a typo is caught rather than silently ignored."""
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = _closest(name, known)
     if column:
-        text = _("Unknown column %(name)s.") % {"name": f"'{name}'"}
+        text = _("Unknown column %(name)s.") % {"name": show(name)}
     else:
-        text = _("Unknown field %(name)s.") % {"name": f"'{name}'"}
+        text = _("Unknown field %(name)s.") % {"name": show(name)}
     if close:
-        return text + " " + _("Did you mean '%(close)s'?") % {"close": close[0]}
+        return text + " " + _("Did you mean '%(close)s'?") % {"close": close}
     return text + " " + _("Known: %(known)s.") % {"known": ", ".join(known)}
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_columns_message(names: list[str]) -> str:
+    """One message for several unknown CSV columns: how many, the first few (each with the
+    closest known name), and the known ones."""
+    known = list(CSV_COLUMNS)
+    listed = []
+    for name in names[:UNKNOWN_NAMES_SHOWN]:
+        close = _closest(name, known)
+        listed.append(
+            _("%(name)s (did you mean '%(close)s'?)") % {"name": show(name), "close": close}
+            if close
+            else show(name)
+        )
+    if len(names) > UNKNOWN_NAMES_SHOWN:
+        listed.append("…")
+    return _("%(count)d unknown columns: %(names)s. Known: %(known)s.") % {
+        "count": len(names),
+        "names": ", ".join(listed),
+        "known": ", ".join(known),
+    }
+
+
+def report_unknown_keys(
+    unknown: list[tuple[str, Node]],
+    known: Iterable[str],
+    path_of: Callable[[str], str],
+    record_path: str,
+    report: Report,
+) -> None:
+    """Report the unknown keys of one mapping: the first few each at its line, the others as
+    one problem at the line of the first of them."""
+    known = list(known)
+    shown = unknown if len(unknown) <= UNKNOWN_NAMES_SHOWN + 1 else unknown[:UNKNOWN_NAMES_SHOWN]
+    for name, node in shown:
+        report(node.key_line, path_of(name), unknown_field_message(name, known))
+    rest = unknown[len(shown) :]
+    if rest:
+        report(
+            rest[0][1].key_line,
+            record_path,
+            _("%(count)s more unknown fields, the first %(name)s.")
+            % {"count": f"{len(rest):,}", "name": show(rest[0][0])},
+        )
 
 
 def plain(value: Any) -> Any:
@@ -130,9 +185,8 @@ def read_yaml(root: Node | None, report: Report) -> list[ClientEntry]:
     if not root.is_mapping:
         report(root.line, "", _("Expected a mapping with a 'clients' list at the top level."))
         return []
-    for key, node in root.value.items():
-        if key not in TOP_LEVEL_KEYS:
-            report(node.key_line, key, unknown_field_message(key, TOP_LEVEL_KEYS))
+    unknown = [(key, node) for key, node in root.value.items() if key not in TOP_LEVEL_KEYS]
+    report_unknown_keys(unknown, TOP_LEVEL_KEYS, str, "", report)
     version = root.value.get("version")
     if version is not None and (isinstance(version.value, bool) or version.value != FORMAT_VERSION):
         report(
@@ -146,6 +200,15 @@ def read_yaml(root: Node | None, report: Report) -> list[ClientEntry]:
         report(root.line, "clients", _("This field is required."))
         return []
     items = _list_items(clients_node, "clients", report)
+    records = _records_in(SECTIONS["clients"], items)
+    if records > MAX_RECORDS:
+        raise FileProblem(
+            _(
+                "The file has %(count)s records; import it in parts of at most %(max)s "
+                "records (for example one file per client)."
+            )
+            % {"count": f"{records:,}", "max": f"{MAX_RECORDS:,}"}
+        )
     clients = []
     for i, item in enumerate(items):
         client = _yaml_client(item, f"clients[{i}]", report)
@@ -153,6 +216,20 @@ def read_yaml(root: Node | None, report: Report) -> list[ClientEntry]:
             clients.append(client)
     check_duplicates(list(clients), report)
     return clients
+
+
+def _records_in(section: Section, items: list[Node]) -> int:
+    """How many records ``items`` hold, counting those nested in them."""
+    total = len(items)
+    lists = CHILD_SECTIONS if section.name == "clients" else section.children
+    for item in items:
+        if not item.is_mapping:
+            continue
+        for name in lists:
+            child = item.value.get(name)
+            if child is not None and child.is_list:
+                total += _records_in(SECTIONS[name], child.value)
+    return total
 
 
 def _list_items(node: Node, path: str, report: Report) -> list[Node]:
@@ -178,17 +255,16 @@ def _yaml_record(
         report(line, where, message)
 
     extra = (*extra, *section.children)
+    unknown: list[tuple[str, Node]] = []
     for name, child in node.value.items():
         if name in extra:
             continue
         if section.field(name) is None:
-            reported(
-                child.key_line,
-                entry.path_of(name),
-                unknown_field_message(name, (*section.field_names, *extra)),
-            )
+            unknown.append((name, child))
             continue
         _set_value(entry, name, plain(child.value), child.line, reported, text=False)
+    known = (*section.field_names, *extra)
+    report_unknown_keys(unknown, known, entry.path_of, path, reported)
     _finish(entry, reported)
     _yaml_children(entry, node, section.children, report)
     return entry
@@ -232,11 +308,14 @@ def read_csv(
     if len(names) == 1 and any(sep in names[0] for sep in ("\t", ";")):
         report(header_line, "", _("Separate the columns with commas (,)."))
         return []
-    for name in names:
-        if name not in CSV_COLUMNS:
-            report(header_line, name, unknown_field_message(name, CSV_COLUMNS, column=True))
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        report(header_line, name, _("This column appears more than once."))
+    unknown = [name for name in names if name not in CSV_COLUMNS]
+    if len(unknown) == 1:
+        report(header_line, unknown[0], unknown_field_message(unknown[0], CSV_COLUMNS, column=True))
+    elif unknown:
+        report(header_line, "", unknown_columns_message(unknown))
+    for name, times in sorted(Counter(names).items()):
+        if times > 1:
+            report(header_line, name, _("This column appears more than once."))
     for name in CSV_REQUIRED_COLUMNS:
         if name not in names:
             report(header_line, name, _("This column is required."))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,29 @@ from ruamel.yaml.reader import ReaderError
 # expanding into millions of values.
 MAX_NODES = 1_000_000
 
+# Records a file may hold (CSV rows; in YAML, records of every kind). Importing one takes a few
+# milliseconds (checks, a database write, an audit event); a larger inventory is imported in
+# parts, e.g. one file per client (``mamori export --client``).
+MAX_RECORDS = 10_000
+
+# A CSV's header: only nine columns are known, so a wider header is not an inventory, and every
+# row would be read against all of its columns.
+MAX_CSV_COLUMNS = 100
+MAX_CSV_HEADER_CHARS = 4_000
+
 MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# What is not text: YAML 1.2 §5.1 allows tab, line breaks and the printable characters; the same
+# rule holds for CSV. Escapes in quoted YAML ("\0", "\ud800") can spell the others, so values
+# are checked too: a NUL or a lone surrogate cannot be stored in the database or printed.
+NOT_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# Bytes that are all EUC-JP: ASCII, two-byte JIS X 0208 (with the vendors' extra rows), half-width
+# katakana (0x8E ..) and JIS X 0212 (0x8F .. ..). Shift_JIS text nearly always has bytes this
+# leaves out (0x81-0x9F lead most of its characters), so the two are told apart by the bytes.
+EUC_JP_BYTES = re.compile(rb"(?:[\x00-\x7f]++|[\xa1-\xfe]{2}|\x8e[\xa1-\xdf]|\x8f[\xa1-\xfe]{2})*+")
+# ISO-2022-JP ("JIS", as in e-mail) is 7-bit: escape sequences switch to JIS X 0208 and back.
+ISO_2022_JP_ESCAPE = re.compile(rb"\x1b(?:\$[@B]|\$\(D|\([BJI])")
 
 # Where problems go that do not stop reading: ``report(line, path, message)``.
 Report = Callable[[int | None, str, str], None]
@@ -77,23 +100,42 @@ def decode(data: bytes, *, allow_shift_jis: bool) -> str:
     saves as "CSV").
 
     A Shift_JIS file is practically never valid UTF-8 (its two-byte characters break UTF-8's
-    rules at once), so trying UTF-8 first is a reliable detection.
+    rules at once), so trying UTF-8 first is a reliable detection. EUC-JP bytes often decode as
+    CP932 too, into other characters: EUC-JP is recognised by its bytes and refused, as are
+    UTF-16 and ISO-2022-JP, which would otherwise read as text with NULs or escapes in it.
     Raises :class:`FileProblem` naming the line of the first byte that is not valid.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data):
         raise FileProblem(_("The file is UTF-16 text; save it as UTF-8."))
+    if escape := ISO_2022_JP_ESCAPE.search(data):
+        raise FileProblem(
+            _("The file is ISO-2022-JP (JIS) text; save it as UTF-8."),
+            line=data.count(b"\n", 0, escape.start()) + 1,
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         utf8_error = e
+    line = data.count(b"\n", 0, utf8_error.start) + 1
+    byte = data[utf8_error.start]
+    if EUC_JP_BYTES.fullmatch(data):
+        if allow_shift_jis:
+            message = _(
+                "The file is EUC-JP text; a CSV file must be UTF-8 or Shift_JIS. Save it as "
+                "UTF-8: in Excel as “CSV UTF-8 (comma delimited)”, or with "
+                "iconv -f EUC-JP -t UTF-8."
+            )
+        else:
+            message = _(
+                "The file is not UTF-8 text (byte 0x%(byte)02X; it looks like EUC-JP); "
+                "save it as UTF-8."
+            )
+        raise FileProblem(message % {"byte": byte}, line=line)
     if allow_shift_jis:
         try:
             return data.decode("cp932")
         except UnicodeDecodeError:
             pass
-    line = data.count(b"\n", 0, utf8_error.start) + 1
-    byte = data[utf8_error.start]
-    if allow_shift_jis:
         message = _("The file is neither UTF-8 nor Shift_JIS text (byte 0x%(byte)02X).")
     else:
         message = _("The file is not UTF-8 text (byte 0x%(byte)02X); save it as UTF-8.")
@@ -107,6 +149,29 @@ def decode(data: bytes, *, allow_shift_jis: bool) -> str:
                 "save it as UTF-8."
             )
     raise FileProblem(message % {"byte": byte}, line=line)
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 without a byte order mark: text in ASCII has a NUL in every other byte."""
+    head = data[:200]
+    return len(head) >= 4 and any(head[i::2].count(0) * 2 >= len(head) // 2 for i in (0, 1))
+
+
+def character_problem(text: str, line: int, fmt: str) -> FileProblem | None:
+    """A :class:`FileProblem` for the first character of ``text`` that is not text (a control
+    character, a lone UTF-16 surrogate), at ``line`` plus the lines before it; else ``None``."""
+    bad = NOT_TEXT.search(text)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    line += text.count("\n", 0, bad.start())
+    if 0xD800 <= code <= 0xDFFF:
+        message = _("U+%(code)04X is half of a UTF-16 surrogate pair, not a character.")
+    elif fmt == "csv":
+        message = _("Control character U+%(code)04X is not allowed in CSV.")
+    else:
+        message = _("Control character U+%(code)04X is not allowed in YAML.")
+    return FileProblem(message % {"code": code}, line)
 
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -182,6 +247,8 @@ class _Builder:
                 for i, item in enumerate(node.value)
             ]
             return Node(items, line, key_line or line)
+        if problem := character_problem(node.value, line, "yaml"):
+            raise problem
         if key_line is not None and node.value == "" and not node.style:
             # An empty value ("key:") is marked at the next token, often on a later line.
             line = key_line
@@ -206,6 +273,8 @@ class _Builder:
                 continue
             key_line = key_node.start_mark.line + 1
             key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            if problem := character_problem(key, key_line, "yaml"):
+                raise problem
             child_path = f"{path}.{key}" if path else key
             if key in result:
                 self.report(
@@ -235,12 +304,17 @@ def parse_csv(text: str, report: Report) -> tuple[list[tuple[str, int]], int, li
 
     Line numbers are file lines: a quoted cell may span lines, and a row is numbered by the line
     it starts on. Blank lines are skipped. A row with more cells than the header is reported.
-    Raises :class:`FileProblem` for a file without a header or that the csv module rejects.
+    Raises :class:`FileProblem` for a file without a header, with control characters, a header
+    wider than :data:`MAX_CSV_COLUMNS` columns or :data:`MAX_CSV_HEADER_CHARS` characters, more
+    than :data:`MAX_RECORDS` rows, or that the csv module rejects.
     """
+    if problem := character_problem(text, 1, "csv"):
+        raise problem
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[tuple[str, int]] | None = None
     header_line = 1
     rows: list[CsvRow] = []
+    data_rows = 0
     next_line = 1
     try:
         for cells in reader:
@@ -248,9 +322,20 @@ def parse_csv(text: str, report: Report) -> tuple[list[tuple[str, int]], int, li
             if not any(c.strip() for c in cells):
                 continue
             if header is None:
+                _check_header(cells, line)
                 header = [(c.strip().lower(), i + 1) for i, c in enumerate(cells)]
                 header_line = line
                 continue
+            data_rows += 1
+            if data_rows > MAX_RECORDS:
+                raise FileProblem(
+                    _(
+                        "The file has more than %(max)s rows; import it in parts of at most "
+                        "%(max)s rows."
+                    )
+                    % {"max": f"{MAX_RECORDS:,}"},
+                    line,
+                )
             if len(cells) > len(header):
                 report(
                     line,
@@ -264,9 +349,38 @@ def parse_csv(text: str, report: Report) -> tuple[list[tuple[str, int]], int, li
             }
             rows.append(CsvRow(line, values))
     except csv.Error as e:
-        raise FileProblem(
-            _("Not valid CSV: %(problem)s") % {"problem": e}, line=next_line
-        ) from None
+        raise _csv_problem(e, next_line) from None
     if header is None:
         raise FileProblem(_("The file is empty: a header row is required."), line=None)
     return header, header_line, rows
+
+
+def _check_header(cells: list[str], line: int) -> None:
+    if len(cells) > MAX_CSV_COLUMNS:
+        raise FileProblem(
+            _("The header has %(count)s columns; at most %(max)d are allowed.")
+            % {"count": f"{len(cells):,}", "max": MAX_CSV_COLUMNS},
+            line,
+        )
+    length = sum(map(len, cells)) + len(cells) - 1
+    if length > MAX_CSV_HEADER_CHARS:
+        raise FileProblem(
+            _("The header is %(count)s characters long; at most %(max)s are allowed.")
+            % {"count": f"{length:,}", "max": f"{MAX_CSV_HEADER_CHARS:,}"},
+            line,
+        )
+
+
+def _csv_problem(error: csv.Error, line: int) -> FileProblem:
+    """The csv module's error (English, without a code) in words the user can act on."""
+    text = str(error)
+    if text.startswith("field larger than field limit"):
+        return FileProblem(
+            _("A cell is longer than %(max)s characters.") % {"max": f"{csv.field_size_limit():,}"},
+            line,
+        )
+    if text == "unexpected end of data":
+        return FileProblem(
+            _('A quoted cell that starts on this line is not closed (a " is missing).'), line
+        )
+    return FileProblem(_("Not valid CSV: %(problem)s") % {"problem": text}, line)

@@ -37,6 +37,11 @@ SECTION_LABELS = {
 
 COUNT_KINDS = ("created", "updated", "unchanged")
 
+# A report lists at most this many problems, the first in file order; the rest are counted
+# (``more_errors``). A file with thousands of problems is fixed a screenful at a time, and the
+# page, the terminal and the JSON stay small however broken the file is.
+MAX_PROBLEMS = 100
+
 
 @dataclass(frozen=True, order=True)
 class ImportProblem:
@@ -88,6 +93,11 @@ class Change:
         }
 
 
+def _file_order(problem: ImportProblem) -> tuple[bool, int, str, str]:
+    """Problems of the whole file first, then by line, field and message."""
+    return (problem.line is not None, problem.line or 0, problem.path, problem.message)
+
+
 def _zero_counts() -> dict[str, dict[str, int]]:
     return {section: dict.fromkeys(COUNT_KINDS, 0) for section in RECORD_KINDS}
 
@@ -98,7 +108,8 @@ class ImportReport:
 
     ``ok`` is true when the file had no problem; then ``counts`` and ``changes`` say what was
     written (for a dry run: what would be). When ``ok`` is false nothing was written and the
-    counts are all zero: ``errors`` lists every problem found, in file order.
+    counts are all zero: ``errors`` lists the problems found, in file order, at most
+    :data:`MAX_PROBLEMS` of them; ``more_errors`` counts the others and ``error_count`` all.
     ``counts`` maps each kind of record (``clients``, ``contacts``, ``contracts``, ``servers``,
     ``sites``, ``domains``, ``endpoints``, ``acme_accounts``, ``managed_certificates``,
     ``deployment_targets``) to ``{"created": n, "updated": n, "unchanged": n}``.
@@ -109,10 +120,18 @@ class ImportReport:
     errors: list[ImportProblem] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=_zero_counts)
     changes: list[Change] = field(default_factory=list)
+    error_count: int = 0
+    # Hashes of every problem reported, so that one reported twice counts once.
+    _seen: set[int] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def more_errors(self) -> int:
+        """Problems found but not in ``errors`` (after :meth:`finish`)."""
+        return self.error_count - len(self.errors)
 
     def total(self, kind: str) -> int:
         """Records ``created``, ``updated`` or ``unchanged`` over all kinds."""
@@ -123,16 +142,29 @@ class ImportReport:
         return [(s, str(SECTION_LABELS[s]), self.counts[s]) for s in RECORD_KINDS]
 
     def add_error(self, line: int | None, path: str, message: str) -> None:
+        """Record a problem (once, however often it is reported). Takes constant time: only
+        the first :data:`MAX_PROBLEMS` problems in file order are kept."""
         problem = ImportProblem(self.filename, line, path, message)
-        if problem not in self.errors:
-            self.errors.append(problem)
+        digest = hash(problem)
+        if digest in self._seen:
+            return
+        self._seen.add(digest)
+        self.error_count += 1
+        self.errors.append(problem)
+        if len(self.errors) >= 2 * MAX_PROBLEMS:
+            self._keep_first()
+
+    def _keep_first(self) -> None:
+        self.errors.sort(key=_file_order)
+        del self.errors[MAX_PROBLEMS:]
 
     def count(self, section: str, kind: str) -> None:
         self.counts[section][kind] += 1
 
     def finish(self) -> None:
-        """Put the errors in file order; forget the counts if nothing could be written."""
-        self.errors.sort(key=lambda p: (p.line is not None, p.line or 0, p.path, p.message))
+        """Put the errors in file order (the first :data:`MAX_PROBLEMS`); forget the counts if
+        nothing could be written."""
+        self._keep_first()
         if self.errors:
             self.counts = _zero_counts()
             self.changes = []
@@ -144,6 +176,7 @@ class ImportReport:
             "ok": self.ok,
             "dry_run": self.dry_run,
             "errors": [e.as_dict() for e in self.errors],
+            "more_errors": self.more_errors,
             "counts": self.counts,
             "changes": [c.as_dict() for c in self.changes],
         }

@@ -74,13 +74,18 @@ class Command(BaseCommand):
         if not report.ok:
             raise CommandError(
                 _("%(count)d problem(s) found; nothing was imported.")
-                % {"count": len(report.errors)},
+                % {"count": report.error_count},
                 returncode=EXIT_INVALID,
             )
 
     def _print(self, report: ImportReport, *, verbose: bool) -> None:
         for problem in report.errors:
             self.stderr.write(str(problem))
+        if report.more_errors:
+            self.stderr.write(
+                _("… and %(count)s more problems (the first %(shown)d in the file are listed).")
+                % {"count": f"{report.more_errors:,}", "shown": len(report.errors)}
+            )
         if not report.ok:
             return
         if report.dry_run or verbose:
