@@ -148,7 +148,8 @@ def test_a_client_admin_cannot_change_the_command_of_a_target_staff_made(
     [
         ("relative/www.key", "Give an absolute path (starting with /)."),
         ("{roots}/../../etc/www.key", "A path cannot contain '.' or '..' parts"),
-        ("{roots}/www\\0.key", "A path cannot contain control characters (line breaks, NUL)."),
+        ("{roots}/www\\t.key", "A path cannot contain control characters (line breaks, NUL)."),
+        ("{roots}/www\\0.key", "Control character U+0000 is not allowed in YAML."),
         ("/etc/ssl/www.key", "Not under a directory Mamori may write to (MAMORI_DEPLOY_ROOTS:"),
     ],
 )
@@ -161,7 +162,8 @@ def test_the_import_refuses_the_paths_the_form_refuses(
     report = import_yaml(text, provider_admin)
 
     assert len(report.errors) == 1 and message in str(report.errors[0]), report.errors
-    assert ".key_path:" in str(report.errors[0])
+    if "YAML" not in message:  # a NUL is refused by the reader, before any field
+        assert ".key_path:" in str(report.errors[0])
     assert not DeploymentTarget.objects.exists()
 
 
