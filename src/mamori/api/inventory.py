@@ -68,14 +68,9 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
         allow_private_address=data["allow_private_address"],
     )
     errors = []
-    if endpoint.allow_private_address and not outbound.may_allow_private_address(user):
-        errors.append(
-            {
-                "loc": ["body", "payload", "allow_private_address"],
-                "msg": str(outbound.STAFF_ONLY),
-                "type": "value_error",
-            }
-        )
+    refused = outbound.allowance_problem(user, False, endpoint.allow_private_address)
+    if refused:
+        errors.append(problem("allow_private_address", refused))
         endpoint.allow_private_address = False  # so that the host is judged as it would be
     for name, model in RELATED.items():
         if data[name] is None:

@@ -183,8 +183,6 @@ def get_deployment_target(request: HttpRequest, target_id: int):
     "certificates of the managed certificate are installed there from now on.",
 )
 def create_deployment_target(request: HttpRequest, payload: TargetIn):
-    from django.core.exceptions import PermissionDenied
-
     from mamori.lifecycle import targets
     from mamori.lifecycle.views_deploy import TargetForm
 
@@ -197,7 +195,6 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
     )
     if managed is None:
         raise errors.invalid(errors.problem("managed_certificate", "Unknown managed certificate."))
-    _require_staff(request, managed)
     problem = targets.permission_problem(
         user, managed.client, [DeploymentTarget(kind=payload.kind)]
     )
@@ -208,12 +205,7 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
     form = TargetForm(data, managed=managed, user=user)
     if not form.is_valid():
         raise errors.invalid_form(form)
-    try:
-        target = targets.save_target(
-            form.save(commit=False), before=None, actor=user, request=request
-        )
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
+    target = targets.save_target(form.save(commit=False), before=None, actor=user, request=request)
     return Status(201, get_object_or_404(_targets(request), pk=target.pk))
 
 

@@ -44,6 +44,14 @@ def may_allow_private_address(user: User | None) -> bool:
     return bool(user.is_superuser or user.role in ALL_CLIENT_ROLES)
 
 
+def allowance_problem(user: User | None, before: bool, after: bool) -> str | None:
+    """Why ``user`` may not change a record's allowance from ``before`` to ``after``
+    (``STAFF_ONLY``), else ``None``: leaving it as it is needs no permission."""
+    if before == after or may_allow_private_address(user):
+        return None
+    return str(STAFF_ONLY)
+
+
 def policy(allow_private: bool = False) -> AddressPolicy:
     """The policy for a record: public addresses and ``MAMORI_ALLOW_PRIVATE_NETWORKS``, or
     any address when provider staff allowed the record (``allow_private``)."""

@@ -20,6 +20,7 @@ taken out of the configuration since, stops the deployment before anything is wr
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 import unicodedata
@@ -221,22 +222,12 @@ def problems(target: DeploymentTarget) -> dict[str, list[str]]:
 
 
 def runtime_problem(target: DeploymentTarget) -> str | None:
-    """Why a deployment to ``target`` may not run now (the rules of :func:`problems` under the
-    configuration of now), else ``None``."""
-    from mamori.lifecycle.models import TargetKind
-
-    check = local_path_problem if target.kind == TargetKind.LOCAL else path_syntax_problem
-    for field in PATH_FIELDS:
-        path = getattr(target, field) or ""
-        problem = check(path)
-        if problem:
-            return f"{path}: {problem}"
-    for field in ("cert_mode", "key_mode"):
-        if normal_mode(getattr(target, field)) is None:
-            return _("%(mode)r is not a file mode a target may set.") % {
-                "mode": getattr(target, field)
-            }
-    return command_problem(target.reload_command or "")
+    """Why a deployment to ``target`` may not run now: the first of :func:`problems` under the
+    configuration of now (a path is named with its message), else ``None``."""
+    for field, messages in problems(copy.copy(target)).items():
+        path = getattr(target, field) if field in PATH_FIELDS else ""
+        return f"{path}: {messages[0]}" if path else messages[0]
+    return None
 
 
 # --- who may do what ----------------------------------------------------------------------------

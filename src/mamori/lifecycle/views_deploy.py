@@ -1,9 +1,10 @@
 """Deployment pages (CERT-09): where a managed certificate is installed (its targets: add, edit,
 delete), a deployment's page (its steps, the files kept, the error), and "deploy now".
 
-Everyone who sees the client reads deployments; provider staff who see the client change
-targets and deploy (a target names a login from the vault). Every write is audited; everything
-is fetched through ``visible_to`` (an outsider gets a 404).
+Everyone who sees the client reads deployments; provider staff who see the client set up
+targets over SSH and deploy, provider administrators alone targets on the Mamori host
+(:mod:`mamori.lifecycle.targets` has the rules). Every write is audited; everything is fetched
+through ``visible_to`` (an outsider gets a 404).
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ def require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
         raise PermissionDenied
 
 
-def require_target_permission(request: HttpRequest, target: DeploymentTarget) -> None:
-    problem = targets.permission_problem(request.user, target.managed.client, [target])
+def require_target_permission(
+    request: HttpRequest, managed: ManagedCertificate, *changed: DeploymentTarget
+) -> None:
+    """Who may set up targets of ``managed`` (and change those ``changed``): one rule,
+    :func:`targets.permission_problem`, for pages, API and import."""
+    problem = targets.permission_problem(request.user, managed.client, changed)
     if problem:
         raise PermissionDenied(problem)
 
@@ -177,7 +182,7 @@ def _save_target(request, form: TargetForm) -> DeploymentTarget:
 @login_required
 def target_add(request: HttpRequest, managed_pk: int) -> HttpResponse:
     managed = visible_managed(request, managed_pk)
-    require_staff(request, managed)
+    require_target_permission(request, managed)
     form = TargetForm(request.POST or None, managed=managed, user=request.user)
     if request.method == "POST" and form.is_valid():
         target = _save_target(request, form)
@@ -190,8 +195,7 @@ def target_add(request: HttpRequest, managed_pk: int) -> HttpResponse:
 def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
     target = visible_target(request, pk)
     managed = target.managed
-    require_staff(request, managed)
-    require_target_permission(request, target)
+    require_target_permission(request, managed, target)
     form = TargetForm(request.POST or None, instance=target, managed=managed, user=request.user)
     if request.method == "POST" and form.is_valid():
         _save_target(request, form)
@@ -208,8 +212,7 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def target_delete(request: HttpRequest, pk: int) -> HttpResponse:
     target = visible_target(request, pk)
     managed = target.managed
-    require_staff(request, managed)
-    require_target_permission(request, target)
+    require_target_permission(request, managed, target)
     busy = target.deployments.filter(state__in=OPEN_DEPLOYMENT_STATES).exists()
     if request.method == "POST":
         if busy:

@@ -523,7 +523,7 @@ def add_contact_channel(
     client = contact.client
     if not may_manage_channels(actor, client):
         raise PermissionDenied
-    if allow_private_address and not outbound.may_allow_private_address(actor):
+    if outbound.allowance_problem(actor, False, allow_private_address):
         raise PermissionDenied
     with transaction.atomic():
         stored = vault.store_secret(

@@ -71,14 +71,20 @@ def write_problem(
     actor: User,
     client: Client,
     before: models.Model | None,
-    after: models.Model | None,
-) -> str | None:
+    after: models.Model,
+) -> tuple[str, str] | None:
     """Why ``actor`` may not create or change a record of ``section`` (``before`` → ``after``),
-    by the rule the pages and the API of that record apply; ``None`` if it may."""
+    by the rule the pages and the API of that record apply, as ``(field, message)`` (field ""
+    for the record as a whole); ``None`` if it may."""
     if section in ("acme_accounts", "managed_certificates") and not may_manage(actor, client):
-        return _("Only the provider's staff set up ACME accounts and managed certificates.")
+        return "", _("Only the provider's staff set up ACME accounts and managed certificates.")
     if section == "deployment_targets":
-        return targets.permission_problem(actor, client, [before, after])
+        problem = targets.permission_problem(actor, client, [before, after])
+        return ("", problem) if problem else None
+    if hasattr(after, "allow_private_address"):
+        was = bool(getattr(before, "allow_private_address", False))
+        problem = outbound.allowance_problem(actor, was, after.allow_private_address)
+        return ("allow_private_address", problem) if problem else None
     return None
 
 
@@ -401,8 +407,6 @@ class Importer:
         """Create or update the record of ``entry``; ``None`` (and reported) if the model
         rejects it. Fields the file leaves out keep their value (or get the model default)."""
         section = entry.section
-        if not self._may_allow_private_address(entry, obj):
-            return None
         desired: dict[str, Any] = {
             name: value
             for name, value in entry.values.items()
@@ -457,29 +461,22 @@ class Importer:
         parent: models.Model | None,
     ) -> bool:
         """Whether the actor may write this record: the same rule the record's own pages and
-        API apply (reported at the record's line if not). Records nobody but the provider's
-        staff may set up (ACME accounts, managed certificates, deployment targets) are refused
-        to client users here as there."""
+        API apply (reported at the record's line, or its field's, if not). Records nobody but
+        the provider's staff may set up (ACME accounts, managed certificates, deployment
+        targets) are refused to client users here as there."""
         if self.actor is None:
             return True
         client = parent if isinstance(parent, Client) else getattr(parent, "client", None)
         if client is None:
             return True  # a client itself: may_create_clients decided
         problem = write_problem(entry.section.name, self.actor, client, before, after)
-        if problem:
-            self.report.add_error(entry.line, entry.path, problem)
-        return problem is None
-
-    def _may_allow_private_address(self, entry: Entry, existing: models.Model | None) -> bool:
-        """Only the provider's administrators and operators may allow a record a private
-        address or take the allowance away; anyone may leave it as it is (reported if not)."""
-        name = "allow_private_address"
-        if name not in entry.values or self.actor is None:
+        if problem is None:
             return True
-        current = bool(getattr(existing, name, False))
-        if entry.values[name] == current or outbound.may_allow_private_address(self.actor):
-            return True
-        self.report.add_error(entry.line_of(name), entry.path_of(name), str(outbound.STAFF_ONLY))
+        field, message = problem
+        if field:
+            self.report.add_error(entry.line_of(field), entry.path_of(field), message)
+        else:
+            self.report.add_error(entry.line, entry.path, message)
         return False
 
     def _clean(self, entry: Entry, obj: models.Model) -> bool:
