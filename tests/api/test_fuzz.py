@@ -171,23 +171,22 @@ def owner_headers(fuzz_scene, owner):
     return {"Authorization": f"Bearer {create_token(owner, 'fuzz')[1]}"}
 
 
-@schema.parametrize()
-@hypothesis.settings(
+# Each test takes function-scoped fixtures (the callers' tokens) and may be slow on 2 cores.
+FUZZ_SETTINGS = hypothesis.settings(
     suppress_health_check=[
         hypothesis.HealthCheck.function_scoped_fixture,
         hypothesis.HealthCheck.too_slow,
     ]
 )
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
 def test_it_answers_a_provider_administrator_as_documented(case, admin_headers):
     case.call_and_validate(headers=admin_headers, checks=CHECKS)
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    suppress_health_check=[
-        hypothesis.HealthCheck.function_scoped_fixture,
-        hypothesis.HealthCheck.too_slow,
-    ]
-)
+@FUZZ_SETTINGS
 def test_it_answers_a_client_administrator_as_documented(case, owner_headers):
     case.call_and_validate(headers=owner_headers, checks=CHECKS)
