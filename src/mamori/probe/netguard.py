@@ -37,7 +37,7 @@ import contextlib
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,6 +154,11 @@ class AddressPolicy:
 
     allow_private: bool = False
     networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def public(cls, networks: Iterable[IPNetwork] = ()) -> AddressPolicy:
+        """Public addresses and ``networks`` only."""
+        return cls(allow_private=False, networks=tuple(networks))
 
     def kind_refused(self, address: str | IPAddress) -> str | None:
         """The kind of ``address`` if this policy refuses it, else None."""
