@@ -62,6 +62,8 @@ def test_the_api_says_precisely_what_is_wrong_with_the_amount(
 
 
 def test_a_stored_fee_out_of_range_shows_and_can_be_corrected(acme, operator, owner, client):
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite stores a number beyond the column's precision")
     order = acme_order()
     # As the attack left it (SQLite keeps whatever number it is given).
     with connection.cursor() as cursor:
