@@ -46,6 +46,8 @@ MIDDLEWARE = [
     # First: the ACME HTTP-01 responder answers for any Host (see the module).
     "mamori.lifecycle.middleware.AcmeResponderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before any view reads the URL: a NUL in it cannot be compared with stored text.
+    "mamori.core.middleware.UnstorableInputMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -114,7 +114,24 @@ def _confine_deployments(monkeypatch, root: Path) -> None:
 
 
 @pytest.fixture
-def fuzz_scene(scene, settings, tmp_path, monkeypatch):
+def keep_test_connection():
+    """The fuzzer calls the WSGI application itself, not through Django's test client, so the
+    end of each request would close the database connection that holds the test's transaction
+    (PostgreSQL then answers "the connection is closed"); as the test client does, keep it."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_scene(scene, settings, tmp_path, monkeypatch, keep_test_connection):
     """acme's objects of every kind (so that small ids hit real rows), a deployment root."""
     settings.MAMORI_DEPLOY_ROOTS = [str(tmp_path)]
     settings.MAMORI_DEPLOY_COMMANDS = []

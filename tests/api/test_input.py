@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from django.urls import reverse
 
 from mamori.api.api import api
 from mamori.core.models import AuditEvent
@@ -202,3 +203,27 @@ def test_it_refuses_a_moment_written_as_a_number(scene, api_client):
     [error] = errors_of(response)
     assert error["loc"] == ["body", "payload", "at"]
     assert not order.messages.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "loc"),
+    [
+        ("/api/v1/managed-certificates?client=%00acme", ["query", "client"]),
+        ("/api/v1/endpoints?state=ok%00", ["query", "state"]),
+        ("/api/v1/clients/ac%00me", ["path"]),
+    ],
+)
+def test_it_refuses_a_nul_in_the_url_before_any_query(scene, api_client, url, loc):
+    """PostgreSQL refuses a NUL in any text it compares: found by the fuzzer on PostgreSQL."""
+    response = api_client.get(url)
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == loc and "NUL" in error["msg"]
+
+
+def test_a_page_answers_a_nul_in_the_url_with_a_bad_request(scene, client, operator):
+    client.force_login(operator)
+
+    assert client.get(reverse("managed_list") + "?client=%00acme").status_code == 400
+    assert client.get(reverse("endpoint_list") + "?q=www").status_code == 200
