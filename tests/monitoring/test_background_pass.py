@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mamori.core import runner
 from mamori.monitoring.models import Check, CheckState, Sample
+from mamori.operations import runner
 
 
 @pytest.mark.req("MON-01")

@@ -10,12 +10,12 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from mamori.core.runner import monitoring_pass
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import Check, MaintenanceWindow
 from mamori.notices import services as notices
 from mamori.notices.models import Notice, NoticeKind
+from mamori.operations.runner import monitoring_pass
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.req("MON-06")]
 

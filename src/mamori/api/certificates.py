@@ -11,7 +11,7 @@ from mamori.api.schemas import CertificateDetailOut, CertificateOut, Error
 from mamori.certificates.models import Certificate
 from mamori.certificates.views import normalise_fingerprint
 from mamori.clients.models import Client
-from mamori.core import dashboard
+from mamori.operations import dashboard
 
 router = Router(tags=["certificates"])
 

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.certificates.models import Certificate, CertificateEvent, CertificateSighting
 from mamori.clients.models import Client
-from mamori.core import dashboard
 from mamori.core.htmx import wants_partial
 from mamori.inventory.forms import problem_choices
 from mamori.notices.models import Notice
+from mamori.operations import dashboard
 
 PAGE_SIZE = 50
 HISTORY_LIMIT = 100

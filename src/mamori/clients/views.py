@@ -12,11 +12,11 @@ from django.utils import timezone
 from mamori.certificates.models import Certificate
 from mamori.certificates.problems import severity
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
-from mamori.core import dashboard
 from mamori.core.htmx import wants_partial
 from mamori.core.models import Role
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
 from mamori.notices.models import Notice
+from mamori.operations import dashboard
 
 PAGE_SIZE = 50
 # A client's endpoints are listed worst first.

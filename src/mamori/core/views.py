@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from mamori.access import services as access
 from mamori.access import signin, throttle
 from mamori.core import audit
-from mamori.core import dashboard as attention
 from mamori.core.middleware import LANGUAGE_COOKIE
+from mamori.operations import dashboard as attention
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mamori.certificates.models import CertificateEvent, CertificateSighting
-from mamori.core import audit, dashboard
+from mamori.core import audit
 from mamori.core.htmx import wants_partial
 from mamori.inventory import transfer
 from mamori.inventory.forms import EndpointFilterForm, EndpointForm, ImportForm
 from mamori.inventory.models import Endpoint
 from mamori.notices.models import Notice
+from mamori.operations import dashboard
 
 PAGE_SIZE = 50
 HISTORY_LIMIT = 100
