@@ -14,9 +14,10 @@ from mamori.clients import views as clients
 from mamori.core import views as core
 from mamori.inventory import views as inventory
 from mamori.notices import views as notices
+from mamori.operations import views as operations
 
 urlpatterns = [
-    path("", core.dashboard, name="dashboard"),
+    path("", operations.dashboard, name="dashboard"),
     path("login/", core.LoginView.as_view(), name="login"),
     path("logout/", core.LogoutView.as_view(), name="logout"),
     path("language/", core.set_language, name="set_language"),

@@ -1,4 +1,4 @@
-"""Sign-in, the dashboard, the language switch and the error pages."""
+"""Sign-in, the language switch and the error pages."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.http import require_POST
@@ -17,7 +16,6 @@ from mamori.access import services as access
 from mamori.access import signin, throttle
 from mamori.core import audit
 from mamori.core.middleware import LANGUAGE_COOKIE
-from mamori.operations import dashboard as attention
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +70,6 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     """Sign out (POST only, as Django requires)."""
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html", {"attention": attention.attention(request.user)})
 
 
 @require_POST
