@@ -1,32 +1,32 @@
-"""The background work of embedded mode: check what is due, do the certificate lifecycle's work
-(renewals, orders, deployments, revocation checks), then send what is due.
+"""The background work of embedded mode: the periodic jobs of :mod:`mamori.operations.jobs`
+(the certificate watch, maintenance announcements, roll-ups, purge, SLA months, the certificate
+lifecycle, notice delivery), each at its own interval, and the uptime checks.
 
-``run_once()`` is one pass (``mamori runchecks --once``, cron, tests); ``run_forever()`` repeats
-it until told to stop (``mamori serve``, ``mamori runchecks``), with the uptime checks in a loop
-of their own that wakes every second (:func:`uptime_loop`): a check due at 12:00:00 runs then,
-not when the certificate work of the pass is done. Each pass is safe to run in several
-processes at once: endpoints and checks are leased and notices claimed row by row.
+``run_once()`` is one pass of every job (``mamori runchecks --once``, cron, tests), with the
+uptime checks that are due; ``run_forever()`` runs the jobs that are due every tick until told to
+stop (``mamori serve``, ``mamori runchecks``), with the uptime checks in a loop of their own that
+wakes every second (:func:`uptime_loop`): a check due at 12:00:00 runs then, not when the
+certificate work of the pass is done. Each job is safe to run in several processes at once:
+endpoints and checks are leased, notices claimed row by row, single-flight jobs leased whole.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
-from mamori.certificates.services import CheckReport, check_due
+from mamori.certificates.services import CheckReport
 from mamori.lifecycle.runner import LifecycleReport
-from mamori.lifecycle.runner import run_once as lifecycle_pass
-from mamori.monitoring.maintenance import announce_due as announce_maintenance
 from mamori.monitoring.probing import ProbePool
-from mamori.monitoring.services import MonitoringReport, roll_up
-from mamori.monitoring.services import purge as purge_results
+from mamori.monitoring.services import MonitoringReport, PurgeReport, RollupReport
 from mamori.monitoring.services import run_due as run_due_checks
-from mamori.monitoring.sla import compute_closed_months
 from mamori.monitoring.uptime import UptimeRunner, default_pool
 from mamori.notices.services import DeliveryReport, deliver_due
+from mamori.operations import jobs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,33 @@ class PassReport:
     delivery: DeliveryReport
     lifecycle: LifecycleReport | None = None
     monitoring: MonitoringReport | None = None
+    #: The names of the jobs this pass ran, in order.
+    jobs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, outcomes: dict[str, jobs.Outcome], uptime=None) -> PassReport:
+        def result(name: str, kind: type):
+            value = outcomes[name].result if name in outcomes else None
+            return value if isinstance(value, kind) else None
+
+        monitoring = MonitoringReport()
+        if uptime is not None:
+            monitoring.run = uptime
+        monitoring.rollup = result("check_rollups", RollupReport) or monitoring.rollup
+        monitoring.purged = result("check_purge", PurgeReport) or monitoring.purged
+        return cls(
+            checks=result("certificate_watch", CheckReport) or CheckReport(),
+            delivery=result("notice_delivery", DeliveryReport) or DeliveryReport(),
+            lifecycle=result("certificate_lifecycle", LifecycleReport),
+            monitoring=monitoring,
+            jobs=[name for name, outcome in outcomes.items() if outcome.ran],
+        )
+
+    @property
+    def busy(self) -> bool:
+        c, d = self.checks, self.delivery
+        lifecycle = self.lifecycle is not None and self.lifecycle.busy
+        return bool(c.checked or d.sent or d.failed or lifecycle)
 
     def summary(self) -> str:
         c, d = self.checks, self.delivery
@@ -54,46 +81,16 @@ class PassReport:
 
 
 def run_once(*, uptime: bool = True) -> PassReport:
-    """Checks, then the lifecycle, then delivery. One part that fails is logged and the others
-    still run (the notices the others queued are still sent). ``uptime=False`` leaves the
-    uptime checks to :func:`uptime_loop` (the monitoring housekeeping still runs)."""
-    try:
-        checks = check_due()
-    except Exception:
-        log.exception("endpoint checks failed; the lifecycle and delivery go on")
-        checks = CheckReport()
-    monitoring = monitoring_pass(uptime=uptime)
-    lifecycle = lifecycle_pass()  # each of its steps catches and logs its own failure
-    delivery = deliver_due()
-    return PassReport(checks, delivery, lifecycle, monitoring)
-
-
-def monitoring_pass(*, uptime: bool = True) -> MonitoringReport:
-    """Uptime checks (unless ``uptime`` is false), maintenance announcements, roll-ups, the
-    purge of old results and last month's SLA; each step on its own."""
-    report = MonitoringReport()
+    """The uptime checks that are due (unless ``uptime`` is false: :func:`uptime_loop` runs
+    them), then every periodic job once, in registry order. One that fails is logged and the
+    others still run (the notices the others queued are still sent)."""
+    checks = None
     if uptime:
         try:
-            report.run = run_due_checks()
+            checks = run_due_checks()
         except Exception:
-            log.exception("uptime checks failed; roll-ups, the purge and delivery go on")
-    try:
-        announce_maintenance()
-    except Exception:
-        log.exception("announcing maintenance failed; roll-ups, the purge and delivery go on")
-    try:
-        report.rollup = roll_up()
-    except Exception:
-        log.exception("rolling up check results failed; the purge and delivery go on")
-    try:
-        report.purged = purge_results()
-    except Exception:
-        log.exception("purging old check results failed; delivery goes on")
-    try:
-        compute_closed_months()
-    except Exception:
-        log.exception("computing last month's SLA failed; delivery goes on")
-    return report
+            log.exception("uptime checks failed; the periodic jobs go on")
+    return PassReport.of(jobs.run_jobs(), checks)
 
 
 def uptime_loop(stop: threading.Event, interval: float = 1.0) -> None:
@@ -113,19 +110,22 @@ def uptime_loop(stop: threading.Event, interval: float = 1.0) -> None:
         pool.close()
 
 
-def run_forever(stop: threading.Event, interval: float = 10.0) -> None:
-    """Run passes every ``interval`` seconds until ``stop`` is set, and the uptime checks in
-    their own thread (:func:`uptime_loop`). A failing pass is logged and the loop goes on: one
+def run_forever(stop: threading.Event, interval: float = 1.0) -> None:
+    """Every ``interval`` seconds run the periodic jobs that are due (each at its own
+    interval, :data:`mamori.operations.jobs.JOBS`) until ``stop`` is set, and the uptime checks
+    in their own thread (:func:`uptime_loop`). A failing job is logged and the loop goes on: one
     bad endpoint or a mail outage must not stop the watch."""
     checker = threading.Thread(target=uptime_loop, args=(stop,), name="mamori-uptime", daemon=True)
     checker.start()
+    cadence = jobs.Cadence()
     while not stop.is_set():
         close_old_connections()
         try:
-            report = run_once(uptime=False)
-            busy = report.lifecycle is not None and report.lifecycle.busy
-            if report.checks.checked or report.delivery.sent or report.delivery.failed or busy:
-                log.info(report.summary())
+            due = cadence.due(time.monotonic())
+            if due:
+                report = PassReport.of(jobs.run_jobs(due))
+                if report.busy:
+                    log.info(report.summary())
         except Exception:
             log.exception("background pass failed; trying again in %ss", interval)
         finally:
