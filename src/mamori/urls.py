@@ -7,6 +7,7 @@ explicitly exempt.
 
 from django.urls import include, path
 
+from mamori.access import login_views as login
 from mamori.api.api import api
 from mamori.certificates import views as certificates
 from mamori.clients import offboarding_views as offboarding
@@ -18,8 +19,8 @@ from mamori.operations import views as operations
 
 urlpatterns = [
     path("", operations.dashboard, name="dashboard"),
-    path("login/", core.LoginView.as_view(), name="login"),
-    path("logout/", core.LogoutView.as_view(), name="logout"),
+    path("login/", login.LoginView.as_view(), name="login"),
+    path("logout/", login.LogoutView.as_view(), name="logout"),
     path("language/", core.set_language, name="set_language"),
     path("clients/", clients.client_list, name="client_list"),
     path("clients/<str:code>/", clients.client_detail, name="client_detail"),
