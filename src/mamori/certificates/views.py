@@ -19,9 +19,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.certificates import queries
 from mamori.certificates.models import Certificate, CertificateEvent, CertificateSighting
+from mamori.certificates.problems import problem_choices
 from mamori.clients.models import Client
 from mamori.core.htmx import wants_partial
-from mamori.inventory.forms import problem_choices
 from mamori.notices.models import Notice
 
 PAGE_SIZE = 50
