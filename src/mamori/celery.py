@@ -69,4 +69,4 @@ def configure(app: Celery) -> None:
 
 
 configure(app)
-app.autodiscover_tasks(["mamori.monitoring"])
+app.autodiscover_tasks(["mamori.monitoring", "mamori.operations"])

@@ -7,6 +7,7 @@ explicitly exempt.
 
 from django.urls import include, path
 
+from mamori.access import login_views as login
 from mamori.api.api import api
 from mamori.certificates import views as certificates
 from mamori.clients import offboarding_views as offboarding
@@ -14,11 +15,12 @@ from mamori.clients import views as clients
 from mamori.core import views as core
 from mamori.inventory import views as inventory
 from mamori.notices import views as notices
+from mamori.operations import views as operations
 
 urlpatterns = [
-    path("", core.dashboard, name="dashboard"),
-    path("login/", core.LoginView.as_view(), name="login"),
-    path("logout/", core.LogoutView.as_view(), name="logout"),
+    path("", operations.dashboard, name="dashboard"),
+    path("login/", login.LoginView.as_view(), name="login"),
+    path("logout/", login.LogoutView.as_view(), name="logout"),
     path("language/", core.set_language, name="set_language"),
     path("clients/", clients.client_list, name="client_list"),
     path("clients/<str:code>/", clients.client_detail, name="client_detail"),

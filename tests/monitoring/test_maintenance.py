@@ -10,12 +10,12 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from mamori.core.runner import monitoring_pass
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import Check, MaintenanceWindow
 from mamori.notices import services as notices
 from mamori.notices.models import Notice, NoticeKind
+from mamori.operations.runner import run_once
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.req("MON-06")]
 
@@ -281,6 +281,6 @@ def test_cancelling_a_window_nobody_was_told_about_sends_nothing(contacts):
 def test_the_background_pass_announces_maintenance(contacts):
     starts = (timezone.now() + HOUR).replace(microsecond=0)
     w = window(contacts, starts, notify_hours_before=24)
-    monitoring_pass()
-    monitoring_pass()
+    run_once(uptime=False)
+    run_once(uptime=False)
     assert [n.maintenance_window for n in planned()] == [w, w]

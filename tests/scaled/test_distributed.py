@@ -152,7 +152,7 @@ def test_the_celery_app_acknowledges_late_and_sends_lost_tasks_back(settings):
 def test_embedded_mode_never_loads_celery(tmp_path):
     code = (
         "import sys, django; django.setup();"
-        "import mamori.urls, mamori.core.runner;"
+        "import mamori.urls, mamori.operations.runner;"
         "from django.core.management import call_command;"
         "print('celery' in sys.modules)"
     )

@@ -8,10 +8,10 @@ from ninja import Query, Router
 from ninja.pagination import paginate
 
 from mamori.api.schemas import CertificateDetailOut, CertificateOut, Error
+from mamori.certificates import queries
 from mamori.certificates.models import Certificate
 from mamori.certificates.views import normalise_fingerprint
 from mamori.clients.models import Client
-from mamori.core import dashboard
 
 router = Router(tags=["certificates"])
 
@@ -31,7 +31,7 @@ router = Router(tags=["certificates"])
 def list_certificates(
     request: HttpRequest,
     client: str | None = None,
-    expiring_within: int | None = Query(None, ge=0, le=dashboard.EXPIRING_WITHIN_MAX),
+    expiring_within: int | None = Query(None, ge=0, le=queries.EXPIRING_WITHIN_MAX),
     problem: str | None = None,
 ):
     user = request.auth
@@ -41,7 +41,7 @@ def list_certificates(
         chosen = Client.objects.visible_to(user).filter(code=client).first()
         if chosen is None:
             return Certificate.objects.none()
-    return dashboard.filter_certificates(
+    return queries.filter_certificates(
         certificates, user, client=chosen, expiring_within=expiring_within, problem=problem
     ).order_by("not_after", "pk")
 

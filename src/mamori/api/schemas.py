@@ -11,8 +11,8 @@ from ninja import Field, Schema
 from pydantic import BeforeValidator, field_validator
 from pydantic_core import PydanticCustomError
 
+from mamori.certificates.queries import days_left as whole_days_left
 from mamori.core import text
-from mamori.core.dashboard import days_left as whole_days_left
 from mamori.core.models import Role
 
 
@@ -204,7 +204,7 @@ class CertificateOut(Schema):
 
     @staticmethod
     def resolve_served_by(obj, context) -> list[int]:
-        from mamori.core.dashboard import current_sightings
+        from mamori.certificates.queries import current_sightings
 
         user = _user(context)
         return sorted(

@@ -147,3 +147,34 @@ class CertificateEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.endpoint}"
+
+
+class ExpectedQuerySet(ClientScopedQuerySet):
+    client_lookup = "endpoint__client"
+
+
+class ExpectedCertificate(models.Model):
+    """A certificate Mamori itself is installing, or installed, on a server behind ``endpoint``
+    (CERT-14). The certificate lifecycle writes the mark when a deployment starts and takes it
+    away when the deployment fails; the watch reads it, so that Mamori's own change is recorded
+    but not flagged as an unmanaged replacement."""
+
+    endpoint = models.ForeignKey(
+        "inventory.Endpoint", on_delete=models.CASCADE, related_name="expected_certificates"
+    )
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(_("expected since"))
+
+    objects = ExpectedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("certificate deployed by Mamori")
+        verbose_name_plural = _("certificates deployed by Mamori")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "certificate"], name="one_mark_per_endpoint_and_certificate"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.certificate} expected @ {self.endpoint}"

@@ -78,3 +78,10 @@ def severity(codes: list[str]) -> int:
     """Lower is more urgent; endpoints without problems sort last."""
     ranks = [PROBLEM_ORDER.index(c) for c in codes if c in PROBLEM_ORDER]
     return min(ranks, default=len(PROBLEM_ORDER))
+
+
+def problem_choices() -> list[tuple[str, str]]:
+    """The problem filter's choices (certificate and endpoint lists), most urgent first."""
+    return [("", _("Any problem"))] + [
+        (code, f"{code}: {problem_text(code)}") for code in PROBLEM_ORDER
+    ]

@@ -27,6 +27,7 @@ from mamori.certificates.models import (
     CertificateEvent,
     CertificateSighting,
     EventKind,
+    ExpectedCertificate,
 )
 from mamori.certificates.schedule import due_threshold
 from mamori.clients.models import Contract, ContractType, NoticeTopic
@@ -335,20 +336,29 @@ def _record_served_certificate(
 
 
 def _deployed_by_mamori(endpoint: Endpoint, cert: Certificate) -> bool:
-    """Whether a deployment of Mamori installed ``cert`` on a target served by ``endpoint``:
-    done, being verified, or reloaded a moment ago (the watch may look between the reload and
-    the verification)."""
-    from mamori.lifecycle.models import Deployment, DeploymentState
+    """Whether Mamori installed ``cert`` on a server behind ``endpoint``: a deployment marked it
+    as expected there (:func:`expect`) and did not fail. The mark stays while the deployment is
+    being verified and after it succeeded (the watch may look between the reload and the
+    verification)."""
+    return ExpectedCertificate.objects.filter(endpoint=endpoint, certificate=cert).exists()
 
-    return Deployment.objects.filter(
-        target__endpoint=endpoint,
-        certificate=cert,
-        state__in=[
-            DeploymentState.INSTALLING,
-            DeploymentState.VERIFYING,
-            DeploymentState.SUCCEEDED,
-        ],
-    ).exists()
+
+def expect(endpoint_id: int, certificate_id: int, *, now: datetime | None = None) -> None:
+    """Mark ``certificate_id`` as the one Mamori is about to install behind ``endpoint_id``
+    (called by a deployment as it starts, in its transaction); idempotent."""
+    ExpectedCertificate.objects.get_or_create(
+        endpoint_id=endpoint_id,
+        certificate_id=certificate_id,
+        defaults={"since": now or timezone.now()},
+    )
+
+
+def unexpect(endpoint_id: int, certificate_id: int) -> None:
+    """Take the mark of :func:`expect` away (the deployment failed and nothing else of Mamori's
+    installed that certificate there): if it is served now, someone else put it there."""
+    ExpectedCertificate.objects.filter(
+        endpoint_id=endpoint_id, certificate_id=certificate_id
+    ).delete()
 
 
 def _record_state(

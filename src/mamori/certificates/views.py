@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
+from mamori.certificates import queries
 from mamori.certificates.models import Certificate, CertificateEvent, CertificateSighting
+from mamori.certificates.problems import problem_choices
 from mamori.clients.models import Client
-from mamori.core import dashboard
 from mamori.core.htmx import wants_partial
-from mamori.inventory.forms import problem_choices
 from mamori.notices.models import Notice
 
 PAGE_SIZE = 50
@@ -37,7 +37,7 @@ class CertificateFilterForm(forms.Form):
     expiring_within = forms.IntegerField(
         label=_("Expiring within (days)"),
         min_value=0,
-        max_value=dashboard.EXPIRING_WITHIN_MAX,
+        max_value=queries.EXPIRING_WITHIN_MAX,
         required=False,
     )
     problem = forms.ChoiceField(label=_("Problem"), required=False)
@@ -61,7 +61,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
     certificates = Certificate.objects.visible_to(user)
     if form.is_valid():
         data = form.cleaned_data
-        certificates = dashboard.filter_certificates(
+        certificates = queries.filter_certificates(
             certificates,
             user,
             client=data["client"],
@@ -80,13 +80,13 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
     certificates = certificates.order_by("not_after", "pk")
     page = Paginator(certificates, PAGE_SIZE).get_page(request.GET.get("page"))
     served = set(
-        dashboard.current_sightings(user)
+        queries.current_sightings(user)
         .filter(certificate__in=[c.pk for c in page])
         .values_list("certificate_id", flat=True)
     )
     now = timezone.now()
     for cert in page:
-        cert.remaining = dashboard.remaining(cert.not_after, now)
+        cert.remaining = queries.remaining(cert.not_after, now)
         cert.served_now = cert.pk in served
     context = {"form": form, "page": page}
     template = (
@@ -172,7 +172,7 @@ def certificate_detail(request: HttpRequest, fingerprint: str) -> HttpResponse:
     )
     latest = max(sightings, key=lambda s: s.last_seen_at, default=None)
     clients = sorted({s.endpoint.client for s in sightings}, key=lambda c: c.code)
-    contracts = dashboard.ssl_contracts({c.pk for c in clients})
+    contracts = queries.ssl_contracts({c.pk for c in clients})
     contract_list = []
     for sighting in sightings:
         contract = sighting.endpoint.contract or contracts.get(sighting.endpoint.client_id)
@@ -184,10 +184,10 @@ def certificate_detail(request: HttpRequest, fingerprint: str) -> HttpResponse:
         .select_related("endpoint", "certificate", "previous_certificate")[:HISTORY_LIMIT]
     )
     for event in events:
-        event.explained = dashboard.explain(event.problems)
+        event.explained = queries.explain(event.problems)
     context = {
         "cert": cert,
-        "remaining": dashboard.remaining(cert.not_after, now),
+        "remaining": queries.remaining(cert.not_after, now),
         "lifetime_days": round(cert.lifetime_days),
         "sightings": sightings,
         "served_now": [s for s in sightings if s.ended_at is None],

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from mamori.certificates import queries
 from mamori.certificates.models import Certificate
 from mamori.certificates.problems import severity
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
-from mamori.core import dashboard
 from mamori.core.htmx import wants_partial
 from mamori.core.models import Role
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
@@ -70,7 +70,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
         client.worst_state = worst_state(
             client.endpoint_count, client.problem_count, client.unknown_count
         )
-        client.next_expiry_remaining = dashboard.remaining(client.next_expiry, now)
+        client.next_expiry_remaining = queries.remaining(client.next_expiry, now)
     template = "clients/_list_results.html" if wants_partial(request) else "clients/list.html"
     return render(request, template, {"page": page, "query": query})
 
@@ -81,7 +81,7 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.visible_to(user), code=code)
     now = timezone.now()
     contracts = Contract.objects.visible_to(user).filter(client=client).order_by("-start", "type")
-    ssl = dashboard.ssl_contracts({client.pk})
+    ssl = queries.ssl_contracts({client.pk})
     endpoints_qs = (
         Endpoint.objects.visible_to(user)
         .filter(client=client)
@@ -92,22 +92,22 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
         key=lambda e: (STATE_ORDER.get(e.state, 9), severity(e.problems), e.host, e.port),
     )
     for endpoint in endpoints:
-        endpoint.explained = dashboard.explain(endpoint.problems)
+        endpoint.explained = queries.explain(endpoint.problems)
         cert = endpoint.current_certificate
-        endpoint.remaining = dashboard.remaining(cert.not_after if cert else None, now)
-        endpoint.window = dashboard.notice_window(endpoint, ssl, cert)
+        endpoint.remaining = queries.remaining(cert.not_after if cert else None, now)
+        endpoint.window = queries.notice_window(endpoint, ssl, cert)
     certificates = list(
-        dashboard.filter_certificates(
+        queries.filter_certificates(
             Certificate.objects.visible_to(user), user, client=client
         ).order_by("not_after")[:DETAIL_LIMIT]
     )
     served = set(
-        dashboard.current_sightings(user)
+        queries.current_sightings(user)
         .filter(endpoint__client=client)
         .values_list("certificate_id", flat=True)
     )
     for cert in certificates:
-        cert.remaining = dashboard.remaining(cert.not_after, now)
+        cert.remaining = queries.remaining(cert.not_after, now)
         cert.served_now = cert.pk in served
     notices = (
         Notice.objects.visible_to(user)

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mamori.certificates.problems import PROBLEM_ORDER, problem_text
+from mamori.certificates.problems import problem_choices
 from mamori.clients.models import Client, Contract
 from mamori.core import outbound
 from mamori.core.models import User
@@ -88,12 +88,6 @@ class EndpointFilterForm(forms.Form):
         self.fields["client"].empty_label = _("All clients")
         self.fields["state"].choices = [("", _("Any state")), *EndpointState.choices]
         self.fields["problem"].choices = problem_choices()
-
-
-def problem_choices() -> list[tuple[str, str]]:
-    return [("", _("Any problem"))] + [
-        (code, f"{code}: {problem_text(code)}") for code in PROBLEM_ORDER
-    ]
 
 
 class ImportForm(forms.Form):

@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mamori.certificates import queries
 from mamori.certificates.models import CertificateEvent, CertificateSighting
-from mamori.core import audit, dashboard
+from mamori.core import audit
 from mamori.core.htmx import wants_partial
 from mamori.inventory import transfer
 from mamori.inventory.forms import EndpointFilterForm, EndpointForm, ImportForm
@@ -75,14 +76,14 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
         if data["state"]:
             endpoints = endpoints.filter(state=data["state"])
         if data["problem"]:
-            ids = [e.pk for e in dashboard.endpoints_with_problem(user, data["problem"])]
+            ids = [e.pk for e in queries.endpoints_with_problem(user, data["problem"])]
             endpoints = endpoints.filter(pk__in=ids)
     page = Paginator(endpoints, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     for endpoint in page:
-        endpoint.explained = dashboard.explain(endpoint.problems)
+        endpoint.explained = queries.explain(endpoint.problems)
         cert = endpoint.current_certificate
-        endpoint.remaining = dashboard.remaining(cert.not_after if cert else None, now)
+        endpoint.remaining = queries.remaining(cert.not_after if cert else None, now)
     context = {"form": form, "page": page}
     template = (
         "inventory/_endpoint_results.html"
@@ -98,7 +99,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = visible_endpoint(request, pk)
     now = timezone.now()
     cert = endpoint.current_certificate
-    contracts = dashboard.ssl_contracts({endpoint.client_id})
+    contracts = queries.ssl_contracts({endpoint.client_id})
     sightings = list(
         CertificateSighting.objects.visible_to(user)
         .filter(endpoint=endpoint)
@@ -106,21 +107,21 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-first_seen_at")[:HISTORY_LIMIT]
     )
     for sighting in sightings:
-        sighting.remaining = dashboard.remaining(sighting.certificate.not_after, now)
+        sighting.remaining = queries.remaining(sighting.certificate.not_after, now)
     events = list(
         CertificateEvent.objects.visible_to(user)
         .filter(endpoint=endpoint)
         .select_related("certificate", "previous_certificate")[:HISTORY_LIMIT]
     )
     for event in events:
-        event.explained = dashboard.explain(event.problems)
+        event.explained = queries.explain(event.problems)
     context = {
         "endpoint": endpoint,
-        "explained": dashboard.explain(endpoint.problems),
+        "explained": queries.explain(endpoint.problems),
         "certificate": cert,
-        "remaining": dashboard.remaining(cert.not_after if cert else None, now),
-        "schedule": dashboard.notice_schedule(endpoint, contracts),
-        "window": dashboard.notice_window(endpoint, contracts, cert),
+        "remaining": queries.remaining(cert.not_after if cert else None, now),
+        "schedule": queries.notice_schedule(endpoint, contracts),
+        "window": queries.notice_window(endpoint, contracts, cert),
         "result": last_result_rows(endpoint.last_result),
         "sightings": sightings,
         "events": events,

@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from mamori.certificates import services as watch
 from mamori.certificates.models import Certificate
 from mamori.core import audit
 from mamori.lifecycle import failures, targets
@@ -591,6 +592,13 @@ def _claim(deployment_id: int, now: datetime) -> tuple[Deployment | None, str]:
                 finished_at=None,
                 attempts=F("attempts") + 1,
             )
+            if claimed:
+                # The watch must know the certificate about to appear is Mamori's (CERT-14).
+                endpoint_id, certificate_id = qs.values_list(
+                    "target__endpoint_id", "certificate_id"
+                ).get()
+                if endpoint_id:
+                    watch.expect(endpoint_id, certificate_id, now=now)
     except IntegrityError:  # another deployment to the target is open
         return None, ""
     if not claimed:
@@ -679,14 +687,29 @@ def _succeed(run: _Run) -> Deployment:
         _audit_outcome(run, DeploymentState.SUCCEEDED)
     failures.resolve_failures(failure_subject(target), FailureKind.DEPLOYMENT, now=finished)
     if target.endpoint_id:
-        from mamori.certificates.services import check_endpoint
-
         try:
-            check_endpoint(target.endpoint, now=finished)
+            watch.check_endpoint(target.endpoint, now=finished)
         except Exception:  # the watch records it on its next pass
             log.exception("recording the check of endpoint %s failed", target.endpoint_id)
     d.refresh_from_db()
     return d
+
+
+#: The states of a deployment whose certificate the watch takes for Mamori's own.
+MARKED_STATES = [DeploymentState.INSTALLING, DeploymentState.VERIFYING, DeploymentState.SUCCEEDED]
+
+
+def _unmark(d: Deployment) -> None:
+    """The deployment failed: unless another one installed the same certificate behind the
+    same endpoint, its appearance there is no longer Mamori's doing."""
+    endpoint_id = d.target.endpoint_id
+    if endpoint_id is None:
+        return
+    others = Deployment.objects.filter(
+        target__endpoint_id=endpoint_id, certificate_id=d.certificate_id, state__in=MARKED_STATES
+    )
+    if not others.exists():
+        watch.unexpect(endpoint_id, d.certificate_id)
 
 
 def _fail(run: _Run, message: str, files, *, refused: bool = False) -> Deployment:
@@ -715,6 +738,7 @@ def _fail(run: _Run, message: str, files, *, refused: bool = False) -> Deploymen
             next_attempt_at=retry_at,
         )
         _audit_outcome(run, state, message)
+        _unmark(d)
         managed = target.managed
         failures.open_failure(
             managed.client,

@@ -19,7 +19,6 @@ loses the work or does it twice (the exactly-once rule):
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -321,13 +320,6 @@ class ManagedCertificate(WaitingForClient):
                 .first()
             )
         return contract.renewal_policy if contract is not None else RenewalInstruction.APPROVAL
-
-    def is_overdue(self, now: datetime | None = None) -> bool:
-        """The renewal time has passed (by its grace period) without a new certificate; see
-        :func:`mamori.lifecycle.renewal.overdue_at`."""
-        from mamori.lifecycle import renewal
-
-        return renewal.is_overdue(self, now)
 
 
 # --- the client's instruction ----------------------------------------------------------------

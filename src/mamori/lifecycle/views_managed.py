@@ -19,9 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
-from django.urls import NoReverseMatch, path
+from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,7 +43,6 @@ from mamori.lifecycle.models import (
 from mamori.notices.models import Notice
 from mamori.vault.models import Secret
 
-DEPLOY_PANEL = "lifecycle/deploy_panel.html"
 STATE_LABELS = {
     "valid": gettext_lazy("valid"),
     "due": gettext_lazy("renewal due"),
@@ -75,22 +72,6 @@ def require_staff(request: HttpRequest, managed_or_client) -> None:
     client = getattr(managed_or_client, "client", managed_or_client)
     if not approvals.is_staff_for(request.user, ManagedCertificate(client=client)):
         raise PermissionDenied
-
-
-def url_of(obj) -> str:
-    """The object's page, or "" while its part of the lifecycle has no pages yet."""
-    try:
-        return obj.get_absolute_url()
-    except NoReverseMatch:
-        return ""
-
-
-def has_template(name: str) -> bool:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def with_status(items, now):
@@ -143,11 +124,7 @@ def managed_detail(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     with_status([managed], now)
     order_list = list(managed.orders.select_related("certificate", "approval")[:50])
-    for o in order_list:
-        o.url = url_of(o)
     tasks = list(managed.tasks.filter(state="open"))
-    for t in tasks:
-        t.url = url_of(t)
     prefix = renewal.notice_prefix(managed)
     asked = Notice.objects.visible_to(user).filter(key__startswith=prefix)
     if managed.certificate_id:
@@ -181,7 +158,6 @@ def managed_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "failures": managed.failures.open(),
         "tasks": tasks,
         "is_staff": is_staff,
-        "has_deploy_panel": has_template(DEPLOY_PANEL),
         "hold_form": HoldForm(),
     }
     return render(request, "lifecycle/managed_detail.html", context)
@@ -378,8 +354,7 @@ def _order_now(request: HttpRequest, pk: int, action) -> HttpResponse:
         else:
             text = _("Order #%(n)s recorded; Mamori works on it in the background.")
         messages.success(request, text % {"n": order.pk})
-        if url_of(order):
-            return redirect(url_of(order))
+        return redirect(order)
     return redirect(managed)
 
 

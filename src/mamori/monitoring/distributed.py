@@ -8,8 +8,8 @@ The scheduler (``mamori scheduler``, :class:`Scheduler`) never probes anything. 
    so the result lands once whichever copy finishes first: no run is lost;
 2. claims the due checks in batches (:func:`mamori.monitoring.services.claim_due`, leaving
    alone the runs of step 1) and sends each batch as one ``run_batch(check_ids, at)`` task;
-3. now and then sends the periodic tasks: notice delivery, roll-ups and purge, and the
-   certificate watch with the certificate lifecycle.
+3. sends the periodic jobs of the registry that are due (:class:`Periodic`, built from
+   :data:`mamori.operations.jobs.JOBS` by :func:`mamori.operations.tasks.periodic`).
 
 A worker runs a batch with :func:`run_batch`: it takes the checks still waiting for that slot,
 shortens their lease to the batch's longest timeout plus :data:`RUN_GRACE` (so a worker killed
@@ -131,7 +131,8 @@ class Periodic:
 
 class Scheduler:
     """The loop of ``mamori scheduler``; ``send`` and ``periodic`` come from the Celery tasks
-    (``mamori.monitoring.tasks``), so the loop itself is testable without a broker."""
+    (``mamori.monitoring.tasks``, ``mamori.operations.tasks``), so the loop itself is testable
+    without a broker."""
 
     def __init__(
         self,

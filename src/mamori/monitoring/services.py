@@ -3,7 +3,7 @@
 ``run_due()`` claims due checks (:func:`claim_due`), runs a batch at once through
 :func:`mamori.probe.checks.run_checks` (one ``asyncio.run`` per batch, no database access while
 probing), then records each result in its own transaction (:func:`record_result`). ``roll_up()``
-and ``purge()`` keep the history small (MON-10). ``core/runner.py`` calls all three each pass.
+and ``purge()`` keep the history small (MON-10). ``operations/runner.py`` calls all three each pass.
 
 Scheduling: a check runs in slots ``next_run_at``, ``+ interval``, ``+ 2 × interval`` ... The
 claim moves ``next_run_at`` to the next slot after *now* in the same conditional UPDATE, so the

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from mamori.certificates import services as watch
-from mamori.certificates.models import CertificateEvent, EventKind
+from mamori.certificates.models import CertificateEvent, EventKind, ExpectedCertificate
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import deploy
 from mamori.lifecycle.models import (
@@ -177,7 +177,14 @@ def test_a_wrong_ssh_host_key_is_refused_and_nothing_is_written(site, deploy_ca,
     assert Failure.objects.open().filter(subject=f"target:{target.pk}").count() == 1
 
 
+def expected(site, certificate) -> bool:
+    """Whether the watch takes ``certificate`` behind the site's endpoint for Mamori's own."""
+    marks = ExpectedCertificate.objects.filter(endpoint=site.endpoint, certificate=certificate)
+    return marks.exists()
+
+
 @pytest.mark.req("CERT-09")
+@pytest.mark.req("CERT-14")
 def test_a_bad_deploy_is_rolled_back_alerted_once_and_retried(
     site, deploy_ca, operator, fast_verify
 ):
@@ -192,6 +199,8 @@ def test_a_bad_deploy_is_rolled_back_alerted_once_and_retried(
 
     assert done.state == DeploymentState.ROLLED_BACK
     assert "does not serve the new certificate" in done.error
+    # CERT-14: the deployment failed, so the certificate turning up there would not be Mamori's.
+    assert not expected(site, renewed)
     assert site.cert_file.read_bytes() == old_fullchain
     assert site.key_file.read_bytes() == old_key
     assert site.served_fingerprint() == site.first.fingerprint_sha256
@@ -221,6 +230,7 @@ def test_a_bad_deploy_is_rolled_back_alerted_once_and_retried(
     assert deploy.drive_due(now=again.next_attempt_at + timezone.timedelta(seconds=1)) == 1
     assert Deployment.objects.get(pk=done.pk).state == DeploymentState.SUCCEEDED
     assert site.served_fingerprint() == renewed.fingerprint_sha256
+    assert expected(site, renewed)
     assert not Failure.objects.open().filter(kind=FailureKind.DEPLOYMENT).exists()
 
 

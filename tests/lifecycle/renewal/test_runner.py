@@ -9,10 +9,10 @@ import logging
 import pytest
 from django.utils import timezone
 
-from mamori.core import runner as core_runner
 from mamori.lifecycle import runner
 from mamori.lifecycle.models import OrderPurpose, RenewalInstruction
 from mamori.notices.models import NoticeKind, NoticeState
+from mamori.operations import runner as core_runner
 
 pytestmark = [pytest.mark.django_db(databases=["default", "keystore"]), pytest.mark.req("CERT-06")]
 

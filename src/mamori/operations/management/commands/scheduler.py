@@ -1,9 +1,10 @@
 """``mamori scheduler``: the one process of the scaled-out mode that decides what runs when.
 
 It hands batches of due checks to the Celery workers (``mamori worker``) through Redis, hands
-out again the runs of workers that died, and sends the periodic tasks (notices, roll-ups, the
-certificate watch and lifecycle). Only one runs at a time: a second one waits until the first
-stops, then takes over. See docs/scaling.md.
+out again the runs of workers that died, and sends the periodic jobs of the registry
+(:data:`mamori.operations.jobs.JOBS`, the same ones embedded mode runs) as ``mamori.run_job``
+tasks. Only one runs at a time: a second one waits until the first stops, then takes over. See
+docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 log = logging.getLogger("mamori.monitoring.scheduler")
 
+#: The options that change the interval of registered jobs (mamori.operations.jobs.JOBS).
+OVERRIDES = {
+    "notices_every": ("notice_delivery",),
+    "housekeeping_every": ("check_rollups", "check_purge"),
+    "certificates_every": ("certificate_watch", "certificate_lifecycle"),
+}
+
 
 class Command(BaseCommand):
     help = "Scaled-out mode: hand due checks and periodic work to the Celery workers."
@@ -26,19 +34,22 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=200, help="checks per task (200)")
         parser.add_argument("--tick", type=float, default=1.0, help="seconds between ticks (1)")
         parser.add_argument(
-            "--notices-every", type=float, default=5.0, help="seconds between deliveries (5)"
+            "--notices-every",
+            type=float,
+            default=None,
+            help="seconds between deliveries (default: the job's, 5)",
         )
         parser.add_argument(
             "--housekeeping-every",
             type=float,
-            default=60.0,
-            help="seconds between roll-ups and purges (60)",
+            default=None,
+            help="seconds between roll-ups and purges (default: the jobs', 60 and 300)",
         )
         parser.add_argument(
             "--certificates-every",
             type=float,
-            default=30.0,
-            help="seconds between certificate watch and lifecycle passes (30)",
+            default=None,
+            help="seconds between certificate watch and lifecycle passes (default: the jobs', 10)",
         )
 
     def handle(self, *args, **options):
@@ -49,11 +60,12 @@ class Command(BaseCommand):
                 returncode=2,
             )
         for name in ("batch", "tick", "notices_every", "housekeeping_every", "certificates_every"):
-            if options[name] <= 0:
+            if options[name] is not None and options[name] <= 0:
                 option = "--" + name.replace("_", "-")
                 raise CommandError(f"{option} must be more than 0", returncode=2)
 
         from mamori.monitoring import distributed, tasks
+        from mamori.operations.tasks import periodic
 
         stop = threading.Event()
 
@@ -65,10 +77,13 @@ class Command(BaseCommand):
 
         scheduler = distributed.Scheduler(
             tasks.send_batch,
-            tasks.periodic(
-                options["notices_every"],
-                options["housekeeping_every"],
-                options["certificates_every"],
+            periodic(
+                {
+                    job: options[option]
+                    for option, names in OVERRIDES.items()
+                    for job in names
+                    if options[option] is not None
+                }
             ),
             batch=options["batch"],
             tick=options["tick"],

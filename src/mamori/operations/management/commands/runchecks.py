@@ -3,7 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from mamori.core.runner import run_forever, run_once
+from mamori.operations.runner import run_forever, run_once
 
 
 class Command(BaseCommand):

@@ -40,7 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args, listen, threads, no_worker, **options):
         from waitress import create_server
 
-        from mamori.core.runner import run_forever
+        from mamori.operations.runner import run_forever
         from mamori.wsgi import application
 
         host, port = parse_listen(listen or settings.MAMORI_LISTEN)
