@@ -1,4 +1,4 @@
-"""Sign-in, the dashboard, the language switch and the error pages."""
+"""Sign-in, the dashboard, the language switch, the metrics and the error pages."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import defaults
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from mamori.access import services as access
 from mamori.access import signin, throttle
 from mamori.core import audit
 from mamori.core import dashboard as attention
+from mamori.core import metrics as prometheus
 from mamori.core.middleware import LANGUAGE_COOKIE
+from mamori.core.tokens import authenticate_token
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +111,30 @@ def set_language(request: HttpRequest) -> HttpResponse:
         httponly=True,
     )
     return response
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (docs/metrics.md) for a provider administrator or operator: by API
+    token (``Authorization: Bearer mamori_…``) or a signed-in session. No or an unknown token:
+    401; anyone else (client users, subcontractors): 403, since the figures cover every client.
+    """
+    user = request.user
+    scheme, _sep, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        user = authenticate_token(value.strip())
+    if user is None or not user.is_authenticated:
+        response = HttpResponse(
+            _("Sign in or send an API token."), status=401, content_type="text/plain"
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="mamori"'
+        return response
+    if not prometheus.may_see(user):
+        with translation.override(user.preferred_language()):
+            message = _("Only the provider's administrators and operators may read the metrics.")
+        return HttpResponse(message, status=403, content_type="text/plain")
+    body, content_type = prometheus.exposition(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 def _is_api(request: HttpRequest) -> bool:
