@@ -65,6 +65,15 @@ def test_it_refuses_everyone_who_does_not_see_every_client(client, who, request)
     assert b"mamori_checks" not in response.content
 
 
+@pytest.mark.parametrize(
+    ("language", "says"), [("ja", "提供者の管理者とオペレーターだけ"), ("en", "administrators")]
+)
+def test_it_says_why_in_the_users_language(client, owner, language, says):
+    owner.language = language
+    owner.save()
+    assert says in scrape(client, owner).content.decode()
+
+
 @pytest.mark.parametrize("who", ["operator", "provider_admin"])
 def test_it_answers_provider_administrators_and_operators(client, who, request):
     response = scrape(client, request.getfixturevalue(who))
