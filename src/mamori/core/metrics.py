@@ -14,6 +14,7 @@ label per check, client or certificate.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -26,6 +27,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
     from mamori.core.models import User
+
+log = logging.getLogger(__name__)
 
 #: Runs of the last this many seconds make the check run and duration gauges.
 RECENT_WINDOW = dt.timedelta(minutes=5)
@@ -332,3 +335,27 @@ def exposition(accept: str = "") -> tuple[bytes, str]:
     and its content type."""
     encoder, content_type = choose_encoder(accept)
     return encoder(registry()), content_type
+
+
+def wsgi_app(environ: dict, start_response: Callable) -> list[bytes]:
+    """``GET /metrics`` without authentication, for the separate address of
+    ``MAMORI_METRICS_LISTEN`` (a private network only Prometheus reaches); nothing else there."""
+    from django.db import close_old_connections
+
+    def answer(status: str, body: bytes, content_type: str = "text/plain; charset=utf-8"):
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+    if environ.get("PATH_INFO") != "/metrics":
+        return answer("404 Not Found", b"Not found: Prometheus metrics are at /metrics.\n")
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return answer("405 Method Not Allowed", b"Only GET.\n")
+    close_old_connections()
+    try:
+        body, content_type = exposition(environ.get("HTTP_ACCEPT", ""))
+    except Exception:
+        log.exception("computing the metrics failed")
+        return answer("500 Internal Server Error", b"The metrics could not be computed.\n")
+    finally:
+        close_old_connections()
+    return answer("200 OK", body, content_type)
