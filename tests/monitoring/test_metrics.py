@@ -95,8 +95,9 @@ def test_it_speaks_openmetrics_when_asked(client, operator):
 
 def test_it_only_reads(client, operator):
     token = create_token(operator, "prometheus")[1]
-    response = client.post("/metrics", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 405
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/metrics", headers=headers).status_code == 405
+    assert client.head("/metrics", headers=headers).status_code == 200
 
 
 # --- what they say --------------------------------------------------------------------------------

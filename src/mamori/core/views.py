@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import defaults
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from mamori.access import services as access
 from mamori.access import signin, throttle
@@ -113,7 +113,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics (docs/metrics.md) for a provider administrator or operator: by API
     token (``Authorization: Bearer mamori_…``) or a signed-in session. No or an unknown token:
