@@ -63,6 +63,13 @@ VARIABLES: dict[str, Variable] = {
             "Address and port `mamori serve` listens on.",
         ),
         Variable(
+            "METRICS_LISTEN",
+            "",
+            "Address and port where `mamori serve` also answers GET /metrics for Prometheus "
+            "without a token (e.g. 10.0.0.5:9464), for a Prometheus on the same private "
+            "network; empty: only /metrics of the web UI, with an API token (docs/metrics.md).",
+        ),
+        Variable(
             "EMAIL_URL",
             "console://",
             "Outgoing mail: smtp://host:port, smtp+tls://user:pass@host:587 (STARTTLS), "

@@ -224,6 +224,7 @@ except ValueError:
     raise conf.ConfigError("MAMORI_EXPIRY_NOTICE_DAYS: expected numbers such as 30,14,7") from None
 MAMORI_PROVIDER_NAME = conf.env("PROVIDER_NAME", "Mamori")
 MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
+MAMORI_METRICS_LISTEN = conf.env("METRICS_LISTEN") or ""
 MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
 MAMORI_MONITOR_REFERENCE_URLS = conf.env_list("MONITOR_REFERENCE_URLS")
 MAMORI_PROBE_PROCESSES = conf.env_int("PROBE_PROCESSES", os.cpu_count() or 1, minimum=0)

@@ -22,6 +22,8 @@ urlpatterns = [
     path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", login.LogoutView.as_view(), name="logout"),
     path("language/", core.set_language, name="set_language"),
+    # Prometheus (docs/metrics.md): an API token of a provider administrator or operator.
+    path("metrics", operations.metrics, name="metrics"),
     path("clients/", clients.client_list, name="client_list"),
     path("clients/<str:code>/", clients.client_detail, name="client_detail"),
     path("certificates/", certificates.certificate_list, name="certificate_list"),

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def free_port() -> int:
@@ -36,12 +37,13 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60) -> i
     raise AssertionError(f"{url} did not answer within {timeout}s")
 
 
-def start(tmp_path, port: int) -> subprocess.Popen:
+def start(tmp_path, port: int, **extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "MAMORI_DATA_DIR": str(tmp_path / "data"),
         "MAMORI_LISTEN": f"127.0.0.1:{port}",
         "MAMORI_EMAIL_URL": "console://",
+        **extra,
     }
     env.pop("MAMORI_DATABASE_URL", None)
     return subprocess.Popen(
@@ -97,4 +99,38 @@ def test_it_says_clearly_when_the_port_is_taken(tmp_path):
         output, _ = process.communicate(timeout=60)
     assert process.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "Traceback" not in output
+
+
+def test_it_serves_the_metrics_without_a_token_on_their_own_address(tmp_path):
+    port, metrics_port = free_port(), free_port()
+    process = start(tmp_path, port, MAMORI_METRICS_LISTEN=f"127.0.0.1:{metrics_port}")
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/login/", process) == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+            assert r.status == 200
+            text = r.read().decode()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert families["mamori_checks"].type == "gauge"
+        assert families["mamori_certificates"].samples
+        # Nothing else is served there, and the web UI's /metrics still wants a token.
+        assert wait_for_http(f"http://127.0.0.1:{metrics_port}/", process) == 404
+        assert wait_for_http(f"http://127.0.0.1:{port}/metrics", process) == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=40)
+    assert process.returncode == 0, output
+    assert f"Metrics for Prometheus at http://127.0.0.1:{metrics_port}/metrics" in output
+    assert "Traceback" not in output
+
+
+def test_it_says_clearly_when_the_metrics_port_is_taken(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        process = start(tmp_path, free_port(), MAMORI_METRICS_LISTEN=f"127.0.0.1:{taken}")
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{taken} for metrics" in output
     assert "Traceback" not in output

@@ -2,11 +2,14 @@
 
 Migrates the database, creates the first administrator if there is none, then runs the web UI
 (waitress), and the checker and notice sender in a background thread, until Ctrl-C or SIGTERM.
+With ``MAMORI_METRICS_LISTEN`` it also answers ``GET /metrics`` on that address, without a
+token (docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import secrets
 import signal
 import sys
@@ -61,6 +64,7 @@ class Command(BaseCommand):
             )
         except OSError as e:
             raise CommandError(f"cannot listen on {host}:{port}: {e.strerror}") from e
+        metrics_server = self.start_metrics_server(server)
         if not no_worker:
             # Only once the port is ours: the worker starts probe processes, which must not be
             # left half-started by an exit on a taken port.
@@ -88,10 +92,44 @@ class Command(BaseCommand):
         finally:
             self.stdout.write("Stopping...")
             server.close()
+            if metrics_server is not None:
+                metrics_server.close()
             stop.set()
             if worker is not None:
                 worker.join(timeout=30)
             self.stdout.write("Stopped.")
+
+    def start_metrics_server(self, web):
+        """The metrics of ``MAMORI_METRICS_LISTEN`` in a thread of their own, or None when it is
+        not set. Refuses (closing ``web``) an address it cannot listen on."""
+        from waitress import create_server
+
+        from mamori.operations.metrics import wsgi_app
+
+        if not settings.MAMORI_METRICS_LISTEN:
+            return None
+        host, port = parse_listen(settings.MAMORI_METRICS_LISTEN)
+        try:
+            server = create_server(wsgi_app, host=host, port=port, threads=2, ident="Mamori")
+        except OSError as e:
+            web.close()
+            raise CommandError(f"cannot listen on {host}:{port} for metrics: {e.strerror}") from e
+        thread = threading.Thread(target=server.run, name="mamori-metrics", daemon=True)
+        thread.start()
+        shown = f"[{host}]" if ":" in host else host
+        self.stdout.write(f"Metrics for Prometheus at http://{shown}:{port}/metrics (no token).")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and (address.is_unspecified or address.is_global):
+            self.stdout.write(
+                self.style.WARNING(
+                    f"MAMORI_METRICS_LISTEN={settings.MAMORI_METRICS_LISTEN} needs no token: "
+                    "make sure only Prometheus can reach it."
+                )
+            )
+        return server
 
     def ensure_master_key(self) -> None:
         """Create the vault's master keyring on first run (mode 0600), unless one is configured."""
