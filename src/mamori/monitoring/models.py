@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.monitoring.kinds import CheckKind, validate_settings
 
@@ -106,6 +107,7 @@ class Check(models.Model):
     last_result = models.JSONField(_("last result"), default=dict, blank=True, editable=False)
 
     objects = CheckQuerySet.as_manager()
+    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["client", "name"]
@@ -464,6 +466,7 @@ class MaintenanceWindow(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = ClientScopedQuerySet.as_manager()
+    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["starts_at", "pk"]
