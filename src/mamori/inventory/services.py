@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.text import capfirst
@@ -174,6 +175,30 @@ def save_record(
     return obj
 
 
+def normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` read as the inventory file reads them (:func:`~mamori.inventory.transfer.schema.
+    convert` and the model field's ``clean``): text stripped, URLs, host names and e-mail
+    addresses in their one spelling, choices in any letter case. Raises ``ValidationError``
+    with a message per field. Related records pass as they are."""
+    from mamori.inventory.transfer.schema import SECTIONS, FieldProblem, Kind, convert, model_clean
+
+    schema = SECTIONS[section]
+    result: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        spec = schema.by_attr(name)
+        if spec is None or spec.kind is Kind.REF:
+            result[name] = value
+            continue
+        try:
+            result[name] = model_clean(schema, spec, convert(spec, value, from_text=False))
+        except FieldProblem as e:
+            errors[name] = [str(e)]
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
 def create_record(
     model: type[models.Model],
     section: str,
@@ -185,7 +210,8 @@ def create_record(
     request: HttpRequest | None = None,
 ) -> models.Model:
     """A new record of ``client`` with ``values`` (model field names; related records as
-    objects)."""
+    objects), read as the inventory file reads them (:func:`normalised`)."""
+    values = normalised(section, values)
     obj = model(client=client, **values)
     changes = {name: jsonable(value) for name, value in values.items()}
     return save_record(
@@ -210,6 +236,7 @@ def change_record(
 ) -> dict[str, list[Any]]:
     """Change the fields of ``values`` that differ; the changes (``{field: [old, new]}``), and
     nothing written or audited when there are none."""
+    values = normalised(section, values)
     before = copy.copy(obj)
     changed: dict[str, list[Any]] = {}
     for name, new in values.items():
