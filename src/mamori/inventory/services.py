@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -149,12 +149,14 @@ def save_record(
     before: models.Model | None = None,
     update_fields: Iterable[str] | None = None,
     request: HttpRequest | None = None,
+    after_save: Callable[[models.Model], Any] | None = None,
 ) -> models.Model:
     """Check, validate, save and audit one record of ``client`` (``before``: as it was, for a
     change). Raises :class:`Refused` or ``ValidationError``; writes nothing then.
 
     ``section`` names the kind of record as the inventory file does (``sites``); a client itself
-    (``clients``) is not checked here: who may create clients is the caller's question."""
+    (``clients``) is not checked here: who may create clients is the caller's question.
+    ``after_save`` runs in the same transaction, after the save."""
     if section != "clients":
         check_write(section, actor, client, before, obj)
     obj.full_clean()
@@ -164,6 +166,8 @@ def save_record(
             obj.save(update_fields=[*update_fields, *auto_now])
         else:
             obj.save()
+        if after_save is not None:
+            after_save(obj)
         audit.record(
             action,
             obj,

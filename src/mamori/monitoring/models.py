@@ -23,6 +23,8 @@ from mamori.monitoring.kinds import CheckKind, validate_settings
 
 MIN_INTERVAL = 30
 MAX_TIMEOUT = 120
+#: The longest notice period of a maintenance window: a year.
+MAX_NOTIFY_HOURS = 24 * 366
 
 
 def scope_errors(obj: models.Model) -> dict[str, list[str]]:
@@ -487,6 +489,10 @@ class MaintenanceWindow(models.Model):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = [_("The window must end after it starts.")]
         errors.update(scope_errors(self))
+        if self.site_id and self.server_id:
+            errors.setdefault("server", []).append(_("Choose a site or a server, not both."))
+        if self.notify_hours_before is not None and self.notify_hours_before > MAX_NOTIFY_HOURS:
+            errors.setdefault("notify_hours_before", []).append(_("At most a year (8784 hours)."))
         if self.recurrence != Recurrence.NONE and self.starts_at and self.ends_at:
             longest = {
                 Recurrence.DAILY: dt.timedelta(days=1),

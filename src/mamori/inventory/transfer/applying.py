@@ -8,6 +8,7 @@ the caller decides whether the transaction is kept.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any, Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -41,9 +42,13 @@ from mamori.inventory.transfer.schema import (
     parse_endpoint_ref,
     show,
 )
+from mamori.monitoring import maintenance
 from mamori.vault.models import Secret
 from mamori.vault.services import may_manage
 
+# What else a change of a record sets off, as on its pages: a maintenance window moved or
+# shortened withdraws the occurrences already announced that no longer happen then.
+AFTER_CHANGE: dict[str, Callable[[Any], Any]] = {"maintenance_windows": maintenance.withdraw_moved}
 # A reference to a record whose own entry had errors: already reported, so stay quiet.
 _BROKEN = object()
 # The fields by which other records refer to a record of each kind.
@@ -79,7 +84,7 @@ class ClientRecords:
         for name in CHILD_SECTIONS:
             section = SECTIONS[name]
             index: dict[tuple[Any, ...], models.Model] = {}
-            for obj in section.model.objects.filter(client=client).order_by("pk"):
+            for obj in section.rows(section.model.objects.filter(client=client)).order_by("pk"):
                 index.setdefault(object_key(section, obj), obj)
             self.by_key[name] = index
         # Records nested in another (a certificate's deployment targets), by parent.
@@ -96,7 +101,8 @@ class ClientRecords:
         slot = (section.name, parent.pk)
         if slot not in self.nested:
             index: dict[tuple[Any, ...], models.Model] = {}
-            rows = section.model.objects.filter(**{section.parent_attr: parent}).order_by("pk")
+            rows = section.rows(section.model.objects.filter(**{section.parent_attr: parent}))
+            rows = rows.order_by("pk")
             for obj in rows:
                 index.setdefault(object_key(section, obj), obj)
             self.nested[slot] = index
@@ -382,6 +388,8 @@ class Importer:
             if parent is not None:
                 values[section.parent_attr] = parent
             obj = section.model(**values)
+            if self.actor is not None and any(f.name == "created_by" for f in obj._meta.fields):
+                obj.created_by = self.actor
             changes = {k: jsonable(v) for k, v in desired.items()}
             if not self._save(entry, obj, None, parent, "create", changes, label):
                 return None
@@ -439,6 +447,7 @@ class Importer:
                 before=before,
                 update_fields=fields,
                 request=self.request,
+                after_save=AFTER_CHANGE.get(section.name) if before is not None else None,
             )
         except Refused as e:
             line = entry.line_of(e.field) if e.field else entry.line
