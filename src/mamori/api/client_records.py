@@ -133,10 +133,10 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch)
 
 @contacts.delete(
     "/{contact_id}",
-    response={204: None, 403: Error, 404: Error, 409: Error},
+    response={204: None, 403: Error, 404: Error},
     summary="Delete a contact",
-    description=f"{DELETE_RULE} A contact's chat channels would go with it; the notices sent to "
-    "it keep the address they were sent to.",
+    description="As on the contact's page: its chat channels go with it (their secrets "
+    "destroyed); the notices sent to it keep the address they were sent to.",
 )
 def delete_contact(request: HttpRequest, contact_id: int):
     contact = get_object_or_404(_contacts(request), pk=contact_id)

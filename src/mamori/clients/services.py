@@ -5,9 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
 from mamori.clients.models import Client, Contact, Contract
 from mamori.core.models import User
-from mamori.inventory.services import change_record, create_record, delete_record
+from mamori.core.permissions import Rule
+from mamori.inventory.services import (
+    Refused,
+    change_record,
+    check_write,
+    create_record,
+    delete_record,
+    rule_message,
+)
 
 CONTACT_FIELDS = ("name", "email", "language", "notify")
 CONTRACT_FIELDS = (
@@ -38,17 +49,32 @@ def change_contact(
     )
 
 
-def delete_contact(actor: User | None, contact: Contact, *, request=None) -> None:
-    """Refused while the contact has chat channels (they would go with it). Notices sent to it
-    keep their recipient's address and lose the link."""
-    delete_record(
-        contact,
-        "contacts",
-        actor=actor,
-        action="contact.delete",
-        changes={"name": contact.name},
-        request=request,
-    )
+def delete_contact(actor: User, contact: Contact, *, request=None) -> None:
+    """Delete a contact as its page does: its chat channels go with it, each removed with its
+    secret destroyed (:func:`mamori.notices.services.remove_contact_channel`). Notices sent to
+    it keep the address they were sent to and lose the link."""
+    from mamori.notices import services as notices
+
+    check_write("contacts", actor, contact.client, contact, contact)
+    with transaction.atomic():
+        for channel in contact.channels.all():
+            try:
+                notices.remove_contact_channel(channel, actor=actor, request=request)
+            except PermissionDenied:
+                raise Refused(rule_message(Rule.CLIENT_ADMIN, Contact)) from None
+        delete_record(
+            contact,
+            "contacts",
+            actor=actor,
+            action="contact.delete",
+            changes={
+                "name": contact.name,
+                "email": contact.email,
+                "language": contact.language,
+                "notify": list(contact.notify),
+            },
+            request=request,
+        )
 
 
 def create_contract(
