@@ -11,15 +11,17 @@ operation is then called with the bearer token of the owner (client admin of acm
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 import pytest
 
 from mamori.api.api import api
+from mamori.clients.models import Contact, Contract
 from mamori.core import audit
 from mamori.core.tokens import create_token
-from mamori.inventory.models import Endpoint
+from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -35,6 +37,34 @@ from tests.web.cases_vault import acme_secret
 from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
 
 pytestmark = pytest.mark.req("ACC-01")
+
+
+# Records of acme that nothing refers to, so that their owner may also delete them.
+def spare_site(s) -> Site:
+    return Site.objects.get_or_create(
+        client=s.acme, url="https://spare.acme.example/", defaults={"name": "spare"}
+    )[0]
+
+
+def spare_server(s) -> Server:
+    return Server.objects.get_or_create(client=s.acme, name="spare", defaults={"kind": "vps"})[0]
+
+
+def spare_domain(s) -> Domain:
+    return Domain.objects.get_or_create(client=s.acme, name="acme.example")[0]
+
+
+def spare_contact(s) -> Contact:
+    return Contact.objects.get_or_create(
+        client=s.acme, email="spare@acme.example", defaults={"name": "Spare"}
+    )[0]
+
+
+def spare_contract(s) -> Contract:
+    return Contract.objects.get_or_create(
+        client=s.acme, type="site_maintenance", start=dt.date(2026, 4, 1)
+    )[0]
+
 
 PARAMETERS = {
     "code": lambda s: s.acme.code,
@@ -53,6 +83,11 @@ PARAMETERS = {
     "incident_id": lambda s: acme_incident().pk,
     "check_id": lambda s: acme_check().pk,
     "window_id": lambda s: acme_window().pk,
+    "site_id": lambda s: spare_site(s).pk,
+    "server_id": lambda s: spare_server(s).pk,
+    "domain_id": lambda s: spare_domain(s).pk,
+    "contact_id": lambda s: spare_contact(s).pk,
+    "contract_id": lambda s: spare_contract(s).pk,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -72,6 +107,30 @@ BODIES = {
         "ends_at": "2027-01-10T03:00:00+09:00",
     },
     "create_endpoint": lambda s: {"client": "acme", "host": "new.acme.example", "site": s.site.pk},
+    "create_site": lambda s: {
+        "client": "acme",
+        "name": "Shop",
+        "url": "https://shop.acme.example/",
+        "server": s.server.pk,
+    },
+    "update_site": lambda s: {"cms": "Drupal"},
+    "create_server": lambda s: {"client": "acme", "name": "db01", "kind": "cloud"},
+    "update_server": lambda s: {"os": "Debian 13"},
+    "create_domain": lambda s: {"client": "acme", "name": "acme.co.jp", "registrar": "JPRS"},
+    "update_domain": lambda s: {"expires_on": "2027-03-31"},
+    "create_contact": lambda s: {
+        "client": "acme",
+        "name": "Suzuki",
+        "email": "suzuki@acme.example",
+        "notify": ["incidents"],
+    },
+    "update_contact": lambda s: {"language": "en"},
+    "create_contract": lambda s: {
+        "client": "acme",
+        "type": "server_management",
+        "start": "2026-10-01",
+    },
+    "update_contract": lambda s: {"title": "Server care"},
     "create_secret": lambda s: {
         "client": "acme",
         "kind": "server_login",
@@ -154,6 +213,8 @@ PROVIDER_ONLY |= {"set_incident_cause"}
 PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 # Maintenance windows are planned and cancelled by the provider; the client reads them.
 PROVIDER_ONLY |= {"create_maintenance_window", "cancel_maintenance_window"}
+# Contracts record what the provider agreed to do: its staff keep them.
+PROVIDER_ONLY |= {"create_contract", "update_contract", "delete_contract"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -220,6 +281,13 @@ def acme_maintenance_window(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_window()
+
+
+@pytest.fixture(autouse=True)
+def acme_domain(request):
+    """One domain of acme, for the domain list."""
+    if "scene" in request.fixturenames:
+        spare_domain(request.getfixturevalue("scene"))
 
 
 @pytest.fixture(autouse=True)

@@ -72,6 +72,8 @@ def test_it_creates_everything_from_a_full_yaml_file(db):
         "acme_accounts": 0,
         "managed_certificates": 0,
         "deployment_targets": 0,
+        "checks": 0,
+        "maintenance_windows": 0,
     }
     client = Client.objects.get(code="sample")
     assert client.name == "株式会社サンプル"

@@ -11,8 +11,10 @@ from ninja import NinjaAPI
 from mamori.api import (
     audit,
     certificates,
+    client_records,
     clients,
     inventory,
+    inventory_records,
     lifecycle_acme,
     lifecycle_deploy,
     lifecycle_managed,
@@ -88,7 +90,8 @@ api = MamoriAPI(
     title="Mamori API",
     version="1",
     description=(
-        "Clients, endpoints, certificates and notices of the clients you may see.\n\n"
+        "Clients, their contacts, contracts, sites, servers, domains and endpoints, certificates "
+        "and notices of the clients you may see.\n\n"
         "Authenticate with `Authorization: Bearer <token>` (create one with "
         "`mamori token create USERNAME`), or from the browser with your signed-in session "
         '(unsafe methods then need the CSRF token). Errors are JSON: `{"detail": …}`.'
@@ -99,6 +102,11 @@ api = MamoriAPI(
 
 api.add_router("/clients", clients.router)
 api.add_router("/endpoints", inventory.router)
+api.add_router("/sites", inventory_records.sites)
+api.add_router("/servers", inventory_records.servers)
+api.add_router("/domains", inventory_records.domains)
+api.add_router("/contacts", client_records.contacts)
+api.add_router("/contracts", client_records.contracts)
 api.add_router("/certificates", certificates.router)
 api.add_router("/notices", notices.router)
 api.add_router("/vault", vault.router)

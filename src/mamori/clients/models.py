@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core.models import Language
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 code_validator = RegexValidator(
@@ -92,6 +93,8 @@ class Contact(models.Model):
     )
 
     objects = ContactQuerySet.as_manager()
+    # The client's own people: its administrators may change them (ACC-04).
+    change_rule = Rule.CLIENT_ADMIN
 
     class Meta:
         ordering = ["client", "name"]
@@ -156,6 +159,8 @@ class Contract(models.Model):
     notes = models.TextField(_("notes"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
+    # What the provider agreed to do: its staff record it.
+    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["client", "start", "type"]

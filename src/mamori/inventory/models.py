@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core import outbound
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.probe.netguard import AddressPolicy
 
@@ -38,6 +39,7 @@ class Server(models.Model):
     notes = models.TextField(_("notes"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
+    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]
@@ -69,6 +71,7 @@ class Site(models.Model):
     related_systems = models.TextField(_("related systems"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
+    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]
@@ -91,6 +94,7 @@ class Domain(models.Model):
     expires_on = models.DateField(_("registration expires"), null=True, blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
+    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]

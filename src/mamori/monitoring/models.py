@@ -17,11 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.monitoring.kinds import CheckKind, validate_settings
 
 MIN_INTERVAL = 30
 MAX_TIMEOUT = 120
+#: The longest notice period of a maintenance window: a year.
+MAX_NOTIFY_HOURS = 24 * 366
 
 
 def scope_errors(obj: models.Model) -> dict[str, list[str]]:
@@ -106,6 +109,7 @@ class Check(models.Model):
     last_result = models.JSONField(_("last result"), default=dict, blank=True, editable=False)
 
     objects = CheckQuerySet.as_manager()
+    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["client", "name"]
@@ -464,6 +468,7 @@ class MaintenanceWindow(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = ClientScopedQuerySet.as_manager()
+    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["starts_at", "pk"]
@@ -484,6 +489,10 @@ class MaintenanceWindow(models.Model):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = [_("The window must end after it starts.")]
         errors.update(scope_errors(self))
+        if self.site_id and self.server_id:
+            errors.setdefault("server", []).append(_("Choose a site or a server, not both."))
+        if self.notify_hours_before is not None and self.notify_hours_before > MAX_NOTIFY_HOURS:
+            errors.setdefault("notify_hours_before", []).append(_("At most a year (8784 hours)."))
         if self.recurrence != Recurrence.NONE and self.starts_at and self.ends_at:
             longest = {
                 Recurrence.DAILY: dt.timedelta(days=1),

@@ -8,7 +8,7 @@ the caller decides whether the transaction is kept.
 from __future__ import annotations
 
 import copy
-import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -16,10 +16,14 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client, Contract
-from mamori.core import audit, outbound
+from mamori.clients.models import Client
 from mamori.core.models import ALL_CLIENT_ROLES, User
-from mamori.inventory.models import Endpoint
+from mamori.inventory.services import (  # noqa: F401 (write_problem: imported from here too)
+    Refused,
+    jsonable,
+    save_record,
+    write_problem,
+)
 from mamori.inventory.transfer import names
 from mamori.inventory.transfer.report import Change, ImportReport
 from mamori.inventory.transfer.schema import (
@@ -33,16 +37,18 @@ from mamori.inventory.transfer.schema import (
     Section,
     canonical,
     describe,
-    endpoint_ref,
     key_label,
     object_key,
     parse_endpoint_ref,
     show,
 )
-from mamori.lifecycle import targets
+from mamori.monitoring import maintenance
 from mamori.vault.models import Secret
 from mamori.vault.services import may_manage
 
+# What else a change of a record sets off, as on its pages: a maintenance window moved or
+# shortened withdraws the occurrences already announced that no longer happen then.
+AFTER_CHANGE: dict[str, Callable[[Any], Any]] = {"maintenance_windows": maintenance.withdraw_moved}
 # A reference to a record whose own entry had errors: already reported, so stay quiet.
 _BROKEN = object()
 # The fields by which other records refer to a record of each kind.
@@ -66,43 +72,6 @@ def may_create_clients(actor: User | None) -> bool:
     return actor is None or actor.is_superuser or actor.role in ALL_CLIENT_ROLES
 
 
-def write_problem(
-    section: str,
-    actor: User,
-    client: Client,
-    before: models.Model | None,
-    after: models.Model,
-) -> tuple[str, str] | None:
-    """Why ``actor`` may not create or change a record of ``section`` (``before`` → ``after``),
-    by the rule the pages and the API of that record apply, as ``(field, message)`` (field ""
-    for the record as a whole); ``None`` if it may."""
-    if section in ("acme_accounts", "managed_certificates") and not may_manage(actor, client):
-        return "", _("Only the provider's staff set up ACME accounts and managed certificates.")
-    if section == "deployment_targets":
-        problem = targets.permission_problem(actor, client, [before, after])
-        return ("", problem) if problem else None
-    if hasattr(after, "allow_private_address"):
-        was = bool(getattr(before, "allow_private_address", False))
-        problem = outbound.allowance_problem(actor, was, after.allow_private_address)
-        return ("allow_private_address", problem) if problem else None
-    return None
-
-
-def jsonable(value: Any) -> Any:
-    """A value as the audit trail stores it: dates as ISO text, records by their natural key."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Contract):
-        return f"{value.type}/{value.start:%Y-%m-%d}"
-    if isinstance(value, Endpoint):
-        return endpoint_ref(value.host, value.port, value.sni)
-    if isinstance(value, Secret):
-        return value.name  # the name only: an import never sees a secret's value
-    if isinstance(value, models.Model):
-        return getattr(value, "url", None) or str(value)
-    return value
-
-
 class ClientRecords:
     """One client's existing records by natural key, kept up to date as the import writes, so
     that references resolve to records made earlier in the same file."""
@@ -115,7 +84,7 @@ class ClientRecords:
         for name in CHILD_SECTIONS:
             section = SECTIONS[name]
             index: dict[tuple[Any, ...], models.Model] = {}
-            for obj in section.model.objects.filter(client=client).order_by("pk"):
+            for obj in section.rows(section.model.objects.filter(client=client)).order_by("pk"):
                 index.setdefault(object_key(section, obj), obj)
             self.by_key[name] = index
         # Records nested in another (a certificate's deployment targets), by parent.
@@ -132,7 +101,8 @@ class ClientRecords:
         slot = (section.name, parent.pk)
         if slot not in self.nested:
             index: dict[tuple[Any, ...], models.Model] = {}
-            rows = section.model.objects.filter(**{section.parent_attr: parent}).order_by("pk")
+            rows = section.rows(section.model.objects.filter(**{section.parent_attr: parent}))
+            rows = rows.order_by("pk")
             for obj in rows:
                 index.setdefault(object_key(section, obj), obj)
             self.nested[slot] = index
@@ -418,11 +388,11 @@ class Importer:
             if parent is not None:
                 values[section.parent_attr] = parent
             obj = section.model(**values)
-            if not self._permitted(entry, None, obj, parent) or not self._clean(entry, obj):
-                return None
-            obj.save()
+            if self.actor is not None and any(f.name == "created_by" for f in obj._meta.fields):
+                obj.created_by = self.actor
             changes = {k: jsonable(v) for k, v in desired.items()}
-            self._written(entry, "create", obj, parent, changes, label)
+            if not self._save(entry, obj, None, parent, "create", changes, label):
+                return None
             return obj
 
         before = copy.copy(obj)
@@ -444,48 +414,53 @@ class Importer:
         if not changed:
             self.report.count(section.name, "unchanged")
             return obj
-        if not self._permitted(entry, before, obj, parent) or not self._clean(entry, obj):
+        if not self._save(entry, obj, before, parent, "update", changed, label):
             return None
-        # Only the fields the file changed: the checker writes an endpoint's watch state
-        # concurrently, and a full save would put back what it read before.
-        auto_now = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
-        obj.save(update_fields=[*(section.spec(n).model_attr for n in changed), *auto_now])
-        self._written(entry, "update", obj, parent, changed, label)
         return obj
 
-    def _permitted(
+    def _save(
         self,
         entry: Entry,
+        obj: models.Model,
         before: models.Model | None,
-        after: models.Model,
         parent: models.Model | None,
+        action: Literal["create", "update"],
+        changes: dict[str, Any],
+        label: str,
     ) -> bool:
-        """Whether the actor may write this record: the same rule the record's own pages and
-        API apply (reported at the record's line, or its field's, if not). Records nobody but
-        the provider's staff may set up (ACME accounts, managed certificates, deployment
-        targets) are refused to client users here as there."""
-        if self.actor is None:
-            return True
-        client = parent if isinstance(parent, Client) else getattr(parent, "client", None)
-        if client is None:
-            return True  # a client itself: may_create_clients decided
-        problem = write_problem(entry.section.name, self.actor, client, before, after)
-        if problem is None:
-            return True
-        field, message = problem
-        if field:
-            self.report.add_error(entry.line_of(field), entry.path_of(field), message)
-        else:
-            self.report.add_error(entry.line, entry.path, message)
-        return False
-
-    def _clean(self, entry: Entry, obj: models.Model) -> bool:
-        """Run the model's full validation; report each message at the line of its field."""
+        """Write the record through the path every write of it takes
+        (:func:`mamori.inventory.services.save_record`: the same permission and validation as
+        its pages and API, and the audit event); report why not, at its line or its field's."""
+        section = entry.section
+        client = obj if parent is None else getattr(parent, "client", parent)
+        # Only the fields the file changed: the checker writes an endpoint's watch state
+        # concurrently, and a full save would put back what it read before.
+        fields = [section.spec(n).model_attr for n in changes] if before is not None else None
         try:
-            obj.full_clean()
+            save_record(
+                obj,
+                section=section.name,
+                client=client,
+                actor=self.actor,
+                action=f"import.{action}",
+                changes=changes,
+                before=before,
+                update_fields=fields,
+                request=self.request,
+                after_save=AFTER_CHANGE.get(section.name) if before is not None else None,
+            )
+        except Refused as e:
+            line = entry.line_of(e.field) if e.field else entry.line
+            path = entry.path_of(e.field) if e.field else entry.path
+            self.report.add_error(line, path, e.message)
+            return False
         except ValidationError as e:
             self._report_model_errors(entry, obj, e)
             return False
+        self.report.count(section.name, "created" if action == "create" else "updated")
+        key = label + key_label(section.name, entry.key)
+        fields_changed = tuple(changes) if action == "update" else ()
+        self.report.changes.append(Change(action, section.name, client.code, key, fields_changed))
         return True
 
     def _report_model_errors(self, entry: Entry, obj: models.Model, error: ValidationError) -> None:
@@ -505,27 +480,3 @@ class Importer:
                 model_field = obj._meta.get_field(field_name)
             for message in describe(ValidationError(items), value, model_field):
                 self.report.add_error(line, path, message)
-
-    def _written(
-        self,
-        entry: Entry,
-        action: Literal["create", "update"],
-        obj: models.Model,
-        parent: models.Model | None,
-        changes: dict[str, Any],
-        label: str = "",
-    ) -> None:
-        section = entry.section.name
-        client = obj if parent is None else getattr(parent, "client", parent)
-        self.report.count(section, "created" if action == "create" else "updated")
-        fields = tuple(changes) if action == "update" else ()
-        key = label + key_label(section, entry.key)
-        self.report.changes.append(Change(action, section, client.code, key, fields))
-        audit.record(
-            f"import.{action}",
-            obj,
-            actor=self.actor,
-            request=self.request,
-            changes=changes,
-            client_id=client.pk,
-        )

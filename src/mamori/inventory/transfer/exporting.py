@@ -8,6 +8,7 @@ two exports can be compared with ``diff``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -36,8 +37,10 @@ from mamori.inventory.transfer.schema import (
     canonical,
     contract_ref,
     endpoint_ref,
+    local_iso,
 )
 from mamori.lifecycle.models import AcmeAccount, DeploymentTarget, ManagedCertificate
+from mamori.monitoring.models import Check, MaintenanceWindow
 from mamori.vault.models import Secret
 
 EXPORT_FORMATS = ("yaml", "csv")
@@ -54,6 +57,8 @@ SORT_KEYS = {
     "acme_accounts": lambda o: (o.name,),
     "managed_certificates": lambda o: (o.name,),
     "deployment_targets": lambda o: (o.name,),
+    "checks": lambda o: (o.name,),
+    "maintenance_windows": lambda o: (o.starts_at, o.title),
 }
 # Where the records nested in a record are found on it (``managed.targets``).
 NESTED_RELATIONS = {"deployment_targets": "targets"}
@@ -121,6 +126,13 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
                 )
             ),
         ),
+        Prefetch("checks", queryset=Check.objects.select_related("site", "server")),
+        Prefetch(
+            "maintenance_windows",
+            queryset=SECTIONS["maintenance_windows"].rows(
+                MaintenanceWindow.objects.select_related("site", "server")
+            ),
+        ),
     )
     selected = list(queryset)
     missing = sorted(set(codes or ()) - {c.code for c in selected})
@@ -151,6 +163,8 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
             return None if value.is_destroyed else value.name
         return value.url if isinstance(value, Site) else value.name
     value = canonical(spec, value)
+    if isinstance(value, dt.datetime):
+        return local_iso(value)
     if spec.name == "sni" and value == getattr(obj, "host", None):
         return None  # the same as leaving it empty
     if spec.name == "allow_private_address" and not value:

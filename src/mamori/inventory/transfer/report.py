@@ -20,6 +20,8 @@ RECORD_KINDS: tuple[str, ...] = (
     "acme_accounts",
     "managed_certificates",
     "deployment_targets",
+    "checks",
+    "maintenance_windows",
 )
 
 SECTION_LABELS = {
@@ -33,6 +35,8 @@ SECTION_LABELS = {
     "acme_accounts": gettext_lazy("ACME accounts"),
     "managed_certificates": gettext_lazy("Managed certificates"),
     "deployment_targets": gettext_lazy("Deployment targets"),
+    "checks": gettext_lazy("Checks"),
+    "maintenance_windows": gettext_lazy("Maintenance windows"),
 }
 
 COUNT_KINDS = ("created", "updated", "unchanged")
@@ -112,7 +116,8 @@ class ImportReport:
     :data:`MAX_PROBLEMS` of them; ``more_errors`` counts the others and ``error_count`` all.
     ``counts`` maps each kind of record (``clients``, ``contacts``, ``contracts``, ``servers``,
     ``sites``, ``domains``, ``endpoints``, ``acme_accounts``, ``managed_certificates``,
-    ``deployment_targets``) to ``{"created": n, "updated": n, "unchanged": n}``.
+    ``deployment_targets``, ``checks``, ``maintenance_windows``) to
+    ``{"created": n, "updated": n, "unchanged": n}``.
     """
 
     filename: str

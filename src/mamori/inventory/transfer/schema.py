@@ -16,12 +16,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from mamori.inventory.transfer import names
 from mamori.lifecycle.models import AcmeAccount, DeploymentTarget, ManagedCertificate
+from mamori.monitoring.models import Check, MaintenanceWindow
 
 FORMAT_VERSION = 1
 MAX_LIST_ITEMS = 100
@@ -48,6 +50,8 @@ class Kind(enum.Enum):
     REF = "ref"  # the natural key of another record of the same client
     NAMES = "names"  # a list of DNS names (a certificate's), wildcards allowed
     MAPPING = "mapping"  # name: value settings (a challenge's), never secrets
+    JSON = "json"  # a mapping of JSON values (a check's settings), checked by the model
+    DATETIME = "datetime"  # ISO 8601, e.g. 2027-01-10T01:00:00+09:00 (local time if no offset)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,13 @@ class Section:
     # targets), and the model field that links such a nested record to its parent.
     children: tuple[str, ...] = ()
     parent_attr: str = "client"
+    # Only these rows are matched, exported and counted as existing (a maintenance window that
+    # was cancelled is history: a file naming it again plans it again).
+    live: tuple[tuple[str, Any], ...] = ()
+
+    def rows(self, queryset: models.QuerySet) -> models.QuerySet:
+        """``queryset`` limited to the rows the file deals with (``live``)."""
+        return queryset.filter(**dict(self.live)) if self.live else queryset
 
     def field(self, name: str) -> FieldSpec | None:
         """The field called ``name``, or ``None`` if the section has none (a typo)."""
@@ -260,6 +271,38 @@ SECTIONS: dict[str, Section] = {
             ),
             parent_attr="managed",
         ),
+        Section(
+            "checks",
+            Check,
+            (
+                F("name", key=True, required=True),
+                F("site", Kind.REF, refers_to="sites"),
+                F("server", Kind.REF, refers_to="servers"),
+                F("kind"),
+                F("settings", Kind.JSON),
+                F("interval_seconds", Kind.INT),
+                F("timeout_seconds", Kind.INT),
+                F("failures_to_confirm", Kind.INT),
+                F("recoveries_to_confirm", Kind.INT),
+                F("enabled", Kind.BOOL),
+            ),
+        ),
+        Section(
+            "maintenance_windows",
+            MaintenanceWindow,
+            (
+                F("title", key=True, required=True),
+                F("starts_at", Kind.DATETIME, key=True, required=True),
+                F("ends_at", Kind.DATETIME),
+                F("site", Kind.REF, refers_to="sites"),
+                F("server", Kind.REF, refers_to="servers"),
+                F("recurrence"),
+                F("repeat_until", Kind.DATE),
+                F("notify_hours_before", Kind.INT),
+                F("description", multiline=True),
+            ),
+            live=(("cancelled_at__isnull", True),),
+        ),
     ]
 }
 # The lists a client holds, in file order. It is also a valid order to import them in: sites
@@ -275,6 +318,8 @@ CHILD_SECTIONS: tuple[str, ...] = (
     "endpoints",
     "acme_accounts",
     "managed_certificates",
+    "checks",
+    "maintenance_windows",
 )
 # Words that mark a setting as a secret: those belong in the vault, named by a credential field.
 SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "apikey")
@@ -344,8 +389,11 @@ def object_key(section: Section, obj: models.Model) -> tuple[Any, ...]:
         "acme_accounts",
         "managed_certificates",
         "deployment_targets",
+        "checks",
     ):
         parts = [parts[0].strip()]
+    elif section.name == "maintenance_windows":
+        parts = [parts[0].strip(), parts[1]]
     return _key(section.name, parts)
 
 
@@ -368,7 +416,14 @@ def key_label(section: str, key: tuple[Any, ...]) -> str:
         host, port, sni = key
         text = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
         return text if sni == host else f"{text} ({sni})"
+    if section == "maintenance_windows" and isinstance(key[1], dt.datetime):
+        return f"{key[0]} {local_iso(key[1])}"
     return str(key[0])
+
+
+def local_iso(moment: dt.datetime) -> str:
+    """A moment as the file writes it: ISO 8601 in the local time zone, with its offset."""
+    return timezone.localtime(moment).isoformat()
 
 
 def endpoint_ref(host: str, port: int, sni: str) -> str:
@@ -433,7 +488,7 @@ def canonical(spec: FieldSpec, value: Any) -> Any:
     if spec.kind is Kind.TOPICS and isinstance(value, list):
         known = [t for t in NoticeTopic.values if t in value]
         return known + sorted({t for t in value if t not in NoticeTopic.values}, key=str)
-    if spec.kind is Kind.MAPPING and isinstance(value, dict):
+    if spec.kind in (Kind.MAPPING, Kind.JSON) and isinstance(value, dict):
         return dict(sorted(value.items()))
     if spec.multiline and isinstance(value, str):
         # A browser sends a textarea's lines with CR LF, YAML reads every line break as LF:
@@ -481,6 +536,8 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
         return _dns_names([] if raw is None else raw)
     if kind is Kind.MAPPING:
         return canonical(spec, _settings({} if raw is None else raw))
+    if kind is Kind.JSON:
+        return canonical(spec, _json_mapping({} if raw is None else raw))
     if raw is None:
         # "key:" with no value clears a text field; elsewhere it means "no value" (null),
         # which the model accepts only where a field may be empty.
@@ -495,6 +552,8 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
         return _bool(raw)
     if kind is Kind.DATE:
         return _date(raw)
+    if kind is Kind.DATETIME:
+        return _datetime(raw)
     text = _text(raw)
     try:
         if kind is Kind.HOST:
@@ -563,6 +622,45 @@ def _date(raw: Any) -> dt.date:
     raise FieldProblem(
         _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.")
         % {"value": show(raw)}
+    )
+
+
+def _datetime(raw: Any) -> dt.datetime:
+    """A moment: ISO 8601 text (or a YAML timestamp); without an offset, local time."""
+    moment = raw
+    if isinstance(raw, str):
+        try:
+            moment = dt.datetime.fromisoformat(raw.strip())
+        except ValueError:
+            moment = None
+    if not isinstance(moment, dt.datetime):
+        raise FieldProblem(
+            _("%(value)s is not a date and time; write it as 2027-01-10T01:00:00+09:00.")
+            % {"value": show(raw)}
+        )
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _json_mapping(raw: Any, depth: int = 0) -> Any:
+    """A mapping of JSON values (text, numbers, true/false, null, lists and mappings of them),
+    as a check's settings are; what they must hold is the model's to say."""
+    if depth == 0 and not isinstance(raw, dict):
+        raise FieldProblem(_("Expected a mapping of settings (name: value)."))
+    if depth > 5:
+        raise FieldProblem(_("The settings are nested too deeply."))
+    if isinstance(raw, dict):
+        if len(raw) > MAX_SETTINGS_ITEMS:
+            raise FieldProblem(_("Too many items (at most %(max)d).") % {"max": MAX_SETTINGS_ITEMS})
+        return {str(k): _json_mapping(v, depth + 1) for k, v in raw.items()}
+    if isinstance(raw, list):
+        if len(raw) > MAX_LIST_ITEMS:
+            raise FieldProblem(_("Too many items (at most %(max)d).") % {"max": MAX_LIST_ITEMS})
+        return [_json_mapping(v, depth + 1) for v in raw]
+    if isinstance(raw, str | int | float | bool | type(None)):
+        return raw
+    raise FieldProblem(
+        _('Expected text, not %(type)s; put the value in quotes: "%(value)s".')
+        % {"type": type_name(raw), "value": raw}
     )
 
 
