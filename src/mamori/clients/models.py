@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core.models import Language
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 code_validator = RegexValidator(
@@ -77,6 +78,7 @@ class ContactQuerySet(ClientScopedQuerySet):
 
 
 class Contact(models.Model):
+    change_rule = Rule.CLIENT_ADMIN
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"))
@@ -136,6 +138,7 @@ def default_notice_days() -> list[int]:
 
 
 class Contract(models.Model):
+    change_rule = Rule.STAFF
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
     type = models.CharField(_("type"), max_length=30, choices=ContractType.choices)
     title = models.CharField(_("title"), max_length=200, blank=True)

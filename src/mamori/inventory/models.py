@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core import outbound
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.probe.netguard import AddressPolicy
 
@@ -27,6 +28,8 @@ class ServerKind(models.TextChoices):
 
 class Server(models.Model):
     """A managed server (CT-08)."""
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="servers")
     name = models.CharField(_("name"), max_length=200)
@@ -53,6 +56,8 @@ class Server(models.Model):
 
 class Site(models.Model):
     """A managed website (CT-07)."""
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="sites")
     name = models.CharField(_("name"), max_length=200)
@@ -85,6 +90,7 @@ class Site(models.Model):
 
 
 class Domain(models.Model):
+    change_rule = Rule.EDITOR
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="domains")
     name = models.CharField(_("domain"), max_length=253)
     registrar = models.CharField(_("registrar"), max_length=200, blank=True)
@@ -117,6 +123,8 @@ class EndpointQuerySet(ClientScopedQuerySet):
 
 class Endpoint(models.Model):
     """A TLS service to check: host, port and the server name (SNI) to ask for."""
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="endpoints")
     site = models.ForeignKey(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 from mamori.monitoring.kinds import CheckKind, validate_settings
 
@@ -51,6 +52,8 @@ class CheckQuerySet(ClientScopedQuerySet):
 
 class Check(models.Model):
     """One uptime check of a client's site or server."""
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="checks")
     site = models.ForeignKey(
@@ -270,6 +273,8 @@ class Incident(models.Model):
     :class:`IncidentEvent` on its timeline.
     """
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="incidents")
     uptime_check = models.ForeignKey(
         Check,
@@ -426,6 +431,8 @@ class MaintenanceWindow(models.Model):
     The affected client is told ``notify_hours_before`` each occurrence (a notice in the
     outbox, key ``maintenance:<pk>:<occurrence start>``).
     """
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="maintenance_windows"

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client, Contract
 from mamori.core import audit, outbound
 from mamori.core.models import ALL_CLIENT_ROLES, User
+from mamori.core.permissions import may_change, rule_of
 from mamori.inventory.models import Endpoint
 from mamori.inventory.transfer import names
 from mamori.inventory.transfer.report import Change, ImportReport
@@ -41,7 +42,6 @@ from mamori.inventory.transfer.schema import (
 )
 from mamori.lifecycle import targets
 from mamori.vault.models import Secret
-from mamori.vault.services import may_manage
 
 # A reference to a record whose own entry had errors: already reported, so stay quiet.
 _BROKEN = object()
@@ -76,7 +76,9 @@ def write_problem(
     """Why ``actor`` may not create or change a record of ``section`` (``before`` → ``after``),
     by the rule the pages and the API of that record apply, as ``(field, message)`` (field ""
     for the record as a whole); ``None`` if it may."""
-    if section in ("acme_accounts", "managed_certificates") and not may_manage(actor, client):
+    if section in ("acme_accounts", "managed_certificates") and not may_change(
+        actor, client, rule_of(after)
+    ):
         return "", _("Only the provider's staff set up ACME accounts and managed certificates.")
     if section == "deployment_targets":
         problem = targets.permission_problem(actor, client, [before, after])
@@ -288,7 +290,9 @@ class Importer:
         if spec.refers_to != "secrets" or self.actor is None:
             return True
         current = getattr(existing, f"{spec.model_attr}_id", None) if existing else None
-        if current == getattr(target, "pk", None) or may_manage(self.actor, records.client):
+        if current == getattr(target, "pk", None) or may_change(
+            self.actor, records.client, Secret.change_rule
+        ):
             return True
         self.report.add_error(
             entry.line_of(spec.name),
