@@ -8,8 +8,6 @@ all, with a 403 or 404 (422 for an unknown client in the API). Both channels are
 the same expectation, the people of the write's rule, so they cannot disagree.
 """
 
-# ruff: noqa: F811 (test arguments name the fixtures imported below)
-
 from __future__ import annotations
 
 import datetime as dt
