@@ -12,6 +12,7 @@ from mamori.api import (
     audit,
     certificates,
     clients,
+    errors,
     inventory,
     lifecycle_acme,
     lifecycle_deploy,
@@ -118,7 +119,7 @@ api.add_router("/sla", monitoring_sla.router)
 
 @api.exception_handler(PermissionDenied)
 def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, {"detail": "Forbidden"}, status=403)
+    return api.create_response(request, {"detail": errors.FORBIDDEN}, status=403)
 
 
 @api.exception_handler(Exception)

@@ -1,6 +1,6 @@
 """The API's one way of saying what is wrong with a request, in ninja's own shape.
 
-- 403: :func:`forbidden` / :func:`require` answer ``{"detail": "Forbidden"}``, the same as a
+- 403: :func:`forbidden` answers ``{"detail": "Forbidden"}``, the same as a
   ``PermissionDenied`` raised by a service (``mamori.api.api`` turns those into this answer);
   who may change what is decided by :func:`mamori.core.permissions.may_change`.
 - 404: ``get_object_or_404`` on a ``visible_to`` queryset (ninja answers ``{"detail": "Not
@@ -67,16 +67,14 @@ def invalid_form(form: BaseForm) -> ValidationError:
     )
 
 
-def forbidden(message: str = "Forbidden") -> HttpError:
+#: The body of every 403 without a reason of its own (``{"detail": FORBIDDEN}``).
+FORBIDDEN = "Forbidden"
+
+
+def forbidden(message: str = FORBIDDEN) -> HttpError:
     """The 403 answer (raise it), ``Forbidden`` as for a service's ``PermissionDenied`` unless
     the refusal has a reason the caller can act on (a target on the Mamori host)."""
     return HttpError(403, str(message))
-
-
-def require(allowed: bool) -> None:
-    """Raise the 403 answer unless ``allowed`` (the answer of ``permissions.may_change``)."""
-    if not allowed:
-        raise forbidden()
 
 
 def conflict(message: str) -> HttpError:

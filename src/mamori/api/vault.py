@@ -16,11 +16,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from mamori.api.errors import conflict, invalid, invalid_from, problem, require
+from mamori.api.errors import conflict, invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
-from mamori.core.permissions import may_change
+from mamori.core.permissions import require_change
 from mamori.inventory.models import Server, Site
 from mamori.vault import keys, services
 from mamori.vault.models import Secret, SecretKind
@@ -122,7 +122,7 @@ def create_secret(request: HttpRequest, payload: SecretIn):
     if client is None:
         # The same answer for a client that does not exist and one the caller may not see.
         raise invalid(problem("client", "Unknown client."))
-    require(may_change(user, client, Secret.change_rule))
+    require_change(user, client, Secret.change_rule)
     errors = []
     related: dict = {}
     for name, model, lookup in (("site", Site, "pk"), ("server", Server, "pk")):
