@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -128,6 +129,8 @@ class InformationOfficerQuerySet(ClientScopedQuerySet):
 class InformationOfficer(models.Model):
     """An information-handling officer (情報取扱責任者) of a client, or of the provider when
     ``client`` is empty (ACC-02, 004 §35.4–5)."""
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey(
         "clients.Client",

@@ -33,6 +33,7 @@ from mamori.access.models import (
 )
 from mamori.clients.models import Client
 from mamori.core.models import ALL_CLIENT_ROLES, CLIENT_ROLES, PROVIDER_ROLES, Role, User
+from mamori.core.permissions import Rule, may_change
 from mamori.core.scoping import visible_client_ids
 from mamori.core.usernames import MAX_LENGTH, canonical
 
@@ -262,16 +263,11 @@ def visible_users(user: User) -> QuerySet[User]:
 
 
 def may_manage_client_users(actor: User, client: Client) -> bool:
-    """Whether ``actor`` may add and change the users and contacts of ``client``."""
-    if is_provider_admin(actor):
-        return True
-    return actor.is_active and actor.role == Role.CLIENT_ADMIN and actor.client_id == client.pk
-
-
-def may_manage_contacts(actor: User, client: Client) -> bool:
-    """Contacts: the client's administrators, and provider staff who see every client."""
-    return may_manage_client_users(actor, client) or (
-        actor.is_active and actor.role == Role.OPERATOR
+    """Whether ``actor`` may add and change the user accounts of ``client``: a different
+    question from its contacts (``Rule.CLIENT_ADMIN``), since operators manage no accounts —
+    the provider's administrators, and of that rule's people the client's own."""
+    return is_provider_admin(actor) or (
+        actor.is_client_user and may_change(actor, client, Rule.CLIENT_ADMIN)
     )
 
 
@@ -317,11 +313,7 @@ def may_edit_officers(actor: User, client: Client | None) -> bool:
     administrators edit the provider's own."""
     if client is None:
         return is_provider_admin(actor)
-    if not actor.is_active:
-        return False
-    if actor.is_provider_staff or actor.is_superuser:
-        return True
-    return actor.role == Role.CLIENT_ADMIN and actor.client_id == client.pk
+    return may_change(actor, client, InformationOfficer.change_rule)
 
 
 def officers_of(client: Client | None) -> list[InformationOfficer]:

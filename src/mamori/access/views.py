@@ -49,6 +49,7 @@ from mamori.access.models import (
 from mamori.clients.models import Client, Contact, NoticeTopic
 from mamori.core import audit
 from mamori.core.models import PROVIDER_ROLES, ApiToken, Role, User
+from mamori.core.permissions import may_change
 from mamori.core.tokens import create_token
 
 PAGE_SIZE = 50
@@ -435,7 +436,7 @@ def client_access(request: HttpRequest, code: str) -> HttpResponse:
     client = _visible_client(request, code)
     actor = request.user
     may_users = services.may_manage_client_users(actor, client)
-    may_contacts = services.may_manage_contacts(actor, client)
+    may_contacts = may_change(actor, client, Contact.change_rule)
     if not (may_users or may_contacts):
         raise PermissionDenied
     contacts = list(Contact.objects.visible_to(actor).filter(client=client))
@@ -472,7 +473,7 @@ def _contact_client(request: HttpRequest, contact_pk: int) -> tuple[Contact, Cli
     contact = get_object_or_404(
         Contact.objects.visible_to(request.user).select_related("client"), pk=contact_pk
     )
-    if not services.may_manage_contacts(request.user, contact.client):
+    if not may_change(request.user, contact):
         raise PermissionDenied
     return contact, contact.client
 
@@ -480,7 +481,7 @@ def _contact_client(request: HttpRequest, contact_pk: int) -> tuple[Contact, Cli
 @login_required
 def contact_create(request: HttpRequest, code: str) -> HttpResponse:
     client = _visible_client(request, code)
-    if not services.may_manage_contacts(request.user, client):
+    if not may_change(request.user, client, Contact.change_rule):
         raise PermissionDenied
     form = ContactForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():

@@ -13,6 +13,7 @@ from mamori.api import (
     certificates,
     client_records,
     clients,
+    errors,
     inventory,
     inventory_records,
     lifecycle_acme,
@@ -126,7 +127,7 @@ api.add_router("/sla", monitoring_sla.router)
 
 @api.exception_handler(PermissionDenied)
 def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, {"detail": "Forbidden"}, status=403)
+    return api.create_response(request, {"detail": errors.FORBIDDEN}, status=403)
 
 
 @api.exception_handler(Exception)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils import translation
-from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from mamori.api.errors import forbidden
 from mamori.core.models import User
 from mamori.core.tokens import authenticate_token
 
@@ -40,7 +40,7 @@ class Session(SessionAuth):
 def require_edit(user: User) -> None:
     """Client viewers may read but not change anything (403)."""
     if not user.can_edit:
-        raise HttpError(403, "Your role may not change anything.")
+        raise forbidden()
 
 
 AUTH = [BearerToken(), Session()]

@@ -11,14 +11,13 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.errors import invalid, invalid_form, problem
+from mamori.api.errors import invalid, invalid_form, problem, upstream
 from mamori.api.schemas import Error, Input
 from mamori.clients.models import Client
+from mamori.core.permissions import require_change
 from mamori.lifecycle.models import AcmeAccount, KeyType
-from mamori.vault import services as vault
 
 router = Router(tags=["lifecycle"])
 
@@ -78,8 +77,7 @@ def create_acme_account(request: HttpRequest, payload: AcmeAccountIn):
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
         raise invalid(problem("client", "Unknown client."))
-    if not vault.may_manage(user, client):
-        raise HttpError(403, "Only provider staff who manage the client's vault add accounts.")
+    require_change(user, client, AcmeAccount.change_rule)
     data = payload.dict()
     data["client"] = client.pk
     form = AcmeAccountForm(data, user=user)
@@ -100,10 +98,9 @@ def register_acme_account(request: HttpRequest, account_id: int):
     from mamori.lifecycle import acme
 
     account = get_object_or_404(_accounts(request), pk=account_id)
-    if not vault.may_manage(request.auth, account.client):
-        raise HttpError(403, "Only provider staff who manage the client's vault do this.")
+    require_change(request.auth, account)
     try:
         acme.register_account(account, actor=request.auth)
     except acme.AcmeProblem as e:
-        raise HttpError(502, f"The CA refused the registration: {e}") from None
+        raise upstream(f"The CA refused the registration: {e}") from None
     return get_object_or_404(_accounts(request), pk=account.pk)

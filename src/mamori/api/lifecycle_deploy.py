@@ -15,13 +15,13 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from mamori.api import errors
 from mamori.api.schemas import MAX_ID, Error, Input
 from mamori.core import audit
-from mamori.lifecycle import approvals, deploy
+from mamori.core.permissions import require_change
+from mamori.lifecycle import deploy
 from mamori.lifecycle.models import (
     OPEN_DEPLOYMENT_STATES,
     Deployment,
@@ -144,11 +144,6 @@ def _deployments(request: HttpRequest):
     )
 
 
-def _require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
-    if not approvals.is_staff_for(request.auth, managed):
-        raise HttpError(403, "Only provider staff do this.")
-
-
 @router.get("/deployment-targets", response=list[TargetOut], summary="List deployment targets")
 @paginate
 def list_deployment_targets(
@@ -199,7 +194,7 @@ def create_deployment_target(request: HttpRequest, payload: TargetIn):
         user, managed.client, [DeploymentTarget(kind=payload.kind)]
     )
     if problem:
-        raise HttpError(403, problem)
+        raise errors.forbidden(problem)
     data = {k: v for k, v in payload.dict().items() if v is not None and v is not False}
     data.pop("managed_certificate")
     form = TargetForm(data, managed=managed, user=user)
@@ -253,13 +248,13 @@ def create_deployment(request: HttpRequest, payload: DeploymentIn):
     if target is None:
         raise errors.invalid(errors.problem("target", "Unknown deployment target."))
     managed = target.managed
-    _require_staff(request, managed)
+    require_change(request.auth, managed)
     if managed.certificate_id is None:
-        raise HttpError(409, "This certificate has not been issued yet: nothing to deploy.")
+        raise errors.conflict("This certificate has not been issued yet: nothing to deploy.")
     now = timezone.now()
     with transaction.atomic():
         if Deployment.objects.filter(target=target, state__in=OPEN_DEPLOYMENT_STATES).exists():
-            raise HttpError(409, "A deployment to this target is already under way.")
+            raise errors.conflict("A deployment to this target is already under way.")
         deployment = Deployment.objects.create(
             target=target,
             certificate_id=managed.certificate_id,
@@ -289,9 +284,9 @@ def create_deployment(request: HttpRequest, payload: DeploymentIn):
 )
 def run_deployment(request: HttpRequest, deployment_id: int):
     deployment = get_object_or_404(_deployments(request), pk=deployment_id)
-    _require_staff(request, deployment.target.managed)
+    require_change(request.auth, deployment.target.managed)
     if deployment.state == "succeeded":
-        raise HttpError(409, "This deployment succeeded already.")
+        raise errors.conflict("This deployment succeeded already.")
     audit.record(
         "deployment.run",
         deployment,
@@ -303,5 +298,5 @@ def run_deployment(request: HttpRequest, deployment_id: int):
     before = deployment.state, deployment.attempts
     done = deploy.run_deployment(deployment.pk)
     if (done.state, done.attempts) == before:
-        raise HttpError(409, "Another worker is running this deployment, or it cannot run now.")
+        raise errors.conflict("Another worker is running this deployment, or it cannot run now.")
     return get_object_or_404(_deployments(request), pk=done.pk)

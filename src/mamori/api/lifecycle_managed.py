@@ -18,13 +18,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.errors import invalid, invalid_form, problem
+from mamori.api.errors import conflict, invalid, invalid_form, problem
 from mamori.api.schemas import Error, Input, Moment
 from mamori.clients.models import Client
 from mamori.core import audit
+from mamori.core.permissions import require_change
 from mamori.lifecycle import approvals, orders, renewal
 from mamori.lifecycle.models import (
     Approval,
@@ -186,11 +186,6 @@ def _approvals(request: HttpRequest):
     )
 
 
-def _require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
-    if not approvals.is_staff_for(request.auth, managed):
-        raise HttpError(403, "Only provider staff do this.")
-
-
 @router.get(
     "/managed-certificates",
     response=list[ManagedOut],
@@ -226,8 +221,7 @@ def create_managed_certificate(request: HttpRequest, payload: ManagedIn):
     client = Client.objects.visible_to(user).filter(code=payload.client).first()
     if client is None:
         raise invalid(problem("client", "Unknown client."))
-    if not approvals.is_staff_for(user, ManagedCertificate(client=client)):
-        raise HttpError(403, "Only provider staff add managed certificates.")
+    require_change(user, client, ManagedCertificate.change_rule)
     data = payload.dict()
     data["client"] = client.pk
     data["names"] = "\n".join(payload.names)
@@ -259,13 +253,13 @@ def create_managed_certificate(request: HttpRequest, payload: ManagedIn):
 )
 def renew_managed_certificate(request: HttpRequest, managed_id: int):
     managed = get_object_or_404(_managed(request), pk=managed_id)
-    _require_staff(request, managed)
+    require_change(request.auth, managed)
     try:
         order = renewal.renew_now(managed, actor=request.auth, request=request)
     except renewal.RenewalError as e:
-        raise HttpError(409, str(e)) from None
+        raise conflict(str(e)) from None
     except orders.OrderInFlight as e:
-        raise HttpError(409, f"order #{e.order.pk} is still open") from None
+        raise conflict(f"order #{e.order.pk} is still open") from None
     except ValueError as e:
         raise invalid(problem("names", str(e))) from None
     return Status(201, order)
@@ -280,7 +274,7 @@ def renew_managed_certificate(request: HttpRequest, managed_id: int):
 )
 def hold_managed_certificate(request: HttpRequest, managed_id: int, payload: HoldIn):
     managed = get_object_or_404(_managed(request), pk=managed_id)
-    _require_staff(request, managed)
+    require_change(request.auth, managed)
     renewal.put_on_hold(
         managed,
         payload.awaiting,
@@ -300,7 +294,7 @@ def hold_managed_certificate(request: HttpRequest, managed_id: int, payload: Hol
 )
 def release_managed_certificate(request: HttpRequest, managed_id: int):
     managed = get_object_or_404(_managed(request), pk=managed_id)
-    _require_staff(request, managed)
+    require_change(request.auth, managed)
     renewal.release_hold(managed, actor=request.auth, request=request, strict=False)
     return get_object_or_404(_managed(request), pk=managed_id)
 
@@ -329,7 +323,7 @@ def _decide(request: HttpRequest, approval_id: int, payload: DecisionIn, decide)
     approval = get_object_or_404(_approvals(request), pk=approval_id)
     user = request.auth
     if not approvals.may_decide(user, approval.managed):
-        raise HttpError(403, "Only the client's administrators or provider staff decide.")
+        raise PermissionDenied
     on_behalf = not approvals.is_client_admin_of(user, approval.managed)
     channel = (payload.channel or "") if on_behalf else ApprovalChannel.API
     try:
@@ -342,11 +336,9 @@ def _decide(request: HttpRequest, approval_id: int, payload: DecisionIn, decide)
             at=payload.at if on_behalf else None,
             request=request,
         )
-    except PermissionDenied:
-        raise HttpError(403, "Forbidden") from None
     except approvals.ApprovalError as e:
         if approval.state != ApprovalState.REQUESTED:
-            raise HttpError(409, str(e)) from None
+            raise conflict(str(e)) from None
         raise invalid(problem("given_by", str(e))) from None
     return get_object_or_404(_approvals(request), pk=decided.pk)
 

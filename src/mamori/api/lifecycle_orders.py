@@ -19,13 +19,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
 from mamori.api.auth import require_edit
-from mamori.api.errors import invalid, invalid_from, problem
+from mamori.api.errors import conflict, invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input, Moment
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
+from mamori.core.permissions import require_change
 from mamori.lifecycle import manual, orders, revocation, tasks
 from mamori.lifecycle.models import (
     Awaiting,
@@ -264,8 +264,7 @@ def _orders(request: HttpRequest):
 
 def _staff_order(request: HttpRequest, order_id: int) -> Order:
     order = get_object_or_404(_orders(request), pk=order_id)
-    if not vault.may_manage(request.auth, order.managed.client):
-        raise HttpError(403, "Only provider staff work orders at the CA.")
+    require_change(request.auth, order)
     return order
 
 
@@ -348,7 +347,7 @@ def add_order_message(request: HttpRequest, order_id: int, payload: MessageIn):
     except DjangoValidationError as e:
         raise invalid_from(e) from None
     except (vault.VaultError, vault_keys.KeyringError):
-        raise HttpError(409, "The vault is not available.") from None
+        raise conflict("The vault is not available.") from None
     return Status(201, message)
 
 
@@ -447,7 +446,7 @@ def request_revocation(request: HttpRequest, payload: RevocationIn):
             request=request,
         )
     except revocation.AlreadyRevoked as e:
-        raise HttpError(409, " ".join(e.messages)) from None
+        raise conflict(" ".join(e.messages)) from None
     except DjangoValidationError as e:
         raise invalid_from(e) from None
     return Status(201, get_object_or_404(_revocations(request), pk=rev.pk))
@@ -460,8 +459,7 @@ def request_revocation(request: HttpRequest, payload: RevocationIn):
 )
 def mark_revocation_done(request: HttpRequest, revocation_id: int, payload: RevokedIn):
     rev = get_object_or_404(_revocations(request), pk=revocation_id)
-    if not vault.may_manage(request.auth, rev.client):
-        raise HttpError(403, "Only provider staff record revocations.")
+    require_change(request.auth, rev)
     try:
         revocation.mark_revoked(
             rev,
@@ -484,8 +482,7 @@ def _tasks(request: HttpRequest):
 
 def _staff_task(request: HttpRequest, task_id: int) -> Task:
     task = get_object_or_404(_tasks(request), pk=task_id)
-    if not vault.may_manage(request.auth, task.client):
-        raise HttpError(403, "Only provider staff work tasks.")
+    require_change(request.auth, task)
     return task
 
 

@@ -12,22 +12,20 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.errors import invalid, problem
+from mamori.api.errors import invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input, Moment
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core.permissions import require_change
 from mamori.inventory.models import Server, Site
+from mamori.monitoring import checks
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import Check, Resolution, Rollup
-from mamori.vault import services as vault
 
 router = Router(tags=["monitoring"])
 
@@ -121,39 +119,18 @@ def _checks(request: HttpRequest):
     return Check.objects.visible_to(request.auth).select_related("client")
 
 
-def _require_staff(request: HttpRequest, client: Client) -> None:
-    if not vault.may_manage(request.auth, client):
-        raise HttpError(403, "Only provider staff change checks.")
-
-
-def _place(check: Check, site: int | None, server: int | None) -> None:
-    problems = []
+def _placed(client_id: int, site: int | None, server: int | None) -> dict:
+    """Site and server by id, among the client's own (the service checks the rest)."""
+    problems, placed = [], {}
     for field, model, value in (("site", Site, site), ("server", Server, server)):
-        if value is None:
-            setattr(check, field, None)
-            continue
-        target = model.objects.filter(pk=value, client=check.client).first()
-        if target is None:
-            problems.append(problem(field, f"No {field} {value} of this client."))
-        setattr(check, field, target)
+        placed[field] = None
+        if value is not None:
+            placed[field] = model.objects.filter(pk=value, client_id=client_id).first()
+            if placed[field] is None:
+                problems.append(problem(field, f"No {field} {value} of this client."))
     if problems:
         raise invalid(problems)
-
-
-def _save(check: Check) -> None:
-    try:
-        check.full_clean()
-    except DjangoValidationError as exc:
-        problems = []
-        for field, messages in exc.message_dict.items():
-            for message in messages:
-                name, sep, text = message.partition(": ")
-                if field == "settings" and sep:
-                    problems.append(problem(f"settings.{name}", text))
-                else:
-                    problems.append(problem(field, message))
-        raise invalid(problems) from None
-    check.save()
+    return placed
 
 
 @router.get("/checks", response=list[CheckOut], summary="List checks")
@@ -195,20 +172,13 @@ def create_check(request: HttpRequest, payload: CheckIn):
     client = Client.objects.visible_to(request.auth).filter(code=payload.client).first()
     if client is None:
         raise invalid(problem("client", "Unknown client."))
-    _require_staff(request, client)
-    check = Check(client=client, next_run_at=timezone.now())
-    for name in WRITABLE:
-        setattr(check, name, getattr(payload, name))
-    _place(check, payload.site, payload.server)
-    with transaction.atomic():
-        _save(check)
-        audit.record(
-            "check.create",
-            check,
-            actor=request.auth,
-            request=request,
-            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
-        )
+    fields = {name: getattr(payload, name) for name in WRITABLE}
+    require_change(request.auth, client, Check.change_rule)
+    fields |= _placed(client.pk, payload.site, payload.server)
+    try:
+        check = checks.create_check(client, actor=request.auth, request=request, **fields)
+    except DjangoValidationError as exc:
+        raise invalid_from(exc) from None
     return Status(201, get_object_or_404(_checks(request), pk=check.pk))
 
 
@@ -220,18 +190,19 @@ def create_check(request: HttpRequest, payload: CheckIn):
 )
 def update_check(request: HttpRequest, check_id: int, payload: CheckPatch):
     check = get_object_or_404(_checks(request), pk=check_id)
-    _require_staff(request, check.client)
+    require_change(request.auth, check)
     given = payload.dict(exclude_unset=True)
-    changes = {}
-    for name in WRITABLE:
-        if name in given and given[name] is not None and given[name] != getattr(check, name):
-            changes[name] = [getattr(check, name), given[name]]
-            setattr(check, name, given[name])
+    fields = {name: given[name] for name in WRITABLE if given.get(name) is not None}
     if "site" in given or "server" in given:
-        _place(check, given.get("site", check.site_id), given.get("server", check.server_id))
-    with transaction.atomic():
-        _save(check)
-        audit.record("check.update", check, actor=request.auth, request=request, changes=changes)
+        fields |= _placed(
+            check.client_id,
+            given.get("site", check.site_id),
+            given.get("server", check.server_id),
+        )
+    try:
+        checks.update_check(check, actor=request.auth, request=request, **fields)
+    except DjangoValidationError as exc:
+        raise invalid_from(exc) from None
     return get_object_or_404(_checks(request), pk=check.pk)
 
 
@@ -243,16 +214,7 @@ def update_check(request: HttpRequest, check_id: int, payload: CheckPatch):
 )
 def delete_check(request: HttpRequest, check_id: int):
     check = get_object_or_404(_checks(request), pk=check_id)
-    _require_staff(request, check.client)
-    with transaction.atomic():
-        audit.record(
-            "check.delete",
-            check,
-            actor=request.auth,
-            request=request,
-            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
-        )
-        check.delete()
+    checks.delete_check(check, actor=request.auth, request=request)
     return Status(204, None)
 
 

@@ -14,17 +14,13 @@ from typing import Literal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.auth import require_edit
-from mamori.api.errors import invalid, problem
+from mamori.api.errors import invalid_from
 from mamori.api.schemas import Error, Input
-from mamori.core import audit
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
 from mamori.monitoring.models import Cause, Incident
-from mamori.vault import services as vault
 
 router = Router(tags=["monitoring"])
 
@@ -127,14 +123,10 @@ def get_incident(request: HttpRequest, incident_id: int):
 )
 def add_incident_note(request: HttpRequest, incident_id: int, payload: NoteIn):
     incident = get_object_or_404(_incidents(request), pk=incident_id)
-    require_edit(request.auth)
-    if not (request.auth.is_client_user or vault.may_manage(request.auth, incident.client)):
-        raise HttpError(403, "Only provider staff and the client's administrators add notes.")
     try:
-        event = incidents.add_note(incident, request.auth, payload.text)
+        event = incidents.add_note(incident, request.auth, payload.text, request=request)
     except IncidentError as exc:
-        raise invalid(problem("text", str(exc))) from None
-    audit.record("incident.note", incident, actor=request.auth, request=request)
+        raise invalid_from(exc) from None
     return Status(201, event)
 
 
@@ -145,24 +137,17 @@ def add_incident_note(request: HttpRequest, incident_id: int, payload: NoteIn):
 )
 def set_incident_cause(request: HttpRequest, incident_id: int, payload: CauseIn):
     incident = get_object_or_404(_incidents(request), pk=incident_id)
-    if not vault.may_manage(request.auth, incident.client):
-        raise HttpError(403, "Only provider staff attribute incidents.")
-    before = incident.cause
     try:
-        if payload.cause != incident.cause or payload.cause_detail != incident.cause_detail:
-            incidents.set_cause(incident, request.auth, payload.cause, payload.cause_detail)
+        incidents.set_cause(
+            incident,
+            request.auth,
+            payload.cause,
+            payload.cause_detail,
+            impact=payload.impact,
+            actions=payload.actions,
+            prevention=payload.prevention,
+            request=request,
+        )
     except IncidentError as exc:
-        raise invalid(problem("cause", str(exc))) from None
-    fields = [f for f in ("impact", "actions", "prevention") if getattr(payload, f) is not None]
-    for name in fields:
-        setattr(incident, name, getattr(payload, name))
-    if fields:
-        incident.save(update_fields=fields)
-    audit.record(
-        "incident.cause",
-        incident,
-        actor=request.auth,
-        request=request,
-        changes={"cause": [before, incident.cause]},
-    )
+        raise invalid_from(exc) from None
     return get_object_or_404(_incidents(request), pk=incident.pk)

@@ -12,22 +12,19 @@ import datetime as dt
 from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from mamori.api.errors import invalid, invalid_from, problem
 from mamori.api.schemas import Day, Error, Input, Moment
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core.permissions import require_change
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import MaintenanceWindow, Recurrence
-from mamori.vault import services as vault
 
 router = Router(tags=["monitoring"])
 
@@ -110,11 +107,6 @@ def _windows(request: HttpRequest):
     )
 
 
-def _require_staff(request: HttpRequest, client: Client) -> None:
-    if not vault.may_manage(request.auth, client):
-        raise HttpError(403, "Only provider staff plan and cancel maintenance windows.")
-
-
 def _aware(value: dt.datetime) -> dt.datetime:
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
@@ -134,14 +126,6 @@ def _place(request: HttpRequest, window: MaintenanceWindow, site: int | None, se
         setattr(window, field, target)
     if problems:
         raise invalid(problems)
-
-
-def _save(window: MaintenanceWindow) -> None:
-    try:
-        window.full_clean()
-    except DjangoValidationError as exc:
-        raise invalid_from(exc) from None
-    window.save()
 
 
 @router.get(
@@ -183,7 +167,7 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     client = Client.objects.visible_to(request.auth).filter(code=payload.client).first()
     if client is None:
         raise invalid(problem("client", "Unknown client."))
-    _require_staff(request, client)
+    require_change(request.auth, client, MaintenanceWindow.change_rule)
     window = MaintenanceWindow(
         client=client,
         title=payload.title,
@@ -196,25 +180,10 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
         created_by=request.auth,
     )
     _place(request, window, payload.site, payload.server)
-    with transaction.atomic():
-        _save(window)
-        audit.record(
-            "maintenance.add",
-            window,
-            actor=request.auth,
-            request=request,
-            changes={
-                "title": window.title,
-                "client": client.code,
-                "site": window.site_id,
-                "server": window.server_id,
-                "starts_at": window.starts_at,
-                "ends_at": window.ends_at,
-                "recurrence": window.recurrence,
-                "repeat_until": window.repeat_until,
-                "notify_hours_before": window.notify_hours_before,
-            },
-        )
+    try:
+        maintenance.add_window(window, actor=request.auth, request=request)
+    except DjangoValidationError as exc:
+        raise invalid_from(exc) from None
     return Status(201, get_object_or_404(_windows(request), pk=window.pk))
 
 
@@ -227,15 +196,5 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
 )
 def cancel_maintenance_window(request: HttpRequest, window_id: int):
     window = get_object_or_404(_windows(request), pk=window_id)
-    _require_staff(request, window.client)
-    if window.cancelled_at is None:
-        with transaction.atomic():
-            queued = maintenance.cancel(window)
-            audit.record(
-                "maintenance.cancel",
-                window,
-                actor=request.auth,
-                request=request,
-                changes={"notices": queued},
-            )
+    maintenance.cancel_window(window, actor=request.auth, request=request)
     return get_object_or_404(_windows(request), pk=window.pk)

@@ -14,13 +14,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mamori.api.errors import invalid, invalid_from, problem
+from mamori.api.errors import conflict, invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
+from mamori.core.permissions import require_change
 from mamori.inventory.models import Server, Site
 from mamori.vault import keys, services
 from mamori.vault.models import Secret, SecretKind
@@ -122,8 +122,7 @@ def create_secret(request: HttpRequest, payload: SecretIn):
     if client is None:
         # The same answer for a client that does not exist and one the caller may not see.
         raise invalid(problem("client", "Unknown client."))
-    if not services.may_manage(user, client):
-        raise HttpError(403, "Only provider staff manage secrets.")
+    require_change(user, client, Secret.change_rule)
     errors = []
     related: dict = {}
     for name, model, lookup in (("site", Site, "pk"), ("server", Server, "pk")):
@@ -158,7 +157,7 @@ def create_secret(request: HttpRequest, payload: SecretIn):
     except DjangoValidationError as e:
         raise invalid_from(e) from None
     except (services.VaultError, keys.KeyringError):
-        raise HttpError(409, "The vault is not available.") from None
+        raise conflict("The vault is not available.") from None
     return Status(201, get_object_or_404(_secrets(request), pk=secret.pk))
 
 
@@ -178,7 +177,7 @@ def reveal_secret(request: HttpRequest, secret_id: int, payload: RevealIn, respo
     except DjangoValidationError as e:
         raise invalid_from(e) from None
     except (services.VaultError, keys.KeyringError):
-        raise HttpError(409, "The value cannot be read.") from None
+        raise conflict("The value cannot be read.") from None
     response["Cache-Control"] = "no-store"
     if isinstance(value, bytes):
         return RevealOut(value=base64.b64encode(value).decode(), encoding="base64")

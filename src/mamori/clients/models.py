@@ -78,6 +78,7 @@ class ContactQuerySet(ClientScopedQuerySet):
 
 
 class Contact(models.Model):
+    change_rule = Rule.CLIENT_ADMIN
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"))
@@ -93,8 +94,6 @@ class Contact(models.Model):
     )
 
     objects = ContactQuerySet.as_manager()
-    # The client's own people: its administrators may change them (ACC-04).
-    change_rule = Rule.CLIENT_ADMIN
 
     class Meta:
         ordering = ["client", "name"]
@@ -139,6 +138,7 @@ def default_notice_days() -> list[int]:
 
 
 class Contract(models.Model):
+    change_rule = Rule.STAFF
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
     type = models.CharField(_("type"), max_length=30, choices=ContractType.choices)
     title = models.CharField(_("title"), max_length=200, blank=True)
@@ -159,8 +159,6 @@ class Contract(models.Model):
     notes = models.TextField(_("notes"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
-    # What the provider agreed to do: its staff record it.
-    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["client", "start", "type"]

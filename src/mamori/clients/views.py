@@ -14,7 +14,7 @@ from mamori.certificates.models import Certificate
 from mamori.certificates.problems import severity
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.core.htmx import wants_partial
-from mamori.core.models import Role
+from mamori.core.permissions import Rule, may_change
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
 from mamori.notices.models import Notice
 
@@ -32,13 +32,6 @@ def worst_state(endpoints: int, problems: int, unknown: int) -> str:
     if unknown:
         return EndpointState.UNKNOWN
     return EndpointState.OK if endpoints else ""
-
-
-def may_see_emails(user, client: Client) -> bool:
-    """Provider staff and the client's own administrators see contact addresses (ACC-04)."""
-    return user.is_provider_staff or (
-        user.role == Role.CLIENT_ADMIN and user.client_id == client.pk
-    )
 
 
 @login_required
@@ -123,7 +116,9 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
         "client": client,
         "contracts": contracts,
         "contacts": contacts,
-        "show_emails": may_see_emails(user, client),
+        # Contacts' addresses are personal data (ACC-04): shown to those who may edit the
+        # client's records (its staff and administrators), not to its viewers.
+        "show_emails": may_change(user, client, Rule.EDITOR),
         "sites": Site.objects.visible_to(user).filter(client=client).select_related("server"),
         "servers": Server.objects.visible_to(user).filter(client=client),
         "endpoints": endpoints,

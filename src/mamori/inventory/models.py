@@ -29,6 +29,8 @@ class ServerKind(models.TextChoices):
 class Server(models.Model):
     """A managed server (CT-08)."""
 
+    change_rule = Rule.EDITOR
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="servers")
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=10, choices=ServerKind.choices)
@@ -39,7 +41,6 @@ class Server(models.Model):
     notes = models.TextField(_("notes"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
-    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]
@@ -56,6 +57,8 @@ class Server(models.Model):
 class Site(models.Model):
     """A managed website (CT-07)."""
 
+    change_rule = Rule.EDITOR
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="sites")
     name = models.CharField(_("name"), max_length=200)
     url = models.URLField(_("URL"), max_length=500)
@@ -71,7 +74,6 @@ class Site(models.Model):
     related_systems = models.TextField(_("related systems"), blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
-    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]
@@ -88,13 +90,13 @@ class Site(models.Model):
 
 
 class Domain(models.Model):
+    change_rule = Rule.EDITOR
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="domains")
     name = models.CharField(_("domain"), max_length=253)
     registrar = models.CharField(_("registrar"), max_length=200, blank=True)
     expires_on = models.DateField(_("registration expires"), null=True, blank=True)
 
     objects = ClientScopedQuerySet.as_manager()
-    change_rule = Rule.EDITOR
 
     class Meta:
         ordering = ["client", "name"]
@@ -121,6 +123,8 @@ class EndpointQuerySet(ClientScopedQuerySet):
 
 class Endpoint(models.Model):
     """A TLS service to check: host, port and the server name (SNI) to ask for."""
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="endpoints")
     site = models.ForeignKey(

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client, Contract
 from mamori.core import audit, outbound
 from mamori.core.models import User
-from mamori.core.permissions import Rule, may_change
+from mamori.core.permissions import Rule, may_change, rule_of
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 
 
@@ -81,14 +81,13 @@ def write_problem(
     by the rule the pages and the API of that record apply, as ``(field, message)`` (field ""
     for the record as a whole); ``None`` if it may."""
     from mamori.lifecycle import targets
-    from mamori.vault.services import may_manage
 
-    if section in ("acme_accounts", "managed_certificates") and not may_manage(actor, client):
+    rule = rule_of(after)
+    if section in ("acme_accounts", "managed_certificates") and not may_change(actor, client, rule):
         return "", _("Only the provider's staff set up ACME accounts and managed certificates.")
     if section == "deployment_targets":
         problem = targets.permission_problem(actor, client, [before, after])
         return ("", problem) if problem else None
-    rule = Rule(getattr(type(after), "change_rule", Rule.EDITOR))
     if not may_change(actor, client, rule):
         return "", rule_message(rule, type(after))
     if hasattr(after, "allow_private_address"):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mamori.core import audit
 from mamori.core.models import Role, User
-from mamori.core.scoping import visible_client_ids
+from mamori.core.permissions import Rule, may_change
 from mamori.lifecycle.models import (
     Approval,
     ApprovalChannel,
@@ -48,16 +48,10 @@ def is_client_admin_of(user: User | None, managed: ManagedCertificate) -> bool:
     )
 
 
-def is_staff_for(user: User | None, managed: ManagedCertificate) -> bool:
-    if user is None or not user.is_active or not user.is_provider_staff:
-        return False
-    ids = visible_client_ids(user)
-    return ids is None or ids.filter(pk=managed.client_id).exists()
-
-
 def may_decide(user: User | None, managed: ManagedCertificate) -> bool:
-    """Whether ``user`` may approve or decline (client admin) or record a decision (staff)."""
-    return is_client_admin_of(user, managed) or is_staff_for(user, managed)
+    """Whether ``user`` may approve or decline (client admin) or record a decision (staff): the
+    ``EDITOR`` rule of the client, not the ``STAFF`` rule of the managed certificate itself."""
+    return may_change(user, managed, Rule.EDITOR)
 
 
 def _check(actor: User | None, managed: ManagedCertificate, channel: str, given_by: str) -> str:

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.core import outbound
 from mamori.core.fields import LenientDecimalField
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -101,6 +102,8 @@ class AcmeAccount(models.Model):
     the account key and any external account binding are the client's and are destroyed with
     the client's other keys at the end of the contract)."""
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="acme_accounts"
     )
@@ -156,6 +159,8 @@ class AcmeAccount(models.Model):
 
 class ManagedCertificate(WaitingForClient):
     """A certificate Mamori obtains and keeps renewed for a client."""
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="managed_certificates"
@@ -447,6 +452,8 @@ class Order(models.Model):
     """One attempt to obtain a certificate. At most one is open per managed certificate, so a
     certificate is never ordered twice at once."""
 
+    change_rule = Rule.STAFF
+
     managed = models.ForeignKey(ManagedCertificate, on_delete=models.CASCADE, related_name="orders")
     purpose = models.CharField(_("purpose"), max_length=10, choices=OrderPurpose.choices)
     issuer = models.CharField(_("issuer"), max_length=10, choices=IssuerKind.choices)
@@ -685,6 +692,8 @@ class TargetQuerySet(ClientScopedQuerySet):
 class DeploymentTarget(models.Model):
     """Where a managed certificate is installed, and the endpoint that proves it is served."""
 
+    change_rule = Rule.STAFF
+
     managed = models.ForeignKey(
         ManagedCertificate, on_delete=models.CASCADE, related_name="targets"
     )
@@ -781,6 +790,8 @@ class Deployment(models.Model):
     """Installing one certificate on one target: recorded before it starts, so a crash leaves a
     row that the next pass finishes or rolls back."""
 
+    change_rule = Rule.STAFF
+
     target = models.ForeignKey(
         DeploymentTarget, on_delete=models.CASCADE, related_name="deployments"
     )
@@ -854,6 +865,8 @@ class RevocationQuerySet(ClientScopedQuerySet):
 
 class Revocation(models.Model):
     """Revoking a certificate (CERT-10): reason, who asked and when (003 §11.7)."""
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
     certificate = models.ForeignKey(
@@ -970,6 +983,8 @@ class TaskQuerySet(ClientScopedQuerySet):
 class Task(WaitingForClient):
     """Work for a person. ``key`` makes opening a task idempotent (the same cause opens it once)."""
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(_("kind"), max_length=10, choices=TaskKind.choices)
     key = models.CharField(max_length=200, unique=True)
@@ -1022,6 +1037,8 @@ class ClientChangeField(models.TextChoices):
 class ClientChange(models.Model):
     """A change of the client's particulars, with its date (CT-10); one that changes what its
     certificates say opens a revoke-and-re-issue task (CERT-12)."""
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="changes")
     field = models.CharField(_("what changed"), max_length=20, choices=ClientChangeField.choices)

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from mamori.core.models import Role
+from mamori.core.permissions import may_change
 
 if TYPE_CHECKING:
     from mamori.clients.models import Client
@@ -233,14 +234,6 @@ def runtime_problem(target: DeploymentTarget) -> str | None:
 # --- who may do what ----------------------------------------------------------------------------
 
 
-def may_manage_targets(user: User | None, client: Client) -> bool:
-    """Provider staff who may manage ``client`` (administrators, operators, its assigned
-    subcontractors) set up targets over SSH."""
-    from mamori.vault.services import may_manage
-
-    return may_manage(user, client)
-
-
 def may_manage_local(user: User | None) -> bool:
     """Only provider administrators set up, change or remove targets on the Mamori host."""
     return bool(
@@ -258,11 +251,11 @@ def permission_problem(
     """Why ``user`` may not create, change or remove a target (``targets``: the target before
     and after the change, ``None`` for a side that does not exist), else ``None``. ``user`` None
     is Mamori itself."""
-    from mamori.lifecycle.models import TargetKind
+    from mamori.lifecycle.models import DeploymentTarget, TargetKind
 
     if user is None:
         return None
-    if not may_manage_targets(user, client):
+    if not may_change(user, client, DeploymentTarget.change_rule):
         return _("Only the provider's staff set up deployment targets.")
     if any(t is not None and t.kind == TargetKind.LOCAL for t in targets) and not (
         may_manage_local(user)

@@ -1,7 +1,8 @@
 """ACME account pages (CERT-06): list, add, detail, register at the CA.
 
 Everything is fetched through ``visible_to``; provider staff who see the client add and register
-accounts (``vault.may_manage``: the account key and the EAB HMAC key go to the client's vault).
+accounts (``may_change`` of an ``AcmeAccount``, the vault's rule: the account key and the EAB
+HMAC key go to the client's vault).
 The EAB HMAC key is write-only: it is stored in the vault and never shown again.
 """
 
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
 from mamori.core import audit
+from mamori.core.permissions import changeable, may_change
 from mamori.lifecycle.models import AcmeAccount
 from mamori.vault import services as vault
 from mamori.vault.models import SecretKind
@@ -56,9 +58,8 @@ class AcmeAccountForm(forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        clients = Client.objects.visible_to(user)
-        self.fields["client"].queryset = clients.filter(
-            pk__in=[c.pk for c in clients if vault.may_manage(user, c)]
+        self.fields["client"].queryset = changeable(
+            Client.objects.visible_to(user), user, AcmeAccount.change_rule
         )
 
     def clean(self):
@@ -113,9 +114,7 @@ def _visible(request: HttpRequest, pk: int) -> AcmeAccount:
 @login_required
 def acme_account_list(request: HttpRequest) -> HttpResponse:
     accounts = AcmeAccount.objects.visible_to(request.user).select_related("client")
-    may_add = any(
-        vault.may_manage(request.user, c) for c in Client.objects.visible_to(request.user)
-    )
+    may_add = changeable(Client.objects.all(), request.user, AcmeAccount.change_rule).exists()
     return render(request, "lifecycle/acme_list.html", {"accounts": accounts, "may_add": may_add})
 
 
@@ -126,7 +125,7 @@ def acme_account_add(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = AcmeAccountForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        if not vault.may_manage(user, form.cleaned_data["client"]):
+        if not may_change(user, form.cleaned_data["client"], AcmeAccount.change_rule):
             raise PermissionDenied
         account = create_account(form, actor=user, request=request)
         messages.success(request, _("ACME account added. Register it at the CA next."))
@@ -142,7 +141,7 @@ def acme_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lifecycle/acme_detail.html",
         {
             "account": account,
-            "may_manage": vault.may_manage(request.user, account.client),
+            "may_manage": may_change(request.user, account),
             "certificates": account.certificates.all(),
         },
     )
@@ -154,7 +153,7 @@ def acme_account_register(request: HttpRequest, pk: int) -> HttpResponse:
     from mamori.lifecycle import acme
 
     account = _visible(request, pk)
-    if not vault.may_manage(request.user, account.client):
+    if not may_change(request.user, account):
         raise PermissionDenied
     try:
         acme.register_account(account, actor=request.user)

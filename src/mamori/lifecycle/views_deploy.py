@@ -23,8 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from mamori.core.permissions import may_change, require_change
 from mamori.inventory.models import Endpoint
-from mamori.lifecycle import approvals, deploy, targets
+from mamori.lifecycle import deploy, targets
 from mamori.lifecycle.models import (
     OPEN_DEPLOYMENT_STATES,
     Deployment,
@@ -56,15 +57,6 @@ AUDITED_FIELDS = [
     "reload_command",
     "enabled",
 ]
-
-
-def is_staff(user, managed: ManagedCertificate) -> bool:
-    return approvals.is_staff_for(user, managed)
-
-
-def require_staff(request: HttpRequest, managed: ManagedCertificate) -> None:
-    if not is_staff(request.user, managed):
-        raise PermissionDenied
 
 
 def require_target_permission(
@@ -241,7 +233,7 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deployment": deployment,
         "target": deployment.target,
         "managed": managed,
-        "is_staff": is_staff(request.user, managed),
+        "is_staff": may_change(request.user, managed),
         "backups": sorted(deployment.backup.items()),
     }
     return render(request, "lifecycle/deploy_detail.html", context)
@@ -251,7 +243,7 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def deploy_now(request: HttpRequest, managed_pk: int) -> HttpResponse:
     managed = visible_managed(request, managed_pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     target = None
     if request.POST.get("target"):
         target = get_object_or_404(

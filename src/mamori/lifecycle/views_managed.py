@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from mamori.clients.models import Client, Contract, ContractType
 from mamori.core import audit
 from mamori.core.models import AuditEvent
+from mamori.core.permissions import changeable, may_change, require_change
 from mamori.lifecycle import approvals, keys, orders, renewal
 from mamori.lifecycle.models import (
     AcmeAccount,
@@ -68,12 +69,6 @@ def visible_managed(request: HttpRequest, pk: int) -> ManagedCertificate:
     )
 
 
-def require_staff(request: HttpRequest, managed_or_client) -> None:
-    client = getattr(managed_or_client, "client", managed_or_client)
-    if not approvals.is_staff_for(request.user, ManagedCertificate(client=client)):
-        raise PermissionDenied
-
-
 def with_status(items, now):
     for m in items:
         m.status = renewal.status_of(m, now)
@@ -96,11 +91,7 @@ def managed_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in STATE_LABELS:
         items = [m for m in items if m.status.code == state]
-    staff_clients = [
-        c
-        for c in Client.objects.visible_to(user)
-        if approvals.is_staff_for(user, ManagedCertificate(client=c))
-    ]
+    staff_clients = changeable(Client.objects.all(), user, ManagedCertificate.change_rule)
     waiting = (
         Approval.objects.visible_to(user)
         .filter(state=ApprovalState.REQUESTED)
@@ -110,7 +101,7 @@ def managed_list(request: HttpRequest) -> HttpResponse:
         "items": items,
         "state": state,
         "states": STATE_LABELS,
-        "may_add": bool(staff_clients),
+        "may_add": staff_clients.exists(),
         "waiting": waiting,
         "now": now,
     }
@@ -137,7 +128,7 @@ def managed_detail(request: HttpRequest, pk: int) -> HttpResponse:
         object_id=str(managed.pk),
         action__in=["managed.hold", "managed.release"],
     ).order_by("-sequence")[:20]
-    is_staff = approvals.is_staff_for(user, managed)
+    is_staff = may_change(user, managed)
     open_request = renewal.current_approval(managed, ApprovalState.REQUESTED)
     context = {
         "managed": managed,
@@ -257,12 +248,7 @@ class ManagedForm(forms.ModelForm):
     def __init__(self, *args, user, client: Client | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        staff_clients = [
-            c.pk
-            for c in Client.objects.visible_to(user)
-            if approvals.is_staff_for(user, ManagedCertificate(client=c))
-        ]
-        clients = Client.objects.filter(pk__in=staff_clients)
+        clients = changeable(Client.objects.all(), user, ManagedCertificate.change_rule)
         self.fields["client"].queryset = clients
         fixed = client or (self.instance.client if self.instance.pk else None)
         if fixed is not None:
@@ -306,7 +292,7 @@ def managed_add(request: HttpRequest) -> HttpResponse:
     client = None
     if request.GET.get("client"):
         client = get_object_or_404(Client.objects.visible_to(user), code=request.GET["client"])
-        require_staff(request, client)
+        require_change(request.user, client, ManagedCertificate.change_rule)
     form = ManagedForm(request.POST or None, user=user, client=client)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -320,7 +306,7 @@ def managed_add(request: HttpRequest) -> HttpResponse:
 @login_required
 def managed_edit(request: HttpRequest, pk: int) -> HttpResponse:
     managed = visible_managed(request, pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     form = ManagedForm(request.POST or None, instance=managed, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -339,7 +325,7 @@ def managed_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _order_now(request: HttpRequest, pk: int, action) -> HttpResponse:
     managed = visible_managed(request, pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     try:
         order = action(managed, actor=request.user, request=request)
     except renewal.RenewalError as e:
@@ -388,7 +374,7 @@ class RecordApprovalForm(forms.Form):
 @login_required
 def managed_record_approval(request: HttpRequest, pk: int) -> HttpResponse:
     managed = visible_managed(request, pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     form = RecordApprovalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -428,7 +414,7 @@ class HoldForm(forms.Form):
 @login_required
 def managed_hold(request: HttpRequest, pk: int) -> HttpResponse:
     managed = visible_managed(request, pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     form = HoldForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -449,7 +435,7 @@ def managed_hold(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def managed_release(request: HttpRequest, pk: int) -> HttpResponse:
     managed = visible_managed(request, pk)
-    require_staff(request, managed)
+    require_change(request.user, managed)
     was_on_hold = renewal.is_on_hold(managed)
     try:
         renewal.release_hold(

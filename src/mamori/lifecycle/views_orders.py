@@ -13,7 +13,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from mamori.core import audit
+from mamori.core.permissions import may_change, require_change
 from mamori.lifecycle import manual, orders
 from mamori.lifecycle.models import (
     IssuerKind,
@@ -37,11 +38,6 @@ from mamori.vault import services as vault
 MAX_FILES = 10
 
 
-def is_staff(user, client) -> bool:
-    """Provider staff who see the client work its orders."""
-    return vault.may_manage(user, client)
-
-
 def visible_order(request: HttpRequest, pk: int) -> Order:
     return get_object_or_404(
         Order.objects.visible_to(request.user).select_related(
@@ -53,8 +49,7 @@ def visible_order(request: HttpRequest, pk: int) -> Order:
 
 def staff_order(request: HttpRequest, pk: int) -> Order:
     order = visible_order(request, pk)
-    if not is_staff(request.user, order.managed.client):
-        raise PermissionDenied
+    require_change(request.user, order)
     return order
 
 
@@ -150,7 +145,7 @@ class UploadForm(forms.Form):
 @login_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = visible_order(request, pk)
-    staff = is_staff(request.user, order.managed.client)
+    staff = may_change(request.user, order)
     context = {
         "order": order,
         "managed": order.managed,
@@ -175,8 +170,7 @@ def order_new(request: HttpRequest, pk: int) -> HttpResponse:
     managed = get_object_or_404(
         ManagedCertificate.objects.visible_to(request.user).select_related("client"), pk=pk
     )
-    if not is_staff(request.user, managed.client):
-        raise PermissionDenied
+    require_change(request.user, managed.client, Order.change_rule)
     try:
         order = manual.create_manual_order(managed, actor=request.user, request=request)
     except orders.OrderInFlight as exc:
@@ -332,8 +326,7 @@ def order_attachment(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     order = attachment.message.order
-    if not is_staff(request.user, order.managed.client):
-        raise PermissionDenied
+    require_change(request.user, order)
     try:
         content = manual.attachment_content(attachment)
     except vault.SecretDestroyed:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
+from mamori.core.permissions import changeable, may_change, require_change
 from mamori.inventory.models import Site
 from mamori.lifecycle import changes, revocation, seals, tasks
 from mamori.lifecycle.models import (
@@ -42,15 +43,6 @@ from mamori.lifecycle.models import (
     TaskState,
 )
 from mamori.vault import services as vault
-
-
-def is_staff(user, client) -> bool:
-    return vault.may_manage(user, client)
-
-
-def require_staff(request: HttpRequest, client) -> None:
-    if not is_staff(request.user, client):
-        raise PermissionDenied
 
 
 def require_editor(request: HttpRequest) -> None:
@@ -106,7 +98,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = visible_task(request, pk)
     context = {
         "task": task,
-        "is_staff": is_staff(request.user, task.client),
+        "is_staff": may_change(request.user, task),
         "wait_form": WaitForm(),
         "close_form": CloseForm(),
         "now": timezone.now(),
@@ -118,7 +110,7 @@ def _task_action(request: HttpRequest, pk: int, action) -> HttpResponse:
     if request.method != "POST":
         return redirect("task_detail", pk)
     task = visible_task(request, pk)
-    require_staff(request, task.client)
+    require_change(request.user, task)
     try:
         action(task)
     except ValidationError as exc:
@@ -209,9 +201,11 @@ def revocation_list(request: HttpRequest) -> HttpResponse:
     qs = Revocation.objects.visible_to(request.user).select_related(
         "client", "certificate", "managed", "recorded_by"
     )
-    staff_clients = {
-        c.pk for c in Client.objects.visible_to(request.user) if is_staff(request.user, c)
-    }
+    staff_clients = set(
+        changeable(Client.objects.all(), request.user, Revocation.change_rule).values_list(
+            "pk", flat=True
+        )
+    )
     return render(
         request,
         "lifecycle/revocation_list.html",
@@ -261,7 +255,7 @@ def revocation_request(request: HttpRequest) -> HttpResponse:
 @login_required
 def revocation_mark(request: HttpRequest, pk: int) -> HttpResponse:
     rev = get_object_or_404(Revocation.objects.visible_to(request.user), pk=pk)
-    require_staff(request, rev.client)
+    require_change(request.user, rev)
     if request.method == "POST":
         try:
             revocation.mark_revoked(
@@ -314,7 +308,7 @@ class ChangeForm(forms.Form):
 @login_required
 def client_change(request: HttpRequest, code: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.visible_to(request.user), code=code)
-    require_staff(request, client)
+    require_change(request.user, client, ClientChange.change_rule)
     form = ChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mamori.clients.models import Client
+from mamori.core.permissions import changeable
 from mamori.inventory.models import Server, Site
 from mamori.monitoring.kinds import SETTINGS, CheckKind, validate_settings
 from mamori.monitoring.models import Check
-from mamori.vault import services as vault
 
 COMMON = [
     "client",
@@ -134,8 +134,8 @@ class CheckForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields.update(kind_fields())
-        clients = [c.pk for c in Client.objects.visible_to(user) if vault.may_manage(user, c)]
-        self.fields["client"].queryset = Client.objects.filter(pk__in=clients)
+        clients = changeable(Client.objects.all(), user, Check.change_rule)
+        self.fields["client"].queryset = clients
         self.fields["site"].queryset = Site.objects.filter(client__in=clients).select_related(
             "client"
         )

@@ -30,11 +30,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import NoticeTopic
+from mamori.core import audit
+from mamori.core.permissions import Rule, require_change
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import (
     Cause,
@@ -56,8 +59,17 @@ log = logging.getLogger(__name__)
 FLAP_WINDOW = dt.timedelta(minutes=30)
 
 
-class IncidentError(Exception):
-    """An operator's action that the incident's state does not allow; the message says why."""
+class IncidentError(ValidationError):
+    """An action that the incident's state or the input does not allow: a ``ValidationError``
+    naming the ``field`` it concerns (``__all__``: the action as a whole), which a page puts on
+    its form and the API answers with 422; ``str()`` is the message."""
+
+    def __init__(self, message, field: str = NON_FIELD_ERRORS, code: str = "invalid"):
+        super().__init__({field: [ValidationError(message, code=code)]})
+        self.field = field
+
+    def __str__(self) -> str:
+        return " ".join(str(m) for m in self.messages)
 
 
 def evaluate(check: Check, result: CheckResult, at: dt.datetime, changed: bool) -> None:
@@ -227,52 +239,110 @@ def add_event(
     )
 
 
-# --- operators' actions -------------------------------------------------------------------------
+# --- people's actions (pages and API) ------------------------------------------------------------
+#
+# One function per write, for the incident pages and the API alike: each asks
+# :func:`mamori.core.permissions.may_change` (``STAFF`` for the provider's work on the incident;
+# ``EDITOR`` for a note, which the client's administrators may add too), validates, and writes
+# the incident, its timeline event and its audit record in one transaction. ``user`` None is
+# Mamori itself. Refusals are ``PermissionDenied``; invalid actions :class:`IncidentError`.
+
+#: Who may add a note: provider staff who see the client, and the client's administrators.
+NOTE_RULE = Rule.EDITOR
 
 
-def acknowledge(incident: Incident, user) -> None:
-    if incident.acknowledged_at is not None:
-        raise IncidentError(_("The incident is already acknowledged."))
-    incident.acknowledged_at, incident.acknowledged_by = timezone.now(), user
-    incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
-    add_event(incident, IncidentEventKind.ACKNOWLEDGED, at=incident.acknowledged_at, user=user)
+def _allowed(user, incident: Incident, rule: Rule | None = None) -> None:
+    if user is not None:
+        require_change(user, incident, rule)
 
 
-def set_cause(incident: Incident, user, cause: str, detail: str = "") -> None:
-    """Attribute the incident (MON-05); the SLA reads the cause."""
+def _locked(incident: Incident) -> Incident:
+    """The incident's row, locked for the action (a second click waits, then sees the first)."""
+    fresh = Incident.objects.select_for_update().get(pk=incident.pk)
+    for field in fresh._meta.concrete_fields:
+        setattr(incident, field.attname, getattr(fresh, field.attname))
+    return incident
+
+
+def acknowledge(incident: Incident, user, *, request=None) -> None:
+    _allowed(user, incident)
+    with transaction.atomic():
+        _locked(incident)
+        if incident.acknowledged_at is not None:
+            raise IncidentError(_("The incident is already acknowledged."))
+        incident.acknowledged_at, incident.acknowledged_by = timezone.now(), user
+        incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
+        add_event(incident, IncidentEventKind.ACKNOWLEDGED, at=incident.acknowledged_at, user=user)
+        audit.record("incident.acknowledge", incident, actor=user, request=request)
+
+
+def set_cause(
+    incident: Incident,
+    user,
+    cause: str,
+    detail: str = "",
+    *,
+    impact: str | None = None,
+    actions: str | None = None,
+    prevention: str | None = None,
+    request=None,
+) -> None:
+    """Attribute the incident (MON-05; the SLA reads the cause) and write its report's impact,
+    actions and prevention (``None``: unchanged). A cause set again as it is adds no event."""
+    _allowed(user, incident)
     if cause not in Cause.values:
-        raise IncidentError(_("Unknown cause."))
-    before = incident.cause
-    incident.cause, incident.cause_detail = cause, detail
-    incident.save(update_fields=["cause", "cause_detail"])
-    add_event(
-        incident,
-        IncidentEventKind.CAUSE_SET,
-        user=user,
-        text=detail,
-        data={"from": before, "to": cause},
-    )
-
-
-def close(incident: Incident, user) -> None:
-    """Close a recovered incident (or an operator's own incident) once its cause is set."""
-    if incident.state == IncidentState.CLOSED:
-        raise IncidentError(_("The incident is already closed."))
-    if incident.state == IncidentState.OPEN and incident.uptime_check_id is not None:
-        raise IncidentError(
-            _("The check is still down: the incident can be closed once it has recovered.")
+        raise IncidentError(_("Unknown cause."), "cause")
+    with transaction.atomic():
+        _locked(incident)
+        before = incident.cause
+        if cause != incident.cause or detail != incident.cause_detail:
+            incident.cause, incident.cause_detail = cause, detail
+            incident.save(update_fields=["cause", "cause_detail"])
+            add_event(
+                incident,
+                IncidentEventKind.CAUSE_SET,
+                user=user,
+                text=detail,
+                data={"from": before, "to": cause},
+            )
+        report = {"impact": impact, "actions": actions, "prevention": prevention}
+        fields = [name for name, value in report.items() if value is not None]
+        for name in fields:
+            setattr(incident, name, report[name])
+        if fields:
+            incident.save(update_fields=fields)
+        audit.record(
+            "incident.cause",
+            incident,
+            actor=user,
+            request=request,
+            changes={"cause": [before, incident.cause]},
         )
-    if incident.cause == Cause.UNATTRIBUTED:
-        raise IncidentError(_("Set the cause before closing the incident."))
-    incident.state, incident.closed_at, incident.closed_by = (
-        IncidentState.CLOSED,
-        timezone.now(),
-        user,
-    )
-    if incident.recovered_at is None:
-        incident.recovered_at = incident.closed_at
-    incident.save(update_fields=["state", "closed_at", "closed_by", "recovered_at"])
-    add_event(incident, IncidentEventKind.CLOSED, at=incident.closed_at, user=user)
+
+
+def close(incident: Incident, user, *, request=None) -> None:
+    """Close a recovered incident (or an operator's own incident) once its cause is set."""
+    _allowed(user, incident)
+    with transaction.atomic():
+        _locked(incident)
+        if incident.state == IncidentState.CLOSED:
+            raise IncidentError(_("The incident is already closed."))
+        if incident.state == IncidentState.OPEN and incident.uptime_check_id is not None:
+            raise IncidentError(
+                _("The check is still down: the incident can be closed once it has recovered.")
+            )
+        if incident.cause == Cause.UNATTRIBUTED:
+            raise IncidentError(_("Set the cause before closing the incident."))
+        incident.state, incident.closed_at, incident.closed_by = (
+            IncidentState.CLOSED,
+            timezone.now(),
+            user,
+        )
+        if incident.recovered_at is None:
+            incident.recovered_at = incident.closed_at
+        incident.save(update_fields=["state", "closed_at", "closed_by", "recovered_at"])
+        add_event(incident, IncidentEventKind.CLOSED, at=incident.closed_at, user=user)
+        audit.record("incident.close", incident, actor=user, request=request)
 
 
 def open_manual(
@@ -285,53 +355,107 @@ def open_manual(
     server=None,
     total_outage: bool = True,
     notify: bool = True,
+    request=None,
 ) -> Incident:
     """An incident an operator records (a report from the client, an attack seen in the logs),
     with or without a check. Notified like a check's incident unless ``notify`` is false."""
+    if user is not None:
+        require_change(user, client, Incident.change_rule)
     now = timezone.now()
-    incident = Incident.objects.create(
-        client=client,
-        site=site,
-        server=server,
-        title=title[:300],
-        started_at=started_at or now,
-        confirmed_at=now,
-        total_outage=total_outage,
-    )
-    add_event(incident, IncidentEventKind.CONFIRMED, at=now, user=user, text=title)
-    if notify:
-        _notify(incident, NoticeKind.INCIDENT_OPENED, "opened", IncidentEventKind.NOTIFIED, now)
+    errors: dict[str, list] = {}
+    if not title.strip():
+        errors["title"] = [_("Give the incident a title.")]
+    for name, target in (("site", site), ("server", server)):
+        if target is not None and target.client_id != client.pk:
+            errors[name] = [_("It belongs to another client.")]
+    if started_at is not None and started_at > now + dt.timedelta(minutes=5):
+        errors["started_at"] = [_("The time is in the future.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            client=client,
+            site=site,
+            server=server,
+            title=title[:300],
+            started_at=started_at or now,
+            confirmed_at=now,
+            total_outage=total_outage,
+        )
+        add_event(incident, IncidentEventKind.CONFIRMED, at=now, user=user, text=title)
+        if notify:
+            _notify(incident, NoticeKind.INCIDENT_OPENED, "opened", IncidentEventKind.NOTIFIED, now)
+        audit.record(
+            "incident.open",
+            incident,
+            actor=user,
+            request=request,
+            changes={"title": incident.title, "notify": notify},
+        )
     return incident
 
 
 def record_emergency_measure(
-    incident: Incident, user, text: str, *, at: dt.datetime | None = None, minutes: int | None
+    incident: Incident,
+    user,
+    text: str,
+    *,
+    at: dt.datetime | None = None,
+    minutes: int | None,
+    request=None,
 ) -> IncidentEvent:
     """An emergency measure (MON-08: blocking an attack, rotating a leaked credential): who,
     when, what, and the minutes spent, billable as extra work."""
+    _allowed(user, incident)
     if not text.strip():
-        raise IncidentError(_("Describe the measure taken."))
-    return add_event(
-        incident,
-        IncidentEventKind.EMERGENCY_MEASURE,
-        at=at,
-        user=user,
-        text=text,
-        minutes=minutes,
-        billable=True,
-    )
+        raise IncidentError(_("Describe the measure taken."), "text")
+    with transaction.atomic():
+        event = add_event(
+            incident,
+            IncidentEventKind.EMERGENCY_MEASURE,
+            at=at,
+            user=user,
+            text=text,
+            minutes=minutes,
+            billable=True,
+        )
+        audit.record(
+            "incident.emergency_measure",
+            incident,
+            actor=user,
+            request=request,
+            changes={"minutes": event.minutes, "billable": event.billable},
+        )
+    return event
 
 
 def record_emergency_stop(
-    incident: Incident, user, reason: str, *, at: dt.datetime | None = None
+    incident: Incident, user, reason: str, *, at: dt.datetime | None = None, request=None
 ) -> IncidentEvent:
     """An emergency stop of the client's system (MON-09, 004 §22): the reason and the time."""
+    _allowed(user, incident)
     if not reason.strip():
-        raise IncidentError(_("Give the reason for the stop."))
-    return add_event(incident, IncidentEventKind.EMERGENCY_STOP, at=at, user=user, text=reason)
+        raise IncidentError(_("Give the reason for the stop."), "reason")
+    if at is not None and at > timezone.now() + dt.timedelta(minutes=5):
+        raise IncidentError(_("The time is in the future."), "at")
+    with transaction.atomic():
+        event = add_event(incident, IncidentEventKind.EMERGENCY_STOP, at=at, user=user, text=reason)
+        audit.record(
+            "incident.emergency_stop",
+            incident,
+            actor=user,
+            request=request,
+            changes={"at": event.at},
+        )
+    return event
 
 
-def add_note(incident: Incident, user, text: str) -> IncidentEvent:
+def add_note(incident: Incident, user, text: str, *, request=None) -> IncidentEvent:
+    """A note on the timeline, by provider staff or the client's administrators (MON-03)."""
+    _allowed(user, incident, NOTE_RULE)
     if not text.strip():
-        raise IncidentError(_("The note is empty."))
-    return add_event(incident, IncidentEventKind.NOTE, user=user, text=text)
+        raise IncidentError(_("The note is empty."), "text")
+    with transaction.atomic():
+        event = add_event(incident, IncidentEventKind.NOTE, user=user, text=text)
+        audit.record("incident.note", incident, actor=user, request=request)
+    return event

@@ -12,9 +12,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
+from mamori.core import audit
+from mamori.core.permissions import require_change
 from mamori.monitoring.models import Check, MaintenanceWindow, Recurrence
 
 #: A safety bound on the occurrences enumerated for one window and one range.
@@ -248,6 +253,82 @@ def withdraw_moved(window: MaintenanceWindow, now: dt.datetime | None = None) ->
         if s > now and not any(b == s for b, _ in occurrences(window, s, s + dt.timedelta(1)))
     ]
     return _withdraw(window, moved)
+
+
+# --- people's writes (pages, API, import) ---------------------------------------------------------
+#
+# One function per write: each asks ``may_change`` (a window's rule is ``STAFF``), validates
+# with the model's rules (``ValidationError`` by field) and writes the window and its audit
+# record in one transaction. ``actor`` None is Mamori itself.
+
+
+def _snapshot(window: MaintenanceWindow) -> dict:
+    return {
+        "title": window.title,
+        "client": window.client.code,
+        "site": window.site_id,
+        "server": window.server_id,
+        "starts_at": window.starts_at,
+        "ends_at": window.ends_at,
+        "recurrence": window.recurrence,
+        "repeat_until": window.repeat_until,
+        "notify_hours_before": window.notify_hours_before,
+    }
+
+
+def add_window(window: MaintenanceWindow, *, actor, request=None) -> MaintenanceWindow:
+    """Plan the (unsaved) ``window``; its occurrences are announced by :func:`announce_due`."""
+    if actor is not None:
+        require_change(actor, window)
+        window.created_by = window.created_by or actor
+    if window.site_id is not None and window.server_id is not None:
+        raise ValidationError({"server": gettext_lazy("Choose a site or a server, not both.")})
+    window.full_clean()
+    with transaction.atomic():
+        window.save()
+        audit.record(
+            "maintenance.add", window, actor=actor, request=request, changes=_snapshot(window)
+        )
+    return window
+
+
+def edit_window(window: MaintenanceWindow, *, actor, request=None) -> MaintenanceWindow:
+    """Save the changes made to ``window``; announced occurrences that moved are withdrawn."""
+    before = MaintenanceWindow.objects.select_related("client").get(pk=window.pk)
+    if actor is not None:
+        require_change(actor, before)
+        require_change(actor, window)
+    if before.cancelled_at is not None:
+        raise ValidationError(
+            gettext_lazy("This window is cancelled and can no longer be changed.")
+        )
+    if window.site_id is not None and window.server_id is not None:
+        raise ValidationError({"server": gettext_lazy("Choose a site or a server, not both.")})
+    window.full_clean()
+    with transaction.atomic():
+        window.save()
+        old, new = _snapshot(before), _snapshot(window)
+        changes = {k: [old[k], new[k]] for k in new if old[k] != new[k]}
+        withdrawn = withdraw_moved(window)
+        if withdrawn:
+            changes["withdrawn_notices"] = withdrawn
+        audit.record("maintenance.edit", window, actor=actor, request=request, changes=changes)
+    return window
+
+
+def cancel_window(window: MaintenanceWindow, *, actor, request=None) -> int | None:
+    """Cancel ``window`` (see :func:`cancel`): the number of notices queued, or ``None`` when it
+    was cancelled already (nothing changes, nothing is recorded)."""
+    if actor is not None:
+        require_change(actor, window)
+    with transaction.atomic():
+        if MaintenanceWindow.objects.filter(pk=window.pk, cancelled_at__isnull=False).exists():
+            return None
+        queued = cancel(window)
+        audit.record(
+            "maintenance.cancel", window, actor=actor, request=request, changes={"notices": queued}
+        )
+    return queued
 
 
 def upcoming(

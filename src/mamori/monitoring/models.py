@@ -55,6 +55,8 @@ class CheckQuerySet(ClientScopedQuerySet):
 class Check(models.Model):
     """One uptime check of a client's site or server."""
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="checks")
     site = models.ForeignKey(
         "inventory.Site",
@@ -109,7 +111,6 @@ class Check(models.Model):
     last_result = models.JSONField(_("last result"), default=dict, blank=True, editable=False)
 
     objects = CheckQuerySet.as_manager()
-    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["client", "name"]
@@ -274,6 +275,8 @@ class Incident(models.Model):
     :class:`IncidentEvent` on its timeline.
     """
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="incidents")
     uptime_check = models.ForeignKey(
         Check,
@@ -431,6 +434,8 @@ class MaintenanceWindow(models.Model):
     outbox, key ``maintenance:<pk>:<occurrence start>``).
     """
 
+    change_rule = Rule.STAFF
+
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="maintenance_windows"
     )
@@ -468,7 +473,6 @@ class MaintenanceWindow(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = ClientScopedQuerySet.as_manager()
-    change_rule = Rule.STAFF
 
     class Meta:
         ordering = ["starts_at", "pk"]

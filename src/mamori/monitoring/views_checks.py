@@ -20,7 +20,7 @@ from operator import or_
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
@@ -30,8 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client
-from mamori.core import audit
-from mamori.monitoring import charts, maintenance
+from mamori.core.permissions import may_change, require_change
+from mamori.monitoring import charts, checks, maintenance
 from mamori.monitoring.forms import CheckForm, kind_fields
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import (
@@ -44,7 +44,6 @@ from mamori.monitoring.models import (
     Rollup,
     Sample,
 )
-from mamori.vault import services as vault
 
 PAGE_SIZE = 50
 DOWN_LISTED = 200
@@ -55,10 +54,6 @@ GRAPHS = [
     (Resolution.HOUR, dt.timedelta(days=30), dt.timedelta(hours=1)),
     (Resolution.DAY, dt.timedelta(days=365), dt.timedelta(days=1)),
 ]
-
-
-def is_staff(user, client) -> bool:
-    return vault.may_manage(user, client)
 
 
 def active_windows(user, now: dt.datetime) -> list[MaintenanceWindow]:
@@ -280,7 +275,7 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "incidents": check.incidents.order_by("-started_at")[:20],
         "windows": windows,
         "in_maintenance": maintenance.active_window(check, now, windows),
-        "may_manage": is_staff(request.user, check.client),
+        "may_manage": may_change(request.user, check),
         "now": now,
     }
     return render(request, "monitoring/checks/detail.html", context)
@@ -289,14 +284,16 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- writes --------------------------------------------------------------------------------------
 
 
-def _changes(form: CheckForm, before: dict) -> dict:
-    after = {name: form.cleaned_data.get(name) for name in form.Meta.fields}
-    after["settings"] = form.instance.settings
-    return {
-        k: [before.get(k), str(v) if hasattr(v, "pk") else v]
-        for k, v in after.items()
-        if before.get(k) != (str(v) if hasattr(v, "pk") else v)
-    }
+def _saved(request: HttpRequest, form: CheckForm, write) -> Check | None:
+    """Run the service ``write`` on the valid form's check; its refusals go on the form."""
+    try:
+        return write(form.save(commit=False))
+    except ValidationError as exc:
+        for field, messages_ in exc.message_dict.items():
+            name = field.replace("settings.", f"{form.cleaned_data.get('kind')}_", 1)
+            for message in messages_:
+                form.add_error(name if name in form.fields else None, message)
+        return None
 
 
 @login_required
@@ -311,40 +308,41 @@ def check_add(request: HttpRequest) -> HttpResponse:
     }
     form = CheckForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        check = form.save(commit=False)
-        check.next_run_at = timezone.now()
-        check.save()
-        audit.record(
-            "check.create",
-            check,
-            request=request,
-            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
+        check = _saved(
+            request,
+            form,
+            lambda new: checks.create_check(
+                new.client,
+                actor=request.user,
+                request=request,
+                **{name: getattr(new, name) for name in checks.FIELDS},
+            ),
         )
-        messages.success(request, _("Check added."))
-        return redirect("check_detail", check.pk)
+        if check is not None:
+            messages.success(request, _("Check added."))
+            return redirect("check_detail", check.pk)
     return render(request, "monitoring/checks/form.html", {"form": form, "check": None})
 
 
 def _managed_check(request: HttpRequest, pk: int) -> Check:
     check = visible_check(request, pk)
-    if not is_staff(request.user, check.client):
-        raise PermissionDenied
+    require_change(request.user, check)
     return check
 
 
 @login_required
 def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
     check = _managed_check(request, pk)
-    before = {name: getattr(check, name) for name in CheckForm.Meta.fields}
-    before = {k: str(v) if hasattr(v, "pk") else v for k, v in before.items()}
-    before["settings"] = dict(check.settings or {})
     form = CheckForm(request.POST or None, instance=check, user=request.user)
     if request.method == "POST" and form.is_valid():
-        changes = _changes(form, before)
-        check = form.save()
-        audit.record("check.update", check, request=request, changes=changes)
-        messages.success(request, _("Check saved."))
-        return redirect("check_detail", check.pk)
+        saved = _saved(
+            request,
+            form,
+            lambda changed: checks.update_check(changed, actor=request.user, request=request),
+        )
+        if saved is not None:
+            messages.success(request, _("Check saved."))
+            return redirect("check_detail", saved.pk)
     return render(request, "monitoring/checks/form.html", {"form": form, "check": check})
 
 
@@ -352,13 +350,7 @@ def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def check_delete(request: HttpRequest, pk: int) -> HttpResponse:
     check = _managed_check(request, pk)
     if request.method == "POST":
-        audit.record(
-            "check.delete",
-            check,
-            request=request,
-            changes={"name": check.name, "kind": check.kind, "settings": check.settings},
-        )
-        check.delete()
+        checks.delete_check(check, actor=request.user, request=request)
         messages.success(request, _("Check deleted."))
         return redirect("check_list")
     return render(request, "monitoring/checks/delete.html", {"check": check})
@@ -371,18 +363,7 @@ def check_pause(request: HttpRequest, pk: int) -> HttpResponse:
         visible_check(request, pk)
         return redirect("check_detail", pk)
     check = _managed_check(request, pk)
-    check.enabled = not check.enabled
-    fields = ["enabled"]
-    if check.enabled:
-        check.next_run_at = timezone.now()
-        fields.append("next_run_at")
-    check.save(update_fields=fields)
-    audit.record(
-        "check.resume" if check.enabled else "check.pause",
-        check,
-        request=request,
-        changes={"enabled": [not check.enabled, check.enabled]},
-    )
+    check = checks.set_enabled(check, not check.enabled, actor=request.user, request=request)
     messages.success(request, _("Check resumed.") if check.enabled else _("Check paused."))
     return redirect("check_detail", check.pk)
 

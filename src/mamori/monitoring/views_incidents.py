@@ -19,7 +19,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core.permissions import changeable, may_change, require_change
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
@@ -40,18 +40,8 @@ from mamori.monitoring.models import (
     IncidentState,
 )
 from mamori.notices.models import Notice
-from mamori.vault import services as vault
 
 PAGE_SIZE = 50
-
-
-def is_staff(user, client) -> bool:
-    return vault.may_manage(user, client)
-
-
-def may_note(user, client) -> bool:
-    """Provider staff and the client's administrators add notes; viewers only read."""
-    return is_staff(user, client) or (user.is_client_user and user.can_edit)
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -139,8 +129,8 @@ class IncidentForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        clients = [c.pk for c in Client.objects.visible_to(user) if is_staff(user, c)]
-        self.fields["client"].queryset = Client.objects.filter(pk__in=clients)
+        clients = changeable(Client.objects.all(), user, Incident.change_rule)
+        self.fields["client"].queryset = clients
         self.fields["site"].queryset = Site.objects.filter(client__in=clients).select_related(
             "client"
         )
@@ -217,7 +207,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **forms_) -> dict:
-    staff = is_staff(request.user, incident.client)
+    staff = may_change(request.user, incident)
     cause_initial = {
         "cause": incident.cause,
         "cause_detail": incident.cause_detail,
@@ -233,7 +223,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms_) -> dict:
         .order_by("created_at", "pk"),
         "downtime": incident.downtime(),
         "is_staff": staff,
-        "may_note": may_note(request.user, incident.client),
+        "may_note": may_change(request.user, incident, incidents.NOTE_RULE),
         "note_form": forms_.get("note_form") or NoteForm(),
         "cause_form": forms_.get("cause_form") or CauseForm(initial=cause_initial),
         "emergency_form": forms_.get("emergency_form") or EmergencyForm(),
@@ -262,8 +252,7 @@ def _staff_post(request: HttpRequest, pk: int) -> Incident | None:
     incident = visible_incident(request, pk)
     if request.method != "POST":
         return None
-    if not is_staff(request.user, incident.client):
-        raise PermissionDenied
+    require_change(request.user, incident)
     return incident
 
 
@@ -273,11 +262,10 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     if incident is None:
         return redirect("incident_detail", pk)
     try:
-        incidents.acknowledge(incident, request.user)
+        incidents.acknowledge(incident, request.user, request=request)
     except IncidentError as exc:
         messages.error(request, str(exc))
     else:
-        audit.record("incident.acknowledge", incident, request=request)
         messages.success(request, _("Incident acknowledged."))
     return redirect("incident_detail", incident.pk)
 
@@ -287,17 +275,15 @@ def incident_note(request: HttpRequest, pk: int) -> HttpResponse:
     incident = visible_incident(request, pk)
     if request.method != "POST":
         return redirect("incident_detail", pk)
-    if not may_note(request.user, incident.client):
-        raise PermissionDenied
+    require_change(request.user, incident, incidents.NOTE_RULE)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _redisplay(request, incident, note_form=form)
     try:
-        incidents.add_note(incident, request.user, form.cleaned_data["text"])
+        incidents.add_note(incident, request.user, form.cleaned_data["text"], request=request)
     except IncidentError as exc:
-        form.add_error("text", str(exc))
+        form.add_error(None, exc)
         return _redisplay(request, incident, note_form=form)
-    audit.record("incident.note", incident, request=request)
     messages.success(request, _("Note added."))
     return redirect("incident_detail", incident.pk)
 
@@ -311,22 +297,20 @@ def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _redisplay(request, incident, cause_form=form)
     data = form.cleaned_data
-    before = incident.cause
     try:
-        if data["cause"] != incident.cause or data["cause_detail"] != incident.cause_detail:
-            incidents.set_cause(incident, request.user, data["cause"], data["cause_detail"])
+        incidents.set_cause(
+            incident,
+            request.user,
+            data["cause"],
+            data["cause_detail"],
+            impact=data["impact"],
+            actions=data["actions"],
+            prevention=data["prevention"],
+            request=request,
+        )
     except IncidentError as exc:
-        form.add_error("cause", str(exc))
+        form.add_error(None, exc)
         return _redisplay(request, incident, cause_form=form)
-    incident.impact, incident.actions = data["impact"], data["actions"]
-    incident.prevention = data["prevention"]
-    incident.save(update_fields=["impact", "actions", "prevention"])
-    audit.record(
-        "incident.cause",
-        incident,
-        request=request,
-        changes={"cause": [before, incident.cause]},
-    )
     messages.success(request, _("Cause and report saved."))
     return redirect("incident_detail", incident.pk)
 
@@ -340,18 +324,16 @@ def incident_emergency(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _redisplay(request, incident, emergency_form=form)
     try:
-        event = incidents.record_emergency_measure(
-            incident, request.user, form.cleaned_data["text"], minutes=form.cleaned_data["minutes"]
+        incidents.record_emergency_measure(
+            incident,
+            request.user,
+            form.cleaned_data["text"],
+            minutes=form.cleaned_data["minutes"],
+            request=request,
         )
     except IncidentError as exc:
-        form.add_error("text", str(exc))
+        form.add_error(None, exc)
         return _redisplay(request, incident, emergency_form=form)
-    audit.record(
-        "incident.emergency_measure",
-        incident,
-        request=request,
-        changes={"minutes": event.minutes, "billable": event.billable},
-    )
     messages.success(request, _("Emergency measure recorded."))
     return redirect("incident_detail", incident.pk)
 
@@ -365,13 +347,16 @@ def incident_stop(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _redisplay(request, incident, stop_form=form)
     try:
-        event = incidents.record_emergency_stop(
-            incident, request.user, form.cleaned_data["reason"], at=form.cleaned_data["at"]
+        incidents.record_emergency_stop(
+            incident,
+            request.user,
+            form.cleaned_data["reason"],
+            at=form.cleaned_data["at"],
+            request=request,
         )
     except IncidentError as exc:
-        form.add_error("reason", str(exc))
+        form.add_error(None, exc)
         return _redisplay(request, incident, stop_form=form)
-    audit.record("incident.emergency_stop", incident, request=request, changes={"at": event.at})
     messages.success(request, _("Emergency stop recorded."))
     return redirect("incident_detail", incident.pk)
 
@@ -382,11 +367,10 @@ def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
     if incident is None:
         return redirect("incident_detail", pk)
     try:
-        incidents.close(incident, request.user)
+        incidents.close(incident, request.user, request=request)
     except IncidentError as exc:
         messages.error(request, str(exc))
     else:
-        audit.record("incident.close", incident, request=request)
         messages.success(request, _("Incident closed."))
     return redirect("incident_detail", incident.pk)
 
@@ -399,24 +383,23 @@ def incident_add(request: HttpRequest) -> HttpResponse:
     form = IncidentForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        incident = incidents.open_manual(
-            data["client"],
-            request.user,
-            data["title"],
-            started_at=data["started_at"],
-            site=data["site"],
-            server=data["server"],
-            total_outage=data["total_outage"],
-            notify=data["notify"],
-        )
-        audit.record(
-            "incident.open",
-            incident,
-            request=request,
-            changes={"title": incident.title, "notify": data["notify"]},
-        )
-        messages.success(request, _("Incident opened."))
-        return redirect("incident_detail", incident.pk)
+        try:
+            incident = incidents.open_manual(
+                data["client"],
+                request.user,
+                data["title"],
+                started_at=data["started_at"],
+                site=data["site"],
+                server=data["server"],
+                total_outage=data["total_outage"],
+                notify=data["notify"],
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Incident opened."))
+            return redirect("incident_detail", incident.pk)
     return render(request, "monitoring/incidents/form.html", {"form": form})
 
 

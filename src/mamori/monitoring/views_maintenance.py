@@ -15,7 +15,7 @@ import datetime as dt
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -26,20 +26,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core.permissions import changeable, require_change
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import MaintenanceWindow
-from mamori.vault import services as vault
 
 #: How far ahead the list of next occurrences looks.
 UPCOMING_DAYS = 90
 
 _LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
-def is_staff(user, client) -> bool:
-    return vault.may_manage(user, client)
 
 
 class WindowForm(forms.ModelForm):
@@ -75,8 +70,8 @@ class WindowForm(forms.ModelForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        clients = [c.pk for c in Client.objects.visible_to(user) if is_staff(user, c)]
-        self.fields["client"].queryset = Client.objects.filter(pk__in=clients).order_by("name")
+        clients = changeable(Client.objects.all(), user, MaintenanceWindow.change_rule)
+        self.fields["client"].queryset = clients.order_by("name")
         self.fields["client"].label = _("Client")
         self.fields["site"].queryset = (
             Site.objects.filter(client__in=clients).select_related("client").order_by("name")
@@ -158,20 +153,6 @@ def visible_window(request: HttpRequest, pk: int) -> MaintenanceWindow:
     )
 
 
-def _snapshot(window: MaintenanceWindow) -> dict:
-    return {
-        "title": window.title,
-        "client": window.client.code,
-        "site": window.site_id,
-        "server": window.server_id,
-        "starts_at": window.starts_at,
-        "ends_at": window.ends_at,
-        "recurrence": window.recurrence,
-        "repeat_until": window.repeat_until,
-        "notify_hours_before": window.notify_hours_before,
-    }
-
-
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -205,7 +186,11 @@ def maintenance_calendar(request: HttpRequest) -> HttpResponse:
         "clients": clients,
         "now": now,
         "may_add": request.user.is_provider_staff,
-        "staff_clients": {c.pk for c in clients if is_staff(request.user, c)},
+        "staff_clients": set(
+            changeable(clients, request.user, MaintenanceWindow.change_rule).values_list(
+                "pk", flat=True
+            )
+        ),
     }
     return render(request, "monitoring/maintenance/calendar.html", context)
 
@@ -220,35 +205,36 @@ def maintenance_add(request: HttpRequest) -> HttpResponse:
         initial["client"] = Client.objects.filter(code=code).values_list("pk", flat=True).first()
     form = WindowForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        window = form.save(commit=False)
-        window.created_by = request.user
-        window.save()
-        audit.record("maintenance.add", window, request=request, changes=_snapshot(window))
-        messages.success(request, _("Maintenance window added."))
-        return _to_calendar(window)
+        try:
+            window = maintenance.add_window(
+                form.save(commit=False), actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Maintenance window added."))
+            return _to_calendar(window)
     return render(request, "monitoring/maintenance/form.html", {"form": form, "window": None})
 
 
 @login_required
 def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
     window = visible_window(request, pk)
-    if not is_staff(request.user, window.client):
-        raise PermissionDenied
+    require_change(request.user, window)
     if window.cancelled_at is not None:
         messages.error(request, _("This window is cancelled and can no longer be changed."))
         return _to_calendar(window)
-    before = _snapshot(window)
     form = WindowForm(request.POST or None, instance=window, user=request.user)
     if request.method == "POST" and form.is_valid():
-        window = form.save()
-        after = _snapshot(window)
-        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-        withdrawn = maintenance.withdraw_moved(window)
-        if withdrawn:
-            changes["withdrawn_notices"] = withdrawn
-        audit.record("maintenance.edit", window, request=request, changes=changes)
-        messages.success(request, _("Maintenance window saved."))
-        return _to_calendar(window)
+        try:
+            window = maintenance.edit_window(
+                form.save(commit=False), actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Maintenance window saved."))
+            return _to_calendar(window)
     return render(request, "monitoring/maintenance/form.html", {"form": form, "window": window})
 
 
@@ -256,13 +242,9 @@ def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     window = visible_window(request, pk)
-    if not is_staff(request.user, window.client):
-        raise PermissionDenied
-    if window.cancelled_at is not None:
+    if maintenance.cancel_window(window, actor=request.user, request=request) is None:
         messages.info(request, _("This window was already cancelled."))
         return _to_calendar(window)
-    queued = maintenance.cancel(window)
-    audit.record("maintenance.cancel", window, request=request, changes={"notices": queued})
     messages.success(request, _("Maintenance window cancelled."))
     return _to_calendar(window)
 

@@ -27,19 +27,17 @@ from django.utils.translation import gettext_lazy
 
 from mamori.clients.models import Client
 from mamori.core import audit
-from mamori.core.models import ALL_CLIENT_ROLES
+from mamori.core.permissions import Rule, changes_every_client
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import sla
 from mamori.monitoring.models import SlaCredit, SlaPolicy
 
 
-def may_manage_sla(user) -> bool:
-    """Provider administrators and operators: they see every client."""
-    return user.is_active and (user.is_superuser or user.role in ALL_CLIENT_ROLES)
-
-
 def require_manager(request: HttpRequest) -> None:
-    if not may_manage_sla(request.user):
+    """SLA credits are money on the client's invoice and policies are provider-wide: computed,
+    finalized and edited by staff who may change every client's records (the provider's
+    administrators and operators), not by subcontractors."""
+    if not changes_every_client(request.user, Rule.STAFF):
         raise PermissionDenied
 
 
@@ -95,7 +93,7 @@ def sla_table(request: HttpRequest) -> HttpResponse:
         "clients": clients,
         "chosen": chosen,
         "code": code,
-        "may_manage": may_manage_sla(request.user),
+        "may_manage": changes_every_client(request.user, Rule.STAFF),
     }
     return render(request, "monitoring/sla/table.html", context)
 

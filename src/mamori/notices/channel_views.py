@@ -1,7 +1,7 @@
 """A contact's chat channels (NOT-03): list, add, remove, send a test message.
 
 Provider staff who see the client and the client's own administrators manage them
-(:func:`services.may_manage_channels`); whoever sees the client sees the channel labels. The
+(``may_change`` of a ``ContactChannel``); whoever sees the client sees the channel labels. The
 URL or token is write-only: it goes to the vault and is never shown again.
 """
 
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Contact, NoticeTopic
 from mamori.core import outbound
+from mamori.core.permissions import may_change
 from mamori.notices import channels, services
 from mamori.notices.models import CHAT_CHANNELS, Channel, ContactChannel, Notice, NoticeKind
 
@@ -110,7 +111,7 @@ def _channel(request: HttpRequest, pk: int) -> ContactChannel:
     channel = get_object_or_404(
         ContactChannel.objects.visible_to(request.user).select_related("contact", "client"), pk=pk
     )
-    if not services.may_manage_channels(request.user, channel.client):
+    if not may_change(request.user, channel):
         raise PermissionDenied
     return channel
 
@@ -130,7 +131,7 @@ def channel_list(request: HttpRequest, pk: int) -> HttpResponse:
         "client": contact.client,
         "channels": contact_channels,
         "tests": tests,
-        "may_manage": services.may_manage_channels(request.user, contact.client),
+        "may_manage": may_change(request.user, contact.client, ContactChannel.change_rule),
     }
     return render(request, "notices/channel_list.html", context)
 
@@ -138,7 +139,7 @@ def channel_list(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
     contact = _contact(request, pk)
-    if not services.may_manage_channels(request.user, contact.client):
+    if not may_change(request.user, contact.client, ContactChannel.change_rule):
         raise PermissionDenied
     form = ContactChannelForm(
         request.POST or None, initial={"topics": list(contact.notify)}, user=request.user

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import validate_topics
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -172,6 +173,8 @@ class ContactChannel(models.Model):
     The webhook URL or API token is a vault secret of the client (``secret``): it is never
     stored in plain text, shown or logged. A Chatwork room id is not secret (``room_id``).
     """
+
+    change_rule = Rule.EDITOR
 
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="contact_channels"

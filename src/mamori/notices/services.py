@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client, Contact
 from mamori.core import audit, outbound
 from mamori.core.models import ALL_CLIENT_ROLES, Role, User
+from mamori.core.permissions import may_change
 from mamori.notices import channels
 from mamori.notices.models import (
     Channel,
@@ -47,7 +48,7 @@ from mamori.notices.models import (
     RecipientKind,
 )
 from mamori.vault import services as vault
-from mamori.vault.models import SecretKind
+from mamori.vault.models import Secret, SecretKind
 
 log = logging.getLogger(__name__)
 
@@ -493,15 +494,6 @@ def recipients_for(client: Client, topic: str, *, operators: bool = True) -> Seq
 # A contact's chat channels (NOT-03) ------------------------------------------------------------
 
 
-def may_manage_channels(user: User, client: Client) -> bool:
-    """Provider staff who see ``client``, and the client's own administrators."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.role == Role.CLIENT_ADMIN:
-        return user.client_id == client.pk
-    return vault.may_manage(user, client)
-
-
 def add_contact_channel(
     contact: Contact,
     *,
@@ -516,12 +508,12 @@ def add_contact_channel(
 ) -> ContactChannel:
     """Add a chat channel to ``contact``; its URL or token goes to the vault as an API token.
 
-    Raises PermissionDenied unless :func:`may_manage_channels`, and, for
+    Raises PermissionDenied unless ``may_change`` (a ``ContactChannel``'s rule), and, for
     ``allow_private_address``, :func:`outbound.may_allow_private_address`. The caller
     validated the URL (:func:`channels.refused_kind` for its address).
     """
     client = contact.client
-    if not may_manage_channels(actor, client):
+    if not may_change(actor, client, ContactChannel.change_rule):
         raise PermissionDenied
     if outbound.allowance_problem(actor, False, allow_private_address):
         raise PermissionDenied
@@ -532,7 +524,7 @@ def add_contact_channel(
             name=f"{Channel(kind).label}: {contact.name} ({label})"[:200],
             value=secret,
             # Client administrators add channels without managing the vault: Mamori stores it.
-            actor=actor if vault.may_manage(actor, client) else None,
+            actor=actor if may_change(actor, client, Secret.change_rule) else None,
             request=request,
             notes=str(_("Chat channel of a contact (notices).")),
         )
@@ -560,7 +552,7 @@ def remove_contact_channel(
     channel: ContactChannel, *, actor: User, request: HttpRequest | None = None
 ) -> None:
     """Remove a contact's channel and destroy its secret. Raises PermissionDenied."""
-    if not may_manage_channels(actor, channel.client):
+    if not may_change(actor, channel):
         raise PermissionDenied
     secret = channel.secret
     with transaction.atomic():
@@ -581,7 +573,7 @@ def send_test_message(
 ) -> Notice:
     """Put a test message for ``channel`` in the outbox and send it now; returns the notice
     with its outcome (sent, or the error and a retry time). Raises PermissionDenied."""
-    if not may_manage_channels(actor, channel.client):
+    if not may_change(actor, channel):
         raise PermissionDenied
     result = enqueue(
         NoticeKind.CHANNEL_TEST,

@@ -16,6 +16,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
 
 
@@ -41,6 +42,8 @@ def new_key_ref() -> str:
 class Secret(models.Model):
     """A credential or key held for a client. ``sealed_value`` is never shown or logged; only
     :mod:`mamori.vault.services` reads it."""
+
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey(
         "clients.Client",

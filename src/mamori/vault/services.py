@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from mamori.clients.models import Client
 from mamori.core import audit, text
 from mamori.core.models import User
-from mamori.core.scoping import visible_client_ids
+from mamori.core.permissions import may_change
 from mamori.vault import crypto, keys
 from mamori.vault.models import DataKey, DestructionRecord, Secret, SecretKind, new_key_ref
 from mamori.vault.router import KEYSTORE
@@ -60,21 +60,10 @@ class SecretUnavailable(VaultError):
 # Who may do what ------------------------------------------------------------------------------
 
 
-def may_manage(user: User | None, client: Client) -> bool:
-    """Whether ``user`` may add, edit, change the value of, and destroy ``client``'s secrets."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    if not user.is_provider_staff:
-        return False
-    ids = visible_client_ids(user)
-    return ids is None or ids.filter(pk=client.pk).exists()
-
-
 def may_reveal(user: User | None, secret: Secret) -> bool:
-    """Whether ``user`` may read the value of ``secret``: provider staff assigned to its client."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_provider_staff and user.assigned_clients.filter(pk=secret.client_id).exists()
+    """Whether ``user`` may read the value of ``secret`` (VLT-02): of those who may change the
+    client's secrets (:func:`mamori.core.permissions.may_change`), only staff assigned to it."""
+    return may_change(user, secret) and user.assigned_clients.filter(pk=secret.client_id).exists()
 
 
 # Keystore and sealing -------------------------------------------------------------------------
@@ -218,7 +207,7 @@ def store_secret(
     for an empty or too large value or invalid metadata, :class:`keys.KeyringError` without a
     master key.
     """
-    if actor is not None and not may_manage(actor, client):
+    if actor is not None and not may_change(actor, client, Secret.change_rule):
         raise PermissionDenied
     unknown = set(metadata) - set(METADATA_FIELDS)
     if unknown:
@@ -245,7 +234,7 @@ def update_secret(
 ) -> dict[str, list[Any]]:
     """Change a secret's metadata (``kind``, ``name`` and :data:`METADATA_FIELDS`), not its
     value; returns the audited changes. Raises PermissionDenied / ValidationError."""
-    if actor is not None and not may_manage(actor, secret.client):
+    if actor is not None and not may_change(actor, secret):
         raise PermissionDenied
     if secret.destroyed_at is not None:
         raise SecretDestroyed(f"secret {secret.pk} was destroyed")
@@ -272,7 +261,7 @@ def change_secret_value(
 
     Raises PermissionDenied, ValidationError, :class:`SecretDestroyed`.
     """
-    if actor is not None and not may_manage(actor, secret.client):
+    if actor is not None and not may_change(actor, secret):
         raise PermissionDenied
     if secret.destroyed_at is not None:
         raise SecretDestroyed(f"secret {secret.pk} was destroyed")
@@ -341,7 +330,7 @@ def destroy_secret(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the secret is destroyed.")})
-    if actor is not None and not may_manage(actor, secret.client):
+    if actor is not None and not may_change(actor, secret):
         raise PermissionDenied
     with transaction.atomic():
         locked = Secret.objects.select_for_update().select_related("client").get(pk=secret.pk)

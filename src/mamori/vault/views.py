@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from mamori.clients.models import Client
 from mamori.core.htmx import wants_partial
 from mamori.core.models import AuditEvent
+from mamori.core.permissions import changeable, may_change
 from mamori.vault import keys, services
 from mamori.vault.forms import DestroyForm, RevealForm, SecretFilterForm, SecretForm
 from mamori.vault.models import Secret
@@ -38,11 +39,6 @@ def visible_secret(request: HttpRequest, pk: int) -> Secret:
         ),
         pk=pk,
     )
-
-
-def require_manage(request: HttpRequest, client: Client) -> None:
-    if not services.may_manage(request.user, client):
-        raise PermissionDenied
 
 
 def history(secret: Secret):
@@ -77,7 +73,7 @@ def vault_list(request: HttpRequest) -> HttpResponse:
         secrets = secrets.live()
     secrets = secrets.order_by("client__code", "kind", "name", "pk")
     page = Paginator(secrets, PAGE_SIZE).get_page(request.GET.get("page"))
-    manageable = [c for c in Client.objects.visible_to(user) if services.may_manage(user, c)]
+    manageable = changeable(Client.objects.visible_to(user), user, Secret.change_rule)
     context = {"form": form, "page": page, "manageable_clients": manageable}
     template = "vault/_list_results.html" if wants_partial(request) else "vault/list.html"
     return render(request, template, context)
@@ -90,7 +86,7 @@ def secret_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "secret": secret,
         "may_reveal": services.may_reveal(request.user, secret) and not secret.is_destroyed,
-        "may_manage": services.may_manage(request.user, secret.client),
+        "may_manage": may_change(request.user, secret),
         "reveal_form": RevealForm(),
         "history": history(secret),
         "records": secret.destruction_records.all(),
@@ -127,7 +123,7 @@ def secret_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     if wants_partial(request):
         return render(request, "vault/_reveal.html", context)
     context.update(
-        may_manage=services.may_manage(request.user, secret),
+        may_manage=may_change(request.user, secret),
         history=history(secret),
         records=secret.destruction_records.all(),
     )
@@ -137,7 +133,8 @@ def secret_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def secret_add(request: HttpRequest, code: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.visible_to(request.user), code=code)
-    require_manage(request, client)
+    if not may_change(request.user, client, Secret.change_rule):
+        raise PermissionDenied
     form = SecretForm(request.POST or None, client=client, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -161,7 +158,8 @@ def secret_add(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def secret_edit(request: HttpRequest, pk: int) -> HttpResponse:
     secret = visible_secret(request, pk)
-    require_manage(request, secret.client)
+    if not may_change(request.user, secret):
+        raise PermissionDenied
     if secret.is_destroyed:
         raise Http404
     form = SecretForm(
@@ -190,7 +188,8 @@ def secret_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def secret_destroy(request: HttpRequest, pk: int) -> HttpResponse:
     secret = visible_secret(request, pk)
-    require_manage(request, secret.client)
+    if not may_change(request.user, secret):
+        raise PermissionDenied
     if secret.is_destroyed:
         messages.info(request, _("This secret has already been destroyed."))
         return redirect(secret)

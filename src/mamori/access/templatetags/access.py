@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from mamori.access import services
 from mamori.access.models import OFFICERS_REQUIRED, InformationOfficer
-from mamori.clients.models import Client
+from mamori.clients.models import Client, Contact
 from mamori.core.models import User
+from mamori.core.permissions import may_change
 
 register = template.Library()
 
@@ -28,7 +29,7 @@ def client_officers(user: User, client: Client) -> ClientOfficers:
     """The client's officers, whether fewer than two are named, and the links ``user`` may use
     (empty when they may not). The caller has already checked that ``user`` may see ``client``."""
     officers = services.officers_of(client)
-    may_people = services.may_manage_contacts(user, client)
+    may_people = may_change(user, client, Contact.change_rule)
     return ClientOfficers(
         officers=officers,
         missing=len(officers) < OFFICERS_REQUIRED,

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client
 from mamori.core.models import ALL_CLIENT_ROLES, User
+from mamori.core.permissions import may_change
 from mamori.inventory.services import (  # noqa: F401 (write_problem: imported from here too)
     Refused,
     jsonable,
@@ -44,7 +45,6 @@ from mamori.inventory.transfer.schema import (
 )
 from mamori.monitoring import maintenance
 from mamori.vault.models import Secret
-from mamori.vault.services import may_manage
 
 # What else a change of a record sets off, as on its pages: a maintenance window moved or
 # shortened withdraws the occurrences already announced that no longer happen then.
@@ -258,7 +258,9 @@ class Importer:
         if spec.refers_to != "secrets" or self.actor is None:
             return True
         current = getattr(existing, f"{spec.model_attr}_id", None) if existing else None
-        if current == getattr(target, "pk", None) or may_manage(self.actor, records.client):
+        if current == getattr(target, "pk", None) or may_change(
+            self.actor, records.client, Secret.change_rule
+        ):
             return True
         self.report.add_error(
             entry.line_of(spec.name),

@@ -1,0 +1,153 @@
+"""The writes of uptime checks (MON-01): add, change, pause or resume, delete.
+
+One function per write, called by the check pages, the API (and the import): each asks
+:func:`mamori.core.permissions.may_change` (a check's rule is ``STAFF``: provider staff who see
+the client), validates the check with the model's rules, and writes the check and its audit
+record in one transaction. ``actor`` None is Mamori itself.
+
+Refusals are ``PermissionDenied`` (403 on a page and in the API); invalid input is a
+``ValidationError`` by field, where a problem of the kind's settings is named
+``settings.<setting>`` (``settings.port``) so that the page puts it on the kind's field and the
+API answers it at ``["body", "payload", "settings", "port"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from mamori.clients.models import Client
+from mamori.core import audit
+from mamori.core.models import User
+from mamori.core.permissions import require_change
+from mamori.monitoring.models import Check
+
+#: The fields a caller sets (site and server are records of the check's client).
+FIELDS = (
+    "site",
+    "server",
+    "name",
+    "kind",
+    "settings",
+    "interval_seconds",
+    "timeout_seconds",
+    "failures_to_confirm",
+    "recoveries_to_confirm",
+    "enabled",
+)
+
+
+def _validate(check: Check) -> None:
+    """The model's rules; a settings problem (``port: ...``) named ``settings.port``."""
+    try:
+        check.full_clean()
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                name, sep, text = message.partition(": ")
+                if field == "settings" and sep:
+                    errors.setdefault(f"settings.{name}", []).append(text)
+                else:
+                    errors.setdefault(field, []).append(message)
+        raise ValidationError(errors) from None
+
+
+def _shown(value: Any) -> Any:
+    return str(value) if hasattr(value, "pk") else value
+
+
+def _created(check: Check) -> dict:
+    return {"name": check.name, "kind": check.kind, "settings": check.settings}
+
+
+def create_check(
+    client: Client,
+    *,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    **fields: Any,
+) -> Check:
+    """Add a check of ``client`` with ``fields`` (see :data:`FIELDS`); it runs at once."""
+    if actor is not None:
+        require_change(actor, client, Check.change_rule)
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"not fields of a check: {sorted(unknown)}")
+    check = Check(client=client, next_run_at=timezone.now(), **fields)
+    _validate(check)
+    with transaction.atomic():
+        check.save()
+        audit.record("check.create", check, actor=actor, request=request, changes=_created(check))
+    return check
+
+
+def update_check(
+    check: Check,
+    *,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    **fields: Any,
+) -> Check:
+    """Change the ``fields`` given (see :data:`FIELDS`, and ``client``), or save what the caller
+    set on ``check`` already (a page's form); the audit record has what changed."""
+    unknown = set(fields) - set(FIELDS) - {"client"}
+    if unknown:
+        raise TypeError(f"not fields of a check: {sorted(unknown)}")
+    before = Check.objects.select_related("client").get(pk=check.pk)
+    for name, value in fields.items():
+        setattr(check, name, value)
+    if actor is not None:
+        # Moved to another client (the page's form): both must be the actor's to change.
+        require_change(actor, before)
+        require_change(actor, check)
+    changes = {
+        name: [_shown(getattr(before, name)), _shown(getattr(check, name))]
+        for name in ("client", *FIELDS)
+        if getattr(before, name) != getattr(check, name)
+    }
+    if check.enabled and not before.enabled:
+        check.next_run_at = timezone.now()
+    _validate(check)
+    with transaction.atomic():
+        check.save()
+        audit.record("check.update", check, actor=actor, request=request, changes=changes)
+    return check
+
+
+def set_enabled(
+    check: Check, enabled: bool, *, actor: User | None, request: HttpRequest | None = None
+) -> Check:
+    """Pause (``enabled`` false) or resume the check; a resumed check runs at once."""
+    if actor is not None:
+        require_change(actor, check)
+    with transaction.atomic():
+        check = Check.objects.select_for_update().get(pk=check.pk)
+        was = check.enabled
+        check.enabled = enabled
+        fields = ["enabled"]
+        if enabled and not was:
+            check.next_run_at = timezone.now()
+            fields.append("next_run_at")
+        check.save(update_fields=fields)
+        audit.record(
+            "check.resume" if enabled else "check.pause",
+            check,
+            actor=actor,
+            request=request,
+            changes={"enabled": [was, enabled]},
+        )
+    return check
+
+
+def delete_check(check: Check, *, actor: User | None, request: HttpRequest | None = None) -> None:
+    """Delete the check with its samples and roll-ups; its incidents stay."""
+    if actor is not None:
+        require_change(actor, check)
+    with transaction.atomic():
+        audit.record("check.delete", check, actor=actor, request=request, changes=_created(check))
+        check.delete()
