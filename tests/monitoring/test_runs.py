@@ -243,7 +243,9 @@ def test_the_list_says_so_when_there_are_no_checks(db):
     from io import StringIO
 
     from django.core.management import call_command
+    from django.utils import translation
 
     out = StringIO()
-    call_command("checks", "list", stdout=out)
+    with translation.override("en"):
+        call_command("checks", "list", stdout=out)
     assert out.getvalue().strip() == "No checks."

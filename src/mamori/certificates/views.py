@@ -22,6 +22,7 @@ from mamori.clients.models import Client
 from mamori.core import dashboard
 from mamori.core.htmx import wants_partial
 from mamori.inventory.forms import problem_choices
+from mamori.lifecycle.renewal import revocation_of
 from mamori.notices.models import Notice
 
 PAGE_SIZE = 50
@@ -196,6 +197,7 @@ def certificate_detail(request: HttpRequest, fingerprint: str) -> HttpResponse:
         "clients": clients,
         "contracts": contract_list,
         "events": events,
+        "revocation": revocation_of(cert.pk),
         "notices": Notice.objects.visible_to(user)
         .filter(certificate=cert)
         .select_related("client", "contact")[:HISTORY_LIMIT],

@@ -11,7 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mamori.lifecycle.models import (
     Approval,
@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.django_db(databases=["default", "keystore"]), pytest.m
 
 def run(*args: str) -> str:
     out = StringIO()
-    call_command("cert", *args, stdout=out, stderr=StringIO())
+    with translation.override("en"):  # the run's language; these tests read English
+        call_command("cert", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
