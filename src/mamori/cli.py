@@ -284,11 +284,11 @@ def _asks_for_help(args: list[str]) -> bool:
 
 
 def _plain_migrate(args: list[str]) -> bool:
-    """``mamori migrate`` with options only (no app, no ``--database``, no help)."""
-    rest = args[1:]
-    return not _asks_for_help(rest) and not any(
-        a == "--database" or a.startswith("--database=") or not a.startswith("-") for a in rest
-    )
+    """``mamori migrate`` of the main database, all apps (not one app, not ``--database``)."""
+    from django.core.management.commands.migrate import Command as Migrate
+
+    options = Migrate().create_parser("mamori", "migrate").parse_args(args[1:])
+    return options.app_label is None and options.database == "default"
 
 
 def _one_line(error: BaseException) -> str:
