@@ -4,12 +4,13 @@ was, and the first command that needs the vault finds it set up, as after ``mamo
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.vault.process import env_for
 
 IMPORT = """\
 clients:
@@ -26,15 +27,7 @@ clients:
 
 
 def mamori(data: Path, *args: str, language: str = "en") -> subprocess.CompletedProcess:
-    env = {**os.environ, "MAMORI_DATA_DIR": str(data), "MAMORI_LANGUAGE": language}
-    for name in (
-        "MAMORI_DATABASE_URL",
-        "MAMORI_KEYSTORE_URL",
-        "MAMORI_MASTER_KEY",
-        "MAMORI_MASTER_KEY_FILE",
-        "DJANGO_SETTINGS_MODULE",
-    ):
-        env.pop(name, None)
+    env = {**env_for(data), "MAMORI_LANGUAGE": language}
     return subprocess.run(
         [sys.executable, "-m", "mamori", *args],
         env=env,
