@@ -4,7 +4,8 @@ Where it comes from, first match wins:
 
 1. ``MAMORI_MASTER_KEY``: one or more base64 keys separated by commas or white space;
 2. the file named by ``MAMORI_MASTER_KEY_FILE``;
-3. ``$MAMORI_DATA_DIR/master_key``, which ``mamori serve`` creates on first run (mode 0600).
+3. ``$MAMORI_DATA_DIR/master_key``, which ``mamori serve`` or the first ``mamori`` command on
+   the data creates (mode 0600, :func:`ensure_keyring`).
 
 A keyring file holds one base64-encoded 32-byte key per line (``#`` starts a comment). The
 first key is the *active* one and wraps new data keys; the others only unwrap, while
