@@ -111,7 +111,11 @@ VARIABLES: dict[str, Variable] = {
             "",
             "PEM file of extra trust anchors (private CAs) used when verifying endpoints.",
         ),
-        Variable("LANGUAGE", "ja", "Default language of the UI and of notices: ja or en."),
+        Variable(
+            "LANGUAGE",
+            "ja",
+            "Default language of the UI, of notices and of the command line: ja or en.",
+        ),
         Variable("TIME_ZONE", "Asia/Tokyo", "Time zone for dates shown and in notices."),
         Variable(
             "CHECK_INTERVAL",
@@ -125,7 +129,8 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable(
             "MASTER_KEY",
-            "(generated into $MAMORI_DATA_DIR/master_key by `mamori serve`)",
+            "(generated into $MAMORI_DATA_DIR/master_key by `mamori serve` or the first command on "
+            "the data)",
             "Vault master key (base64, 32 bytes) that wraps every secret's data key. Keep it "
             "outside the database and its backups; use MAMORI_MASTER_KEY_FILE.",
         ),

@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mamori.core.models import ApiToken, AuditEvent
 from mamori.core.tokens import authenticate_token
@@ -15,7 +15,8 @@ from mamori.core.tokens import authenticate_token
 
 def run(*args: str) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
-    call_command("token", *args, stdout=out, stderr=err)
+    with translation.override("en"):  # the run's language; these tests read English
+        call_command("token", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 

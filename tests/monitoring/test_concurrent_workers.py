@@ -89,6 +89,6 @@ def test_three_workers_at_once_run_each_check_exactly_once(tmp_path, slow_server
     assert sorted(n for (n,) in per_check) == [1] * CHECKS
     assert leases == (0,)
 
-    listing = mamori(env, "checks", "list", "--client", "sample")
+    listing = mamori({**env, "MAMORI_LANGUAGE": "en"}, "checks", "list", "--client", "sample")
     output, _ = listing.communicate(timeout=60)
-    assert listing.returncode == 0 and output.count(" up ") == CHECKS, output
+    assert listing.returncode == 0 and output.count(" Up ") == CHECKS, output

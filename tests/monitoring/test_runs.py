@@ -243,7 +243,31 @@ def test_the_list_says_so_when_there_are_no_checks(db):
     from io import StringIO
 
     from django.core.management import call_command
+    from django.utils import translation
 
     out = StringIO()
-    call_command("checks", "list", stdout=out)
+    with translation.override("en"):
+        call_command("checks", "list", stdout=out)
     assert out.getvalue().strip() == "No checks."
+
+
+@pytest.mark.req("MON-01")
+def test_the_list_has_a_header_and_columns_aligned_with_japanese_names(acme, make_check):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import translation
+
+    from mamori.core.tables import display_width
+
+    make_check(acme, "tcp", {"host": "db.acme.example", "port": 5432}, name="データベース")
+    make_check(acme, "tcp", {"host": "www.acme.example", "port": 443}, name="www")
+    out = StringIO()
+    with translation.override("en"):
+        call_command("checks", "list", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["ID", "CLIENT", "KIND", "STATE", "EVERY", "NAME", "LAST"]
+    # Each name starts in the same terminal column as the header's NAME.
+    column = display_width(lines[0][: lines[0].index("NAME")])
+    for line, name in zip(lines[1:], ["www", "データベース"], strict=True):
+        assert display_width(line[: line.index(name)]) == column, lines

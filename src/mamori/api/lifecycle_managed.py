@@ -58,8 +58,8 @@ class ManagedOut(Schema):
     enabled: bool
     state: str = Field(
         ...,
-        description="valid, due, approval, declined, hold, ordering, failed, overdue, none "
-        "(not issued yet) or disabled.",
+        description="valid, due, approval, declined, hold, ordering, revoked, failed, overdue, "
+        "none (not issued yet) or disabled.",
     )
     certificate: str | None = Field(None, description="SHA-256 fingerprint of the current one.")
     not_after: datetime | None

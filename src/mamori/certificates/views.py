@@ -196,6 +196,8 @@ def certificate_detail(request: HttpRequest, fingerprint: str) -> HttpResponse:
         "clients": clients,
         "contracts": contract_list,
         "events": events,
+        # Recorded by the lifecycle (lifecycle.Revocation), read through its reverse relation.
+        "revocation": cert.revocations.in_force().first(),
         "notices": Notice.objects.visible_to(user)
         .filter(certificate=cert)
         .select_related("client", "contact")[:HISTORY_LIMIT],

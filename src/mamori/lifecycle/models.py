@@ -862,6 +862,12 @@ class RevocationState(models.TextChoices):
 class RevocationQuerySet(ClientScopedQuerySet):
     client_lookup = "client"
 
+    def in_force(self, *, done: bool = False) -> RevocationQuerySet:
+        """Revocations revoked or under way (only revoked ones with ``done``)."""
+        if done:
+            return self.filter(state=RevocationState.DONE)
+        return self.filter(state__in=[RevocationState.DONE, RevocationState.PENDING])
+
 
 class Revocation(models.Model):
     """Revoking a certificate (CERT-10): reason, who asked and when (003 §11.7)."""
@@ -917,6 +923,34 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.certificate}: {self.get_reason_display()}"
+
+    def summary(self) -> str:
+        """What happened to the certificate and what happens next, in one sentence (the
+        status on the command line, the certificate's pages)."""
+        from django.utils.translation import gettext
+
+        when = timezone.localtime(self.done_at or self.created_at).strftime("%Y-%m-%d")
+        values = {"date": when, "reason": self.get_reason_display()}
+        if self.state == RevocationState.DONE:
+            text = gettext("Revoked on %(date)s (%(reason)s).") % values
+        elif self.state == RevocationState.PENDING:
+            text = (
+                gettext(
+                    "Revocation recorded on %(date)s (%(reason)s), not yet confirmed by the CA."
+                )
+                % values
+            )
+        else:
+            text = gettext("The revocation asked for on %(date)s failed: %(error)s") % {
+                **values,
+                "error": self.error or "-",
+            }
+            return text
+        if self.reissue:
+            text += " " + gettext("A re-issue was ordered.")
+        else:
+            text += " " + gettext("No re-issue ordered.")
+        return text + " " + gettext("Endpoints still serving it are reported.")
 
 
 class RevocationStatusValue(models.TextChoices):

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from mamori.clients.models import NoticeTopic
 from mamori.core import audit
@@ -41,6 +41,7 @@ from mamori.lifecycle.models import (
     OrderPurpose,
     OrderState,
     RenewalInstruction,
+    Revocation,
 )
 from mamori.notices import services as notices
 from mamori.notices.models import Notice, NoticeKind, RecipientKind
@@ -647,8 +648,30 @@ def renew_now(managed: ManagedCertificate, *, actor: User | None = None, request
 
 @dataclass(frozen=True)
 class Status:
-    code: str  # valid, due, approval, hold, ordering, failed, overdue, declined, none, disabled
+    code: str  # valid, due, approval, hold, ordering, revoked, failed, overdue, declined, none,
+    # disabled
     level: str  # ok, warn, problem, muted (the pill class)
+
+
+# What each state is called on the pages and the command line.
+STATE_LABELS = {
+    "valid": gettext_lazy("valid"),
+    "due": gettext_lazy("renewal due"),
+    "approval": gettext_lazy("awaiting approval"),
+    "declined": gettext_lazy("renewal declined"),
+    "hold": gettext_lazy("on hold"),
+    "ordering": gettext_lazy("ordering"),
+    "revoked": gettext_lazy("revoked"),
+    "failed": gettext_lazy("failed"),
+    "overdue": gettext_lazy("overdue"),
+    "none": gettext_lazy("not issued yet"),
+    "disabled": gettext_lazy("not renewed automatically"),
+}
+
+
+def revocation_of(certificate_id: int, *, done: bool = False) -> Revocation | None:
+    """The certificate's revocation, revoked or under way (only a revoked one with ``done``)."""
+    return Revocation.objects.filter(certificate_id=certificate_id).in_force(done=done).first()
 
 
 def status_of(managed: ManagedCertificate, now: datetime | None = None) -> Status:
@@ -662,6 +685,8 @@ def status_of(managed: ManagedCertificate, now: datetime | None = None) -> Statu
         return Status("hold", "warn")
     if orders.open_order(managed) is not None:
         return Status("ordering", "unknown")
+    if managed.certificate_id and revocation_of(managed.certificate_id, done=True):
+        return Status("revoked", "problem")
     if managed.certificate_id and current_approval(managed, ApprovalState.REQUESTED):
         return Status("approval", "warn")
     if not managed.enabled:

@@ -44,18 +44,7 @@ from mamori.lifecycle.models import (
 from mamori.notices.models import Notice
 from mamori.vault.models import Secret
 
-STATE_LABELS = {
-    "valid": gettext_lazy("valid"),
-    "due": gettext_lazy("renewal due"),
-    "approval": gettext_lazy("awaiting approval"),
-    "declined": gettext_lazy("renewal declined"),
-    "hold": gettext_lazy("on hold"),
-    "ordering": gettext_lazy("ordering"),
-    "failed": gettext_lazy("failed"),
-    "overdue": gettext_lazy("overdue"),
-    "none": gettext_lazy("not issued yet"),
-    "disabled": gettext_lazy("not renewed automatically"),
-}
+STATE_LABELS = renewal.STATE_LABELS
 HOLD_CHOICES = [(a.value, a.label) for a in Awaiting if a in renewal.HOLD_REASONS]
 RECORD_CHANNELS = [(c.value, c.label) for c in ApprovalChannel if c in approvals.RECORDED_CHANNELS]
 
@@ -137,6 +126,7 @@ def managed_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "instruction_label": RenewalInstruction(managed.effective_instruction()).label,
         "instruction_from": _instruction_source(managed),
         "overdue": managed.certificate_id is not None and renewal.is_overdue(managed, now),
+        "revocation": managed.certificate_id and renewal.revocation_of(managed.certificate_id),
         "overdue_at": renewal.overdue_at(managed),
         "on_hold": renewal.is_on_hold(managed),
         "orders": order_list,

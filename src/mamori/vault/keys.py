@@ -4,7 +4,8 @@ Where it comes from, first match wins:
 
 1. ``MAMORI_MASTER_KEY``: one or more base64 keys separated by commas or white space;
 2. the file named by ``MAMORI_MASTER_KEY_FILE``;
-3. ``$MAMORI_DATA_DIR/master_key``, which ``mamori serve`` creates on first run (mode 0600).
+3. ``$MAMORI_DATA_DIR/master_key``, which ``mamori serve`` or the first ``mamori`` command on
+   the data creates (mode 0600, :func:`ensure_keyring`).
 
 A keyring file holds one base64-encoded 32-byte key per line (``#`` starts a comment). The
 first key is the *active* one and wraps new data keys; the others only unwrap, while
@@ -207,3 +208,32 @@ def write_keyring_file(path: Path, keys: list[MasterKey]) -> None:
     if not keys:
         raise KeyringError("refusing to write an empty keyring")
     _write_private(path, render(keys), exclusive=False)
+
+
+def ensure_keyring() -> Path | None:
+    """What every start of Mamori does for the vault (``mamori serve`` and, before a command
+    that works on the data, ``mamori``): keep a SQLite keystore readable by its owner only, and
+    create the master keyring file on first need (mode 0600) unless the keys are configured
+    otherwise. Returns the file's path if it was created now, so that the caller can say so."""
+    from django.db import connections
+
+    keystore = connections["keystore"].settings_dict
+    if keystore["ENGINE"].endswith("sqlite3"):
+        # The keystore holds wrapped keys only, but nobody else needs to read it either.
+        name = Path(keystore["NAME"])
+        for file in name.parent.glob(name.name + "*"):
+            file.chmod(0o600)
+    path = keyring_file()
+    if path is not None and create_keyring_file(path):
+        return path
+    return None
+
+
+def created_notice(path: Path) -> str:
+    """The one warning shown when :func:`ensure_keyring` created the keyring file."""
+    from django.utils.translation import gettext as _
+
+    return _(
+        "Created the vault master key in %(path)s (mode 0600). Back it up apart from the "
+        "database: without it no stored secret can be read."
+    ) % {"path": path}

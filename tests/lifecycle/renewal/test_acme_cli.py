@@ -11,6 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from mamori.lifecycle import renewal
 from mamori.lifecycle.models import (
@@ -28,7 +29,8 @@ pytestmark = [pytest.mark.django_db(databases=["default", "keystore"])]
 
 def run(*args: str) -> str:
     out = StringIO()
-    call_command("cert", *args, stdout=out, stderr=StringIO())
+    with translation.override("en"):  # the run's language; these tests read English
+        call_command("cert", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
 
 

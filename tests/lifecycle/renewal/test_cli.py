@@ -11,7 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mamori.lifecycle.models import (
     Approval,
@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.django_db(databases=["default", "keystore"]), pytest.m
 
 def run(*args: str) -> str:
     out = StringIO()
-    call_command("cert", *args, stdout=out, stderr=StringIO())
+    with translation.override("en"):  # the run's language; these tests read English
+        call_command("cert", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
@@ -164,3 +165,40 @@ def test_deploy_without_targets_fails_clearly(make_managed):
     managed = make_managed()
     error = refused("deploy", f"acme/{managed.name}")
     assert error.returncode == 1 and "no enabled deployment target" in str(error)
+
+
+@pytest.mark.req("CERT-10")
+def test_a_revoked_certificate_says_so_in_the_status_the_list_and_the_pages(
+    make_managed, operator, client
+):
+    from django.urls import reverse
+
+    from mamori.lifecycle import revocation
+    from mamori.lifecycle.models import Revocation
+
+    managed = make_managed(age_days=10, instruction="standing")
+    label = f"acme/{managed.name}"
+    serial = managed.certificate.serial
+    out = run(
+        "revoke", label, "--reason", "superseded", "--requested-by", "佐藤様", "--no-reissue",
+    )  # fmt: skip
+    assert f"of serial {serial}: pending" in out
+    status = run("status", label)
+    # A commercial CA's: recorded, not revoked until the CA confirms it.
+    assert "not yet confirmed by the CA" in status and f"{label}: valid" in status
+
+    revocation.mark_revoked(Revocation.objects.get(), ca_reference="R-1", actor=operator)
+    status = run("status", label)
+    assert f"{label}: revoked" in status and f"serial {serial}" in status
+    assert "Revoked on" in status and "No re-issue ordered." in status
+    assert "Endpoints still serving it are reported." in status
+    listing = run("list").splitlines()
+    assert any(line.startswith(label) and " revoked " in line for line in listing), listing
+
+    client.force_login(operator)
+    page = client.get(reverse("managed_detail", args=[managed.pk])).content.decode()
+    assert 'data-state="revoked"' in page and 'id="revocation"' in page
+    page = client.get(
+        reverse("certificate_detail", args=[managed.certificate.fingerprint_sha256])
+    ).content.decode()
+    assert 'id="revocation"' in page

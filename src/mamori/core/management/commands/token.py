@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mamori.core import audit
 from mamori.core.models import ApiToken, User
+from mamori.core.tables import table
 from mamori.core.tokens import create_token
 
 
@@ -77,20 +79,27 @@ class Command(BaseCommand):
             self.stdout.write(f"{username} has no API tokens.")
             return
         now = timezone.now()
-        self.stdout.write(
-            f"{'PREFIX':<14} {'NAME':<24} {'CREATED':<17} {'EXPIRES':<17} {'LAST USED':<17} STATE"
-        )
+        rows = []
         for t in tokens:
             if t.revoked_at:
-                state = "revoked"
+                state = _("revoked")
             elif t.expires_at and t.expires_at <= now:
-                state = "expired"
+                state = _("expired")
             else:
-                state = "active"
-            self.stdout.write(
-                f"{t.prefix:<14} {t.name[:24]:<24} {_when(t.created_at):<17} "
-                f"{_when(t.expires_at):<17} {_when(t.last_used_at):<17} {state}"
+                state = _("active")
+            rows.append(
+                (
+                    t.prefix,
+                    t.name,
+                    _when(t.created_at),
+                    _when(t.expires_at),
+                    _when(t.last_used_at),
+                    state,
+                )
             )
+        header = [_("PREFIX"), _("NAME"), _("CREATED"), _("EXPIRES"), _("LAST USED"), _("STATE")]
+        for line in table(header, rows):
+            self.stdout.write(line)
 
     def revoke(self, prefix: str) -> None:
         matches = list(ApiToken.objects.active().filter(prefix=prefix).select_related("user"))

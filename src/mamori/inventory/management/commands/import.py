@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
+from mamori.core.tables import table
 from mamori.inventory.management import EXIT_INVALID, EXIT_USAGE, find_user
 from mamori.inventory.transfer import ImportReport, file_format, import_file
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def pad(text: str, width: int, *, right: bool = False) -> str:
-    fill = " " * max(0, width - display_width(text))
-    return fill + text if right else text + fill
 
 
 class Command(BaseCommand):
@@ -95,11 +86,13 @@ class Command(BaseCommand):
             (label, *(str(counts[k]) for k in ("created", "updated", "unchanged")))
             for _kind, label, counts in report.rows()
         ]
-        header = ("", _("created"), _("updated"), _("unchanged"))
-        widths = [max(display_width(row[i]) for row in [header, *rows]) for i in range(4)]
-        for row in [header, *rows]:
-            cells = [pad(row[0], widths[0])]
-            cells += [pad(cell, widths[i], right=True) for i, cell in enumerate(row[1:], start=1)]
-            self.stdout.write("  ".join(cells).rstrip())
+        header = (
+            "",
+            pgettext("import count", "created"),
+            pgettext("import count", "updated"),
+            pgettext("import count", "unchanged"),
+        )
+        for line in table(header, rows, right={1, 2, 3}):
+            self.stdout.write(line)
         if report.dry_run:
             self.stdout.write(_("Dry run: nothing was written."))

@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from mamori.certificates.models import Certificate
 from mamori.core.management import EXIT_PROBLEMS, EXIT_USAGE, find_user
+from mamori.core.tables import table
 from mamori.lifecycle import approvals, orders, renewal
 from mamori.lifecycle.models import (
     ApprovalState,
@@ -51,14 +53,16 @@ def failed(message: str) -> CommandError:
 def find_managed(label: str) -> ManagedCertificate:
     code, sep, name = label.partition("/")
     if not sep or not code or not name:
-        raise usage(f"name a managed certificate as CLIENT_CODE/NAME, not {label!r}")
+        raise usage(
+            _("name a managed certificate as CLIENT_CODE/NAME, not %(label)r") % {"label": label}
+        )
     managed = (
         ManagedCertificate.objects.select_related("client", "certificate")
         .filter(client__code=code, name=name)
         .first()
     )
     if managed is None:
-        raise usage(f"no managed certificate {label!r}")
+        raise usage(_("no managed certificate %(label)r") % {"label": label})
     return managed
 
 
@@ -70,11 +74,16 @@ def parse_when(value: str | None, option: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        raise usage(f"{option}: not an ISO date and time: {value!r} (e.g. 2026-05-01T14:30+09:00)")
+        raise usage(
+            _("%(option)s: not an ISO date and time: %(value)r (e.g. 2026-05-01T14:30+09:00)")
+            % {"option": option, "value": value}
+        )
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     if moment > timezone.now():
-        raise usage(f"{option}: {value} is in the future")
+        raise usage(
+            _("%(option)s: %(value)s is in the future") % {"option": option, "value": value}
+        )
     return moment
 
 
@@ -151,56 +160,88 @@ class Command(BaseCommand):
         if options.get("client"):
             qs = qs.filter(client__code=options["client"])
             if not qs.exists() and not _client_exists(options["client"]):
-                raise usage(f"no client {options['client']!r}")
+                raise usage(_("no client %(code)r") % {"code": options["client"]})
         rows = list(qs.order_by("client__code", "name"))
         if not rows:
-            self.stdout.write("No managed certificates.")
+            self.stdout.write(_("No managed certificates."))
             return
         now = timezone.now()
-        self.stdout.write(
-            f"{'CERTIFICATE':<32} {'STATE':<10} {'VALID UNTIL':<17} {'RENEW FROM':<17} NAMES"
-        )
-        for m in rows:
-            state = renewal.status_of(m, now).code
-            label = f"{m.client.code}/{m.name}"
-            not_after = m.certificate.not_after if m.certificate_id else None
-            self.stdout.write(
-                f"{label:<32} {state:<10} {_when(not_after):<17} {_when(m.renew_at):<17} "
-                f"{', '.join(m.names)}"
+        header = [_("CERTIFICATE"), _("STATE"), _("VALID UNTIL"), _("RENEW FROM"), _("NAMES")]
+        lines = [
+            (
+                f"{m.client.code}/{m.name}",
+                renewal.STATE_LABELS[renewal.status_of(m, now).code],
+                _when(m.certificate.not_after if m.certificate_id else None),
+                _when(m.renew_at),
+                ", ".join(m.names),
             )
+            for m in rows
+        ]
+        for line in table(header, lines):
+            self.stdout.write(line)
 
     def do_status(self, options) -> None:
         m = find_managed(options["managed"])
         now = timezone.now()
         w = self.stdout.write
-        w(f"{m.client.code}/{m.name}: {renewal.status_of(m, now).code}")
-        w(f"  Names: {', '.join(m.names)}")
-        w(f"  Key: {m.key_type} ({m.key_policy})")
+        w(f"{m.client.code}/{m.name}: {renewal.STATE_LABELS[renewal.status_of(m, now).code]}")
+        w("  " + _("Names: %(names)s") % {"names": ", ".join(m.names)})
+        w("  " + _("Key: %(type)s (%(policy)s)") % {"type": m.key_type, "policy": m.key_policy})
         issuer = m.get_issuer_display()
         if m.acme_account_id:
-            issuer += f", account {m.acme_account.name} ({m.acme_account.directory_url})"
-        w(f"  Issuer: {issuer}")
-        w(f"  Instruction: {m.effective_instruction()}")
+            issuer += ", " + _("account %(name)s (%(url)s)") % {
+                "name": m.acme_account.name,
+                "url": m.acme_account.directory_url,
+            }
+        w("  " + _("Issuer: %(issuer)s") % {"issuer": issuer})
+        w("  " + _("Instruction: %(code)s") % {"code": m.effective_instruction()})
         if m.certificate_id:
             c = m.certificate
-            w(f"  Certificate: serial {c.serial}")
-            w(f"  Valid: {_when(c.not_before)} to {_when(c.not_after)}")
-            w(f"  Renew from: {_when(m.renew_at)} ({m.renewal_source or 'not scheduled yet'})")
+            w("  " + _("Certificate: serial %(serial)s") % {"serial": c.serial})
+            w(
+                "  "
+                + _("Valid: %(start)s to %(end)s")
+                % {"start": _when(c.not_before), "end": _when(c.not_after)}
+            )
+            revocation = renewal.revocation_of(c.pk)
+            if revocation is not None:
+                w("  " + revocation.summary())
+            w(
+                "  "
+                + _("Renew from: %(when)s (%(source)s)")
+                % {"when": _when(m.renew_at), "source": m.renewal_source or _("not scheduled yet")}
+            )
             if renewal.is_overdue(m, now):
-                w(f"  OVERDUE since {_when(renewal.overdue_at(m))}")
+                w("  " + _("OVERDUE since %(when)s") % {"when": _when(renewal.overdue_at(m))})
         else:
-            w("  Certificate: not issued yet")
+            w("  " + _("Certificate: not issued yet"))
         if renewal.is_on_hold(m):
-            w(f"  On hold since {_when(m.awaiting_since)}: waiting for {m.awaiting}")
+            w(
+                "  "
+                + _("On hold since %(when)s: waiting for %(what)s")
+                % {"when": _when(m.awaiting_since), "what": m.get_awaiting_display()}
+            )
             if m.awaiting_note:
                 w(f"    {m.awaiting_note}")
         order = orders.open_order(m)
         if order:
-            w(f"  Open order #{order.pk}: {order.state} ({order.purpose})")
+            w(
+                "  "
+                + _("Open order #%(pk)s: %(state)s (%(purpose)s)")
+                % {"pk": order.pk, "state": order.state, "purpose": order.purpose}
+            )
         for a in m.approvals.filter(state__in=[ApprovalState.REQUESTED, ApprovalState.APPROVED]):
-            w(f"  Approval #{a.pk}: {a.state}, asked {_when(a.requested_at)}")
+            w(
+                "  "
+                + _("Approval #%(pk)s: %(state)s, asked %(when)s")
+                % {"pk": a.pk, "state": a.state, "when": _when(a.requested_at)}
+            )
         for f in m.failures.open():
-            w(f"  FAILURE {f.kind} since {_when(f.first_at)}: {f.message}")
+            w(
+                "  "
+                + _("FAILURE %(kind)s since %(when)s: %(message)s")
+                % {"kind": f.kind, "when": _when(f.first_at), "message": f.message}
+            )
 
     # --- ordering -----------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from mamori.core.management import EXIT_USAGE
+from mamori.core.tables import table
 from mamori.monitoring.models import Check
 from mamori.monitoring.services import purge, roll_up, run_due
 
@@ -48,15 +50,23 @@ class Command(BaseCommand):
             if not checks.exists() and not _client_exists(client):
                 raise CommandError(f"no client with code {client!r}", returncode=EXIT_USAGE)
         if not checks.exists():
-            self.stdout.write("No checks.")
+            self.stdout.write(_("No checks."))
             return
-        for check in checks:
-            last = check.last_result.get("detail", "") if check.last_result else ""
-            enabled = "" if check.enabled else " (disabled)"
-            self.stdout.write(
-                f"{check.pk:>6}  {check.client.code:<12} {check.kind:<5} {check.state:<7} "
-                f"every {check.interval_seconds:>5} s  {check.name}{enabled}  {last}".rstrip()
+        header = [_("ID"), _("CLIENT"), _("KIND"), _("STATE"), _("EVERY"), _("NAME"), _("LAST")]
+        rows = [
+            (
+                check.pk,
+                check.client.code,
+                check.get_kind_display(),
+                check.get_state_display(),
+                _("%(seconds)d s") % {"seconds": check.interval_seconds},
+                check.name if check.enabled else _("%(name)s (disabled)") % {"name": check.name},
+                check.last_result.get("detail", "") if check.last_result else "",
             )
+            for check in checks
+        ]
+        for line in table(header, rows, right={0, 4}):
+            self.stdout.write(line)
 
 
 def _client_exists(code: str) -> bool:

@@ -133,25 +133,11 @@ class Command(BaseCommand):
 
     def ensure_master_key(self) -> None:
         """Create the vault's master keyring on first run (mode 0600), unless one is configured."""
-        from pathlib import Path
-
-        from django.db import connections
-
         from mamori.vault import keys
 
-        keystore = connections["keystore"].settings_dict
-        if keystore["ENGINE"].endswith("sqlite3"):
-            # The keystore holds wrapped keys only, but nobody else needs to read it either.
-            for file in Path(keystore["NAME"]).parent.glob(Path(keystore["NAME"]).name + "*"):
-                file.chmod(0o600)
-        path = keys.keyring_file()
-        if path is not None and keys.create_keyring_file(path):
-            self.stdout.write(
-                self.style.WARNING(
-                    f"Created the vault master key in {path} (mode 0600). Back it up apart from "
-                    "the database: without it no stored secret can be read."
-                )
-            )
+        path = keys.ensure_keyring()
+        if path is not None:
+            self.stdout.write(self.style.WARNING(keys.created_notice(path)))
 
     def ensure_admin(self) -> None:
         """Create the first provider administrator, once: prompted on a terminal, else generated
