@@ -29,9 +29,10 @@ LAYERS: list[tuple[str, list[str]]] = [
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",
-            # The one write path of inventory records (API and import): it applies the
+            # The one write path of inventory and client records (API and import): it applies the
             # import's reading of values and the deployment targets' rules.
             "mamori.inventory.services",
+            "mamori.clients.services",
             "mamori.inventory.management",
             "mamori.inventory.views",
             "mamori.inventory.forms",
