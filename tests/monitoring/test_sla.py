@@ -9,6 +9,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from mamori.core.models import AuditEvent
 from mamori.inventory.models import Server, Site
@@ -23,6 +24,15 @@ from mamori.monitoring.models import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("MON-07")]
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The refusals are matched by their English text (they are translated for Japanese
+    readers, the default language)."""
+    with translation.override("en"):
+        yield
+
 
 JST = ZoneInfo("Asia/Tokyo")
 OCTOBER, NOVEMBER = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
