@@ -57,6 +57,9 @@ def announced() -> int:
 
 @pytest.mark.req("MON-06")
 @pytest.mark.req("MON-07")
+# Committed, as in production: the scheduler's tick starts with close_old_connections(), which
+# would close a connection that holds the test's transaction on PostgreSQL.
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_embedded_and_scaled_out_mode_run_the_same_jobs(due_work, settings):
     # Embedded mode: what one pass of the runner actually ran.
     embedded = runner.run_once(uptime=False).jobs
