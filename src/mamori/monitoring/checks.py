@@ -13,10 +13,13 @@ API answers it at ``["body", "payload", "settings", "port"]``.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -25,6 +28,8 @@ from mamori.core import audit
 from mamori.core.models import User
 from mamori.core.permissions import require_change
 from mamori.monitoring.models import Check
+
+log = logging.getLogger(__name__)
 
 #: The fields a caller sets (site and server are records of the check's client).
 FIELDS = (
@@ -83,7 +88,51 @@ def create_check(
     with transaction.atomic():
         check.save()
         audit.record("check.create", check, actor=actor, request=request, changes=_created(check))
+    if check.enabled:
+        transaction.on_commit(lambda: run_first(check.pk))
     return check
+
+
+def run_first(check_id: int) -> None:
+    """Run a new check now, so that its page shows the first result within seconds instead of
+    at the runner's next pass. In the scaled-out mode (a broker is set) the check is claimed and
+    sent to the workers as a batch of one; in the embedded mode it runs in a thread of this
+    process. Either way it is claimed like any run (:func:`~mamori.monitoring.services.claim_due`),
+    so the runner never runs the same slot a second time."""
+    if settings.MAMORI_BROKER_URL:
+        from mamori.monitoring import distributed, services, tasks
+
+        now = timezone.now()
+        lease = distributed.dispatch_timeout()
+        claimed = services.claim_due(now, 1, lease=lease, skip_running=True, only=[check_id])
+        if claimed:
+            tasks.send_batch([check_id], now)
+        return
+    threading.Thread(
+        target=_run_first_here, args=(check_id,), name=f"mamori-first-run-{check_id}", daemon=True
+    ).start()
+
+
+def _run_first_here(check_id: int) -> None:
+    from mamori.monitoring import services
+    from mamori.notices.services import deliver_due
+
+    try:
+        now = timezone.now()
+        claimed = services.claim_due(now, 1, only=[check_id])
+        if not claimed:
+            return  # the runner took it first, or it was deleted or paused meanwhile
+        check = claimed[0]
+        (result,) = services.run_checks_for([check])
+        if services.record_result(check, result, check.running_slot):
+            deliver_due()
+    except Exception:
+        log.exception(
+            "the first run of check %s failed; the runner runs it at its next slot", check_id
+        )
+    finally:
+        close_old_connections()
+        connection.close()
 
 
 def update_check(

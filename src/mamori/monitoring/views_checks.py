@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client
 from mamori.core.permissions import may_change, require_change
-from mamori.monitoring import charts, checks, maintenance
+from mamori.monitoring import charts, checks, heartbeat, maintenance, services
 from mamori.monitoring.forms import CheckForm, kind_fields
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import (
@@ -47,6 +47,9 @@ from mamori.monitoring.models import (
 
 PAGE_SIZE = 50
 DOWN_LISTED = 200
+#: How often a check's page asks for news: while the first result is awaited, and after.
+WAITING_POLL_SECONDS = 2
+LIVE_POLL_SECONDS = 20
 
 #: (resolution, how far back, bucket length) of the three graphs.
 GRAPHS = [
@@ -181,8 +184,10 @@ def check_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs.order_by("client__name", "name", "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    beats = heartbeat.recent(page.object_list)
     for c in page.object_list:
         c.target = target_of(c)
+        c.beats = beats.get(c.pk, [])
     context = {
         "page": page,
         "checks": page.object_list,
@@ -250,6 +255,8 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 uptime_check=check, resolution=resolution, start__gte=start - step
             ).order_by("start")
         )
+        if resolution == Resolution.FIVE_MINUTES:
+            rollups += raw_rollups(check, rollups[-1].start + step if rollups else start - step)
         title = titles[resolution]
         graphs.append(
             {
@@ -277,8 +284,25 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "in_maintenance": maintenance.active_window(check, now, windows),
         "may_manage": may_change(request.user, check),
         "now": now,
+        "beats": heartbeat.recent([check], heartbeat.PAGE_BARS).get(check.pk, []),
+        # Until the first result is in, the page asks again every 2 seconds; then at a calm pace.
+        "waiting": check.enabled and check.last_run_at is None,
+        "poll_seconds": WAITING_POLL_SECONDS
+        if check.enabled and check.last_run_at is None
+        else LIVE_POLL_SECONDS,
     }
     return render(request, "monitoring/checks/detail.html", context)
+
+
+def raw_rollups(check: Check, since: dt.datetime) -> list[Rollup]:
+    """5-minute buckets computed from the raw samples from ``since`` on: the 24-hour graph shows
+    the latest runs (and a new check's first ones) before the roll-up job has stored them."""
+    rows = (
+        Sample.objects.filter(uptime_check=check, at__gte=since)
+        .order_by("at")
+        .values_list("uptime_check_id", "at", "ok", "duration_ms")
+    )
+    return sorted(services.five_minute_buckets(rows), key=lambda r: r.start)
 
 
 # --- writes --------------------------------------------------------------------------------------

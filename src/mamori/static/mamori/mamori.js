@@ -112,4 +112,22 @@
   document.addEventListener("htmx:load", function (event) {
     setUp(event.target);
   });
+
+  // live (helper): a part of a page marked data-live asks for news by itself (hx-trigger
+  // "every Ns"). While the tab is hidden it does not ask; when the tab shows again it asks at
+  // once (the "mamori-visible" event in its hx-trigger).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (document.hidden && source && source.matches && source.matches("[data-live]")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !window.htmx) {
+      return;
+    }
+    document.querySelectorAll("[data-live]").forEach(function (part) {
+      window.htmx.trigger(part, "mamori-visible");
+    });
+  });
 })();
