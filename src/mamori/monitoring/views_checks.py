@@ -255,14 +255,20 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 uptime_check=check, resolution=resolution, start__gte=start - step
             ).order_by("start")
         )
+        share = None
         if resolution == Resolution.FIVE_MINUTES:
             rollups += raw_rollups(check, rollups[-1].start + step if rollups else start - step)
+            runs = [r for r in rollups if r.start >= start]
+            count = sum(r.count for r in runs)
+            share = 100 * sum(r.up_count for r in runs) / count if count else None
         title = titles[resolution]
         graphs.append(
             {
                 "resolution": resolution,
                 "title": title,
-                "availability": availability(check, resolution, start),
+                "availability": share
+                if resolution == Resolution.FIVE_MINUTES
+                else availability(check, resolution, start),
                 "response": charts.response_chart(
                     rollups, start, now, _("Response time, %(period)s") % {"period": title}
                 ),

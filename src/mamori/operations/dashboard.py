@@ -448,7 +448,10 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
                 due=ap.renewal_of.not_after if ap.renewal_of else None,
             )
         )
+    broken = {problem.endpoint.pk for problem in a.problems}
     for exp in a.expiring:
+        if exp.endpoints and all(e.pk in broken for e in exp.endpoints):
+            continue  # listed as a certificate problem already, with the time left
         endpoint = exp.endpoints[0] if exp.endpoints else None
         items.append(
             Item(
