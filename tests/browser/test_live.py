@@ -13,20 +13,12 @@ from django.utils import timezone
 from mamori.monitoring.models import Check, CheckState, Incident, IncidentState
 from mamori.operations import views as operations_views
 from tests.browser.conftest import ARTIFACTS
-from tests.conftest import PASSWORD
+from tests.browser.test_csp import sign_in
 
 pytestmark = pytest.mark.browser
 
 DESK = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(live_server.url + reverse("login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + reverse("dashboard"))
 
 
 def phone_top(page, name: str) -> None:

@@ -270,3 +270,15 @@ def test_the_check_list_shows_heartbeat_bars(acme, operator, client):
     row = body.split("bars web")[1].split("</tr>")[0]
     beats = re.findall(r"beat (beat-up|beat-down)", row)
     assert len(beats) == 24 and beats[-2] == "beat-down" and beats[-1] == "beat-up"
+
+
+def test_a_down_check_on_the_dashboard_has_its_recent_results(attention_scene, operator, client):
+    api = Check.objects.get(name="API ポート")
+    now = timezone.now()
+    for minutes, ok in ((3, True), (2, False), (1, False)):
+        Sample.objects.create(
+            uptime_check=api, at=now - dt.timedelta(minutes=minutes), ok=ok, duration_ms=5
+        )
+    body = page(client, operator, reverse("dashboard"))
+    row = attention(body).split('data-kind="check_down"')[1].split("</li>")[0]
+    assert re.findall(r"beat (beat-up|beat-down)", row) == ["beat-up", "beat-down", "beat-down"]

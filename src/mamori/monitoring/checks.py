@@ -27,7 +27,7 @@ from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
 from mamori.core.permissions import require_change
-from mamori.monitoring.models import Check
+from mamori.monitoring.models import Check, CheckState
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,13 @@ def run_first(check_id: int) -> None:
 
         now = timezone.now()
         lease = distributed.dispatch_timeout()
-        claimed = services.claim_due(now, 1, lease=lease, skip_running=True, only=[check_id])
-        if claimed:
-            tasks.send_batch([check_id], now)
+        try:
+            claimed = services.claim_due(now, 1, lease=lease, skip_running=True, only=[check_id])
+            if claimed:
+                tasks.send_batch([check_id], now)
+        except Exception:
+            # The broker is away: the scheduler hands the run out again when its lease ends.
+            log.exception("could not send the first run of check %s to the workers", check_id)
         return
     threading.Thread(
         target=_run_first_here, args=(check_id,), name=f"mamori-first-run-{check_id}", daemon=True
@@ -124,8 +128,8 @@ def _run_first_here(check_id: int) -> None:
             return  # the runner took it first, or it was deleted or paused meanwhile
         check = claimed[0]
         (result,) = services.run_checks_for([check])
-        if services.record_result(check, result, check.running_slot):
-            deliver_due()
+        if services.record_result(check, result, check.running_slot) == CheckState.DOWN:
+            deliver_due()  # the incident it opened is told at once, as the runner does
     except Exception:
         log.exception(
             "the first run of check %s failed; the runner runs it at its next slot", check_id

@@ -335,6 +335,12 @@ def monitoring_items(user: User, now: datetime, limit: int) -> list[Item]:
                 "check_down", check.state_changed_at, check, check.client, check.get_absolute_url()
             )
         )
+    from mamori.monitoring import heartbeat
+
+    watched = [item.obj if item.kind == "check_down" else item.obj.uptime_check for item in items]
+    beats = heartbeat.recent([c for c in watched if c is not None])
+    for item, check in zip(items, watched, strict=True):
+        item.extra["beats"] = beats.get(check.pk, []) if check is not None else []
     if user.is_provider_staff:
         recovered = (
             Incident.objects.visible_to(user)
