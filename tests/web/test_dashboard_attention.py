@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mamori.clients.models import Client
+from mamori.clients.models import Client, Contact
 from mamori.lifecycle.models import (
     Approval,
     ApprovalState,
@@ -31,6 +31,12 @@ def page(client, user, url: str) -> str:
 
 def attention(body: str) -> str:
     return body.split('id="attention"')[1].split("</section>")[0]
+
+
+def row_of(listed: str, text: str) -> str:
+    """The attention list's row that names ``text``."""
+    (row,) = [li for li in listed.split("<li ")[1:] if text in li]
+    return row
 
 
 def kinds(body: str) -> list[str]:
@@ -282,3 +288,45 @@ def test_a_down_check_on_the_dashboard_has_its_recent_results(attention_scene, o
     body = page(client, operator, reverse("dashboard"))
     row = attention(body).split('data-kind="check_down"')[1].split("</li>")[0]
     assert re.findall(r"beat (beat-up|beat-down)", row) == ["beat-up", "beat-down", "beat-down"]
+
+
+@pytest.mark.req("MON-06")
+def test_planned_maintenance_says_when_the_client_is_told(scene, operator, owner, client):
+    from mamori.monitoring import maintenance
+    from mamori.monitoring.models import MaintenanceWindow
+
+    now = timezone.now()
+    soon = MaintenanceWindow.objects.create(
+        client=scene.acme,
+        title="サーバー再起動",
+        starts_at=now + dt.timedelta(days=2),
+        ends_at=now + dt.timedelta(days=2, hours=1),
+        notify_hours_before=24,
+    )
+    late = MaintenanceWindow.objects.create(
+        client=scene.acme,
+        title="OS 更新",
+        starts_at=now + dt.timedelta(days=1),
+        ends_at=now + dt.timedelta(days=1, hours=2),
+        notify_hours_before=48,
+    )
+    listed = attention(page(client, operator, reverse("dashboard")))
+    assert "お客様の連絡先がいません" in row_of(listed, "OS 更新")
+    Contact.objects.create(
+        client=scene.acme, name="運用担当", email="ops@acme.example", notify=["maintenance"]
+    )
+    listed = attention(page(client, operator, reverse("dashboard")))
+    row = row_of(listed, "サーバー再起動")
+    notice_at = timezone.localtime(soon.starts_at - dt.timedelta(hours=24))
+    assert f"お客様への通知は {notice_at:%Y-%m-%d %H:%M} に送信されます" in row
+    row = row_of(listed, "OS 更新")
+    assert "まだ送信されていません" in row
+    maintenance.announce_due(now)
+    listed = attention(page(client, operator, reverse("dashboard")))
+    assert "お客様へ通知済みです" in row_of(listed, "OS 更新")
+    # The client sees its maintenance, without the provider's notes about notices.
+    client.logout()
+    listed = attention(page(client, owner, reverse("dashboard")))
+    row = row_of(listed, "OS 更新")
+    assert "計画メンテナンス" in row and "障害を起票しません" in row and "通知" not in row
+    assert late.title in listed

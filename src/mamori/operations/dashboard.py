@@ -78,6 +78,7 @@ RANKS = {
     "approval_answered": 6,  # the client said yes or no: the next step is the provider's
     "approval_requested": 7,  # the client's answer is needed before the certificate expires
     "cert_expiring": 8,  # a certificate inside its notice window
+    "maintenance": 8,  # maintenance under way or within a week: the client's notice and the work
     "incident_report": 9,  # provider staff: a recovered incident waits for its report (RPT-02)
     "on_hold": 10,  # a renewal waits for something from the client
     "task": 11,  # provider staff: an open task
@@ -93,6 +94,7 @@ TONES = {
     "approval_answered": "warn",
     "approval_requested": "warn",
     "cert_expiring": "warn",
+    "maintenance": "info",
     "incident_report": "warn",
     "on_hold": "warn",
     "task": "info",
@@ -361,6 +363,50 @@ def monitoring_items(user: User, now: datetime, limit: int) -> list[Item]:
     return items
 
 
+#: How far ahead the dashboard lists maintenance.
+MAINTENANCE_AHEAD = timedelta(days=7)
+
+
+def maintenance_items(user: User, now: datetime, limit: int) -> list[Item]:
+    """Maintenance under way or starting within :data:`MAINTENANCE_AHEAD`, soonest first, with
+    when the client's advance notice goes out (or went out) (MON-06)."""
+    from django.urls import reverse
+
+    from mamori.monitoring import maintenance
+    from mamori.monitoring.models import MaintenanceWindow
+
+    windows = (
+        MaintenanceWindow.objects.visible_to(user)
+        .filter(cancelled_at__isnull=True)
+        .select_related("client")
+    )
+    items = []
+    for window, starts, ends in maintenance.upcoming(windows, now, now + MAINTENANCE_AHEAD, limit):
+        notice_at = starts - timedelta(hours=window.notify_hours_before)
+        told = starts in maintenance.announced_starts(window)
+        unheard = not told and not maintenance.recipients(window)
+        items.append(
+            Item(
+                "maintenance",
+                starts,
+                window,
+                window.client,
+                reverse("maintenance_calendar") + f"?month={timezone.localtime(starts):%Y-%m}",
+                due=starts,
+                extra={
+                    "ends": ends,
+                    "notice_at": notice_at,
+                    "under_way": starts <= now,
+                    "told": told,
+                    "late": not told and not unheard and notice_at <= now < starts,
+                    # No contact of the client takes maintenance notices: nobody will be told.
+                    "unheard": unheard,
+                },
+            )
+        )
+    return items
+
+
 def answered_approvals(user: User, limit: int) -> list[Item]:
     """Approvals the client answered whose next step is still open: approved but not ordered
     yet, or declined for the certificate still served (it will expire)."""
@@ -469,6 +515,7 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
                 due=exp.certificate.not_after,
             )
         )
+    items += maintenance_items(user, now, limit)
     for m in lc.on_hold:
         items.append(Item("on_hold", m.awaiting_since, m, m.client, m.get_absolute_url()))
     for t in lc.tasks:
