@@ -232,6 +232,12 @@ def test_the_clients_list_shows_a_client_whose_check_is_down_as_down(
     assert "pill-ok" in calm_row
     acme_row = body.split("株式会社アクメ")[1].split("</tr>")[0]
     assert "障害 1 件" in acme_row
+    # The list asks for itself again, with the same search, and gets just the results back.
+    assert 'hx-trigger="every 30s, mamori-visible"' in body
+    partial = client.get(reverse("client_list") + "?q=initech", HTTP_HX_REQUEST="true")
+    text = partial.content.decode()
+    assert "<html" not in text and "イニテック株式会社" in text and "カーム株式会社" not in text
+    assert 'hx-get="/clients/?q=initech"' in text
 
 
 @pytest.mark.req("MON-10")
