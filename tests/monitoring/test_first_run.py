@@ -57,3 +57,24 @@ def test_a_new_paused_check_waits(acme, website):
     time.sleep(1.5)
     assert not Sample.objects.filter(uptime_check=check).exists()
     assert website.requests == 0
+
+
+@pytest.mark.req("MON-01")
+def test_in_the_scaled_out_mode_a_new_check_is_sent_to_the_workers(acme, website, settings):
+    from mamori.celery import app
+
+    # Celery runs the task where it is sent (no broker in this test): the same task and the
+    # same worker code (distributed.run_batch) as a worker process runs.
+    settings.MAMORI_BROKER_URL = "redis://127.0.0.1:1/0"
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        check = checks.create_check(
+            acme, actor=None, name="www", kind="http", settings={"url": website.url}
+        )
+    finally:
+        app.conf.task_always_eager = eager
+    sample = Sample.objects.get(uptime_check=check)
+    assert sample.ok and website.requests == 1
+    check.refresh_from_db()
+    assert check.state == CheckState.UP and check.running_slot is None
