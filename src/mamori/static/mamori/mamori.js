@@ -122,6 +122,16 @@
       event.preventDefault();
     }
   });
+  // An answer without the live part (the session ended: the sign-in page came back) leaves the
+  // page as it is instead of blanking it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail && event.detail.elt;
+    var xhr = event.detail && event.detail.xhr;
+    if (source && source.matches && source.matches("[data-live]") && xhr &&
+        xhr.responseText.indexOf("data-live") === -1) {
+      event.detail.shouldSwap = false;
+    }
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.hidden || !window.htmx) {
       return;
