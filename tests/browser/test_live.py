@@ -132,3 +132,31 @@ def test_the_dashboard_shows_a_new_incident_without_a_reload(
     no_wider_than_the_screen(page)
     screenshot(f"live-dashboard-client-{language}-390")
     phone_top(page, f"live-dashboard-client-{language}-390")
+
+
+def test_the_dashboard_does_not_ask_while_the_tab_is_hidden(
+    scene, operator, live_server, page, monkeypatch
+):
+    monkeypatch.setattr(operations_views, "POLL_SECONDS", 3)
+    sign_in(page, live_server, "operator")
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.url) if r.headers.get("hx-request") == "true" else None,
+    )
+    page.wait_for_timeout(3500)
+    assert len(asked) >= 1  # visible: it asks every 3 seconds
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(500)
+    asked.clear()
+    page.wait_for_timeout(4000)
+    assert asked == []
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(400)  # shown again: it asks at once, not at the next poll
+    assert len(asked) >= 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -117,10 +118,16 @@ def run_first(check_id: int) -> None:
     ).start()
 
 
+#: The first run waits this long, so that the request which added the check has finished its own
+#: writes (its session) first: SQLite has one writer at a time.
+FIRST_RUN_DELAY = 0.5
+
+
 def _run_first_here(check_id: int) -> None:
     from mamori.monitoring import services
     from mamori.notices.services import deliver_due
 
+    time.sleep(FIRST_RUN_DELAY)
     try:
         now = timezone.now()
         claimed = services.claim_due(now, 1, only=[check_id])
