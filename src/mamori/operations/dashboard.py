@@ -1,5 +1,13 @@
 """What needs attention across the clients a user may see, most urgent first.
 
+:func:`attention` gathers the kinds of :data:`RANKS` — open incidents, down checks, certificate
+problems, overdue renewals, failures, undelivered notices, answered and pending approvals,
+expiring certificates, maintenance, incident reports to write, holds and tasks — into one list
+(``Attention.items``) in that order, oldest (or nearest deadline) first within a kind. Client
+users get only their clients' things and none of the provider's own work (overdue renewals,
+failures, notices, tasks); the template words every row from its kind in the reader's language.
+The page refreshes itself (htmx polling, ``operations.views.POLL_SECONDS``).
+
 Built on the certificate queries every page and the API share (:mod:`mamori.certificates.queries`),
 so that "expiring", "served now" and "has problem X" mean the same thing everywhere. Every query
 starts from ``visible_to(user)`` (ACC-01).
