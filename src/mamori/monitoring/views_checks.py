@@ -349,7 +349,12 @@ def check_add(request: HttpRequest) -> HttpResponse:
             ),
         )
         if check is not None:
-            messages.success(request, _("Check added."))
+            messages.success(
+                request,
+                _("Check added. It runs now; its first result appears here within seconds.")
+                if check.enabled
+                else _("Check added."),
+            )
             return redirect("check_detail", check.pk)
     return render(request, "monitoring/checks/form.html", {"form": form, "check": None})
 
