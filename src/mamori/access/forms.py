@@ -238,4 +238,4 @@ class TokenForm(forms.Form):
 class PolicyForm(forms.ModelForm):
     class Meta:
         model = AccessPolicy
-        fields = ["require_staff_2fa"]
+        fields = ["provider_name", "require_staff_2fa"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from mamori.access.services import provider_name
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, may_change, require_change
 from mamori.inventory.models import Server, Site
@@ -229,6 +229,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms_) -> dict:
         "emergency_form": forms_.get("emergency_form") or EmergencyForm(),
         "stop_form": forms_.get("stop_form") or StopForm(),
         "closed": incident.state == IncidentState.CLOSED,
+        "close_refusal": incidents.close_refusal(incident),
     }
 
 
@@ -416,7 +417,7 @@ def incident_report(request: HttpRequest, pk: int) -> HttpResponse:
             if e.kind in (IncidentEventKind.EMERGENCY_MEASURE, IncidentEventKind.EMERGENCY_STOP)
         ],
         "downtime": incident.downtime(),
-        "provider_name": settings.MAMORI_PROVIDER_NAME,
+        "provider_name": provider_name(),
         "now": timezone.now(),
         "zone": timezone.get_current_timezone_name(),
     }
