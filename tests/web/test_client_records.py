@@ -318,3 +318,34 @@ def test_a_client_viewer_does_not_get_the_format_or_template(scene, member, logi
     client = login(member)
     assert client.get(reverse("import_format")).status_code == 403
     assert client.get(reverse("import_template")).status_code == 403
+
+
+# --- forms that pick a client's site or server -------------------------------------------------
+
+
+@pytest.mark.req("MON-01")
+def test_the_check_form_names_each_sites_client_and_refuses_another_clients_site(
+    scene, operator, login
+):
+    from mamori.monitoring.models import Check
+
+    other = Site.objects.create(
+        client=scene.globex, name="コーポレートサイト", url="https://www.globex.example/"
+    )
+    client = login(operator)
+    page = client.get(reverse("check_add"))
+    body = page.content.decode()
+    assert "data-client-scoped" in body
+    assert (
+        f'data-client="{scene.globex.pk}"' in body
+        and 'data-url="https://www.globex.example/"' in body
+    )
+    assert page.context["form"]["client"].label == "顧客"
+    data = {"client": scene.acme.pk, "site": other.pk, "name": "www", "kind": "http",
+            "http_url": "https://www.globex.example/", "interval_seconds": 60,
+            "timeout_seconds": 10, "failures_to_confirm": 2, "recoveries_to_confirm": 2,
+            "enabled": "on"}  # fmt: skip
+    response = client.post(reverse("check_add"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["site"]
+    assert not Check.objects.filter(site=other).exists()

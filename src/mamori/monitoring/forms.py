@@ -126,10 +126,28 @@ def _csv(value: str) -> list[str]:
     return [p.strip() for p in value.replace("\n", ",").split(",") if p.strip()]
 
 
+class ClientRecordSelect(forms.Select):
+    """A choice of a client's site or server whose options name their client
+    (``data-client``), so that the page lists only the chosen client's (mamori.js), and a
+    site's URL and name (``data-url``, ``data-name``), which picking it fills in."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        record = getattr(value, "instance", None)
+        if record is not None:
+            option["attrs"]["data-client"] = str(record.client_id)
+            option["attrs"]["data-name"] = record.name
+            if getattr(record, "url", ""):
+                option["attrs"]["data-url"] = record.url
+        return option
+
+
 class CheckForm(forms.ModelForm):
     class Meta:
         model = Check
         fields = COMMON
+        labels = {"client": gettext_lazy("Client")}
+        widgets = {"site": ClientRecordSelect, "server": ClientRecordSelect}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
