@@ -14,7 +14,7 @@ from mamori.clients.models import Client, Contract
 from mamori.core import outbound
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
-from mamori.inventory.services import normalised
+from mamori.inventory.services import ENDPOINT_FIELDS, normalised
 from mamori.inventory.transfer import MAX_FILE_BYTES
 
 
@@ -24,19 +24,7 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = [
-            "client",
-            "host",
-            "port",
-            "sni",
-            "site",
-            "server",
-            "contract",
-            "check_interval",
-            "enabled",
-            "trust_bundle",
-            "allow_private_address",
-        ]
+        fields = ["client", *ENDPOINT_FIELDS]
         labels = {"client": _("Client"), "enabled": _("Check this endpoint")}
         widgets = {
             "trust_bundle": forms.Textarea(attrs={"rows": 4, "class": "mono"}),
