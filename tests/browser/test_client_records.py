@@ -44,10 +44,12 @@ def flash(page) -> str:
 
 def content_fits_the_screen(page) -> None:
     """No element of the page's content reaches past the screen's right edge (the tables
-    scroll inside their cards). The menu bar is base.html's, tested with it."""
+    scroll inside their cards, code inside its box). The menu bar is base.html's, tested with
+    it."""
     wide = page.evaluate(
         """w => Array.from(document.querySelectorAll('main.container *'))
-            .filter(e => !e.closest('.table-wrap') && e.getBoundingClientRect().right > w + 1)
+            .filter(e => !e.parentElement.closest('.table-wrap, pre, article.doc table'))
+            .filter(e => e.getBoundingClientRect().right > w + 1)
             .map(e => e.tagName + '.' + e.className).slice(0, 5)""",
         page.viewport_size["width"],
     )
@@ -66,6 +68,7 @@ def test_an_operator_sets_up_a_client_from_the_ui(
 
     # The client, from the clients list.
     page.goto(live_server.url + reverse("client_list"))
+    screenshot(f"client-list-{language}-1366")
     page.click(f"a[href='{reverse('client_add')}']")
     page.fill("#id_code", code)
     page.fill("#id_name", "イニテック株式会社")
@@ -154,4 +157,10 @@ def test_an_operator_sets_up_a_client_from_the_ui(
     content_fits_the_screen(page)
     page.goto(live_server.url + reverse("record_add", args=[code, "contracts"]))
     screenshot(f"client-records-{language}-contract-form-390")
+    content_fits_the_screen(page)
+    # The import page's format document, readable on a phone too.
+    page.goto(live_server.url + reverse("inventory_import"))
+    page.click(f"#import-help a[href='{reverse('import_format')}']")
+    assert page.locator("article.doc table").count() > 3
+    page.screenshot(path=str(screenshot(f"import-format-{language}-390")), full_page=False)
     content_fits_the_screen(page)
