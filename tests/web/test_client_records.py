@@ -349,3 +349,17 @@ def test_the_check_form_names_each_sites_client_and_refuses_another_clients_site
     assert response.status_code == 200
     assert response.context["form"].errors["site"]
     assert not Check.objects.filter(site=other).exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [("incident_add", "site"), ("maintenance_add", "site"), ("managed_add", "contract")],
+)
+def test_other_forms_name_the_client_of_each_choice(scene, operator, login, url, field):
+    client = login(operator)
+    response = client.get(reverse(url))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "data-client-scoped" in body
+    select = body.split(f'name="{field}"')[1].split("</select>")[0]
+    assert f'data-client="{scene.acme.pk}"' in select

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring.kinds import SETTINGS, CheckKind, validate_settings
 from mamori.monitoring.models import Check
@@ -124,22 +125,6 @@ def kind_fields() -> dict[str, forms.Field]:
 
 def _csv(value: str) -> list[str]:
     return [p.strip() for p in value.replace("\n", ",").split(",") if p.strip()]
-
-
-class ClientRecordSelect(forms.Select):
-    """A choice of a client's site or server whose options name their client
-    (``data-client``), so that the page lists only the chosen client's (mamori.js), and a
-    site's URL and name (``data-url``, ``data-name``), which picking it fills in."""
-
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        record = getattr(value, "instance", None)
-        if record is not None:
-            option["attrs"]["data-client"] = str(record.client_id)
-            option["attrs"]["data-name"] = record.name
-            if getattr(record, "url", ""):
-                option["attrs"]["data-url"] = record.url
-        return option
 
 
 class CheckForm(forms.ModelForm):

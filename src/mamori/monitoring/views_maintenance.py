@@ -27,9 +27,9 @@ from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
-from mamori.monitoring.forms import ClientRecordSelect
 from mamori.monitoring.models import MaintenanceWindow
 
 #: How far ahead the list of next occurrences looks.
