@@ -164,3 +164,29 @@ def test_an_operator_sets_up_a_client_from_the_ui(
     assert page.locator("article.doc table").count() > 3
     page.screenshot(path=str(screenshot(f"import-format-{language}-390")), full_page=False)
     content_fits_the_screen(page)
+
+
+@pytest.mark.req("ACC-01")
+def test_a_client_admin_adds_a_site_on_a_phone_and_gets_no_contract_buttons(
+    scene, owner, live_server, page, screenshot
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, "owner")
+    page.goto(live_server.url + reverse("client_detail", args=["acme"]))
+    assert page.locator("#contracts a.btn").count() == 0
+    assert page.locator("#contracts .row-actions").count() == 0
+    page.click("#sites header a.btn")
+    page.fill("#id_name", "採用サイト")
+    page.fill("#id_url", "recruit.acme.example")
+    page.click("form[data-record-form] button.btn-primary")
+    # The import's reading: a URL without a scheme is refused with its message.
+    assert page.locator("#field-url .errors").count() == 1
+    screenshot("client-records-owner-site-form-390")
+    content_fits_the_screen(page)
+    page.fill("#id_url", "https://recruit.acme.example/")
+    page.select_option("#id_server", str(scene.server.pk))
+    page.click("form[data-record-form] button.btn-primary")
+    page.wait_for_url("**/clients/acme/**")
+    assert "採用サイト" in page.locator("#sites").inner_text()
+    assert Site.objects.get(url="https://recruit.acme.example/").server == scene.server
+    assert AuditEvent.objects.filter(actor=owner, action="site.create").exists()
