@@ -207,3 +207,17 @@ def test_a_site_of_another_client_is_refused_at_its_field(scene, owner, operator
     response = client.post(reverse("endpoint_add"), form_data(scene, site=other.pk))
     assert response.status_code == 200
     assert response.context["form"].errors["site"]
+
+
+def test_an_endpoint_stays_with_its_client_and_a_change_is_audited_once(scene, owner, client):
+    endpoint = scene.problem_endpoint
+    client.force_login(owner)
+    data = form_data(scene, client=scene.globex.pk, host=endpoint.host, port=str(endpoint.port))
+    data["check_interval"] = "3600"
+    response = client.post(reverse("endpoint_edit", args=[endpoint.pk]), data)
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.client == scene.acme and endpoint.check_interval == 3600
+    event = AuditEvent.objects.get(action="endpoint.update")
+    assert event.changes["check_interval"] == [None, 3600]
+    assert "client" not in event.changes

@@ -38,6 +38,10 @@ class EndpointForm(forms.ModelForm):
             self.fields["allow_private_address"].disabled = True
         clients = Client.objects.visible_to(user)
         self.fields["client"].queryset = clients
+        if self.instance.pk:
+            # An endpoint stays with its client (the inventory file keys it within the client):
+            # shown, not changed.
+            self.fields["client"].disabled = True
         if not self.is_bound and not self.instance.pk and "client" not in self.initial:
             only = list(clients[:2])
             if len(only) == 1:
@@ -90,9 +94,11 @@ class EndpointForm(forms.ModelForm):
         """The client chosen in the submitted data, else the initial or saved one."""
         raw = (
             self.data.get(self.add_prefix("client"))
-            if self.is_bound
+            if self.is_bound and not self.fields["client"].disabled
             else self.initial.get("client", self.instance.client_id)
         )
+        if self.instance.pk:
+            raw = self.instance.client_id
         if isinstance(raw, Client):
             return raw.pk
         try:
