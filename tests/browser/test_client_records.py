@@ -10,7 +10,7 @@ from django.urls import reverse
 from mamori.clients.models import Client
 from mamori.core.models import AuditEvent
 from mamori.inventory.models import Endpoint, Site
-from tests.conftest import PASSWORD
+from tests.browser.test_csp import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.req("ACC-03"), pytest.mark.req("CT-07")]
 
@@ -28,14 +28,6 @@ WORDS = {
         "taken": "The host www.example.jp was taken from the URL",
     },
 }
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(live_server.url + reverse("login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + reverse("dashboard"))
 
 
 def flash(page) -> str:
