@@ -269,3 +269,22 @@ def test_it_checks_a_new_endpoint_at_once_and_then_on_its_interval(
     endpoint.refresh_from_db()
     delay = endpoint.next_check_at - endpoint.last_checked_at
     assert dt.timedelta(minutes=59) < delay <= dt.timedelta(hours=1)
+
+
+@pytest.mark.req("MON-02")
+def test_a_new_endpoint_whose_name_does_not_resolve_is_shown_unreachable_at_once(smtp, acme):
+    endpoint = Endpoint.objects.create(client=acme, host="no-such-host.invalid")
+    runchecks()
+    endpoint.refresh_from_db()
+    # Shown as the problem the check found, as `mamori scan` shows it, not "not checked yet"...
+    assert endpoint.state == EndpointState.PROBLEM and endpoint.problems == ["unreachable"]
+    # ... while the notice waits for the confirmation (MON-02).
+    assert not CertificateEvent.objects.filter(endpoint=endpoint).exists()
+    assert smtp.messages == []
+    make_due()
+    runchecks()
+    endpoint.refresh_from_db()
+    assert endpoint.state == EndpointState.PROBLEM and endpoint.problems == ["unreachable"]
+    assert endpoint.pending_problems is None
+    assert CertificateEvent.objects.filter(endpoint=endpoint, kind=EventKind.PROBLEM).count() == 1
+    assert smtp.messages

@@ -66,6 +66,7 @@ ACTION_LABELS = {
     "acme_account.register_failed": _("ACME account registration failed"),
     "approval.approve": _("Renewal approved"),
     "approval.request": _("Renewal approval requested"),
+    "client.create": _("Client added"),
     "client.change": _("Client particulars changed"),
     "contact.create": _("Contact added"),
     "contact.delete": _("Contact deleted"),

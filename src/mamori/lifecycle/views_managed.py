@@ -29,6 +29,7 @@ from mamori.clients.models import Client, Contract, ContractType
 from mamori.core import audit
 from mamori.core.models import AuditEvent
 from mamori.core.permissions import changeable, may_change, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.lifecycle import approvals, keys, orders, renewal
 from mamori.lifecycle.models import (
     AcmeAccount,
@@ -245,6 +246,9 @@ class ManagedForm(forms.ModelForm):
             self.fields["client"].initial = fixed.pk
             self.fields["client"].disabled = True
         scope = Q(client=fixed) if fixed is not None else Q(client__in=clients)
+        # Only the chosen client's are listed (mamori.js); the server refuses another's (clean).
+        for name in ("acme_account", "challenge_secret", "contract"):
+            self.fields[name].widget = ClientRecordSelect()
         self.fields["acme_account"].queryset = AcmeAccount.objects.filter(scope)
         self.fields["challenge_secret"].queryset = Secret.objects.live().filter(scope)
         self.fields["contract"].queryset = Contract.objects.filter(scope)

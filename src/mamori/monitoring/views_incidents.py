@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from mamori.access.services import provider_name
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, may_change, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
@@ -103,11 +104,18 @@ class StopForm(forms.Form):
 
 class IncidentForm(forms.Form):
     client = forms.ModelChoiceField(label=gettext_lazy("Client"), queryset=Client.objects.none())
+    # Only the chosen client's sites and servers are listed (mamori.js).
     site = forms.ModelChoiceField(
-        label=gettext_lazy("Site"), queryset=Site.objects.none(), required=False
+        label=gettext_lazy("Site"),
+        queryset=Site.objects.none(),
+        required=False,
+        widget=ClientRecordSelect,
     )
     server = forms.ModelChoiceField(
-        label=gettext_lazy("Server"), queryset=Server.objects.none(), required=False
+        label=gettext_lazy("Server"),
+        queryset=Server.objects.none(),
+        required=False,
+        widget=ClientRecordSelect,
     )
     title = forms.CharField(label=gettext_lazy("Title"), max_length=300)
     started_at = forms.DateTimeField(

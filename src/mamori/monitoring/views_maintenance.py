@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import MaintenanceWindow
@@ -57,6 +58,9 @@ class WindowForm(forms.ModelForm):
             "ends_at": _LOCAL,
             "repeat_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "description": forms.Textarea(attrs={"rows": 3}),
+            # Only the chosen client's sites and servers are listed (mamori.js).
+            "site": ClientRecordSelect,
+            "server": ClientRecordSelect,
         }
         labels = {
             "title": gettext_lazy("Work"),
