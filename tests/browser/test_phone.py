@@ -109,3 +109,34 @@ def test_the_measure_sees_what_sticks_out(scene, owner, live_server, phone):
         " document.querySelector('main').appendChild(d); d.style.width = '600px'; }"
     )
     assert any("too-wide" in line for line in overflow(phone))
+
+
+PORTAL_PAGES = {
+    "dashboard": lambda s: reverse("dashboard"),
+    "sites": lambda s: s.acme.get_absolute_url(),
+    "certificates": lambda s: reverse("certificate_list"),
+    "approvals": lambda s: reverse("managed_list"),
+}
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize("role", ["owner", "operator"])
+def test_the_header_fits_a_desk_and_a_phone(role, language, scene, live_server, page, request):
+    """Screenshots of the portal (and the operator's pages) at 1280 and 390 px, for a person to
+    look at; on a desk every menu entry and the sign-out button are in view without scrolling."""
+    user = request.getfixturevalue(role)
+    user.language = language
+    user.save()
+    sign_in_as(page.context, live_server, user)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in PORTAL_PAGES.items():
+            page.goto(live_server.url + path(scene))
+            assert overflow(page) == [], name
+            if width == 1280:
+                for link in page.locator("nav.mainnav a").all():
+                    box = link.bounding_box()
+                    assert box["x"] + box["width"] <= width, link.inner_text()
+                nav = page.locator("nav.mainnav")
+                assert nav.evaluate("n => n.scrollWidth <= n.clientWidth"), "the menu scrolls"
+            shoot(page, f"{'portal' if role == 'owner' else 'operator'}-{name}-{width}-{language}")

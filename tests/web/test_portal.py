@@ -18,6 +18,7 @@ pytestmark = pytest.mark.req("ACC-01")
 
 NAV = re.compile(r'<nav class="mainnav[^"]*"[^>]*>(.*?)</nav>', re.S)
 HREF = re.compile(r'href="(/[^"#?]*)')
+ACTION = re.compile(r'(?:<form[^>]*\baction|\bhx-post)="(/[^"#?]*)"')
 
 # What a client's people come for; its administrators also manage its users and read its audit.
 SHARED = ["dashboard", "client_detail", "certificate_list", "incident_list", "maintenance_calendar"]
@@ -90,3 +91,18 @@ def test_no_page_offers_a_client_the_providers_tools(name, role, scene, client, 
     assert targets & OPERATOR_TOOLS == set()
     closed = {t for t in targets if t in CASES and not readable(t, role)}
     assert closed == set(), f"{name} links to pages {role} may not open"
+    buttons = set()
+    for path in ACTION.findall(response.content.decode()):
+        with contextlib.suppress(Resolver404):
+            buttons.add(resolve(path).url_name)
+    refused = {b for b in buttons if b in CASES and role not in CASES[b].writers}
+    assert refused == set(), f"{name} offers {role} buttons that would be refused"
+
+
+@pytest.mark.parametrize("name", ["certificate_list", "notice_list", "vault_list", "endpoint_list"])
+def test_a_clients_lists_do_not_offer_to_filter_by_client(name, scene, owner, operator, client):
+    """A client's people see one client: no "all clients" choice (provider staff keep it)."""
+    client.force_login(owner)
+    assert 'name="client"' not in client.get(reverse(name)).content.decode()
+    client.force_login(operator)
+    assert 'name="client"' in client.get(reverse(name)).content.decode()
