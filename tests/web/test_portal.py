@@ -106,3 +106,41 @@ def test_a_clients_lists_do_not_offer_to_filter_by_client(name, scene, owner, op
     assert 'name="client"' not in client.get(reverse(name)).content.decode()
     client.force_login(operator)
     assert 'name="client"' in client.get(reverse(name)).content.decode()
+
+
+@pytest.mark.req("CERT-04")
+def test_the_approval_page_speaks_to_the_client_and_to_staff_in_its_own_words(
+    scene, owner, operator, client
+):
+    """The client reads what it is asked; staff read what the client is asked and record the
+    answer; after the decision the page says what follows, not what was asked."""
+    from mamori.lifecycle import approvals
+    from mamori.lifecycle.models import Approval, IssuerKind, ManagedCertificate
+
+    managed = ManagedCertificate.objects.create(
+        client=scene.acme,
+        name="www",
+        names=["www.acme.example"],
+        issuer=IssuerKind.ACME,
+        certificate=scene.expiring_cert,
+    )
+    approval = Approval.objects.create(managed=managed, renewal_of=scene.expiring_cert)
+    url = reverse("approval_decide", args=[approval.pk])
+    owner.language = "en"
+    owner.save()
+    client.force_login(owner)
+    page = client.get(url).content.decode()
+    assert "Your approval is needed: renewal of www.acme.example" in page
+    assert "No certificate fee" in page  # an ACME CA charges nothing
+    assert "If you decline" in page and "Answer needed by" in page
+    assert "waiting for the client" not in page.lower()
+    assert 'name="given_by"' not in page
+    client.force_login(operator)  # Japanese
+    page = client.get(url).content.decode()
+    assert "お客様へのご確認内容" in page and "お客様が見送った場合" in page
+    assert 'name="given_by"' in page
+    approvals.approve(approval, actor=owner, channel="portal")
+    client.force_login(owner)
+    page = client.get(url).content.decode()
+    assert "You approved this renewal" in page and "About this renewal" in page
+    assert "If you decline" not in page and 'name="decision"' not in page
