@@ -116,6 +116,9 @@ PORTAL_PAGES = {
     "sites": lambda s: s.acme.get_absolute_url(),
     "certificates": lambda s: reverse("certificate_list"),
     "approvals": lambda s: reverse("managed_list"),
+    "incidents": lambda s: reverse("incident_list"),
+    "maintenance": lambda s: reverse("maintenance_calendar"),
+    "reports": lambda s: reverse("sla_table"),
 }
 
 
@@ -140,3 +143,17 @@ def test_the_header_fits_a_desk_and_a_phone(role, language, scene, live_server, 
                 nav = page.locator("nav.mainnav")
                 assert nav.evaluate("n => n.scrollWidth <= n.clientWidth"), "the menu scrolls"
             shoot(page, f"{'portal' if role == 'owner' else 'operator'}-{name}-{width}-{language}")
+
+
+def test_without_scripts_the_menu_stays_open_on_a_phone(scene, owner, live_server, chromium):
+    context = chromium.new_context(viewport=PHONE, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in_as(context, live_server, owner)
+        page.goto(live_server.url + reverse("dashboard"))
+        assert not page.locator("button.menu-toggle").is_visible()
+        assert page.locator("nav.mainnav").is_visible()
+        assert page.locator("form.logout button").is_visible()
+        assert overflow(page) == []
+    finally:
+        context.close()

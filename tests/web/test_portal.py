@@ -99,7 +99,13 @@ def test_no_page_offers_a_client_the_providers_tools(name, role, scene, client, 
     assert refused == set(), f"{name} offers {role} buttons that would be refused"
 
 
-@pytest.mark.parametrize("name", ["certificate_list", "notice_list", "vault_list", "endpoint_list"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("certificate_list", "notice_list", "vault_list", "endpoint_list", "check_list"),
+        *("incident_list", "maintenance_calendar", "sla_table"),
+    ],
+)
 def test_a_clients_lists_do_not_offer_to_filter_by_client(name, scene, owner, operator, client):
     """A client's people see one client: no "all clients" choice (provider staff keep it)."""
     client.force_login(owner)
