@@ -32,6 +32,20 @@
     }
   });
 
+  // The menu button (shown on a phone) opens and closes the menu it controls.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".menu-toggle[aria-controls]");
+    if (!toggle) {
+      return;
+    }
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (menu) {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+    }
+  });
+
   // A link or button with data-print prints the page.
   document.addEventListener("click", function (event) {
     var trigger = event.target.closest && event.target.closest("[data-print]");
