@@ -33,6 +33,9 @@ LAYERS: list[tuple[str, list[str]]] = [
             # import's reading of values and the deployment targets' rules.
             "mamori.inventory.services",
             "mamori.clients.services",
+            # The pages of a client's records write through those services.
+            "mamori.clients.record_views",
+            "mamori.clients.forms",
             "mamori.inventory.management",
             "mamori.inventory.views",
             "mamori.inventory.forms",

@@ -11,6 +11,7 @@ from mamori.access import login_views as login
 from mamori.api.api import api
 from mamori.certificates import views as certificates
 from mamori.clients import offboarding_views as offboarding
+from mamori.clients import record_views as records
 from mamori.clients import views as clients
 from mamori.core import views as core
 from mamori.inventory import views as inventory
@@ -25,7 +26,24 @@ urlpatterns = [
     # Prometheus (docs/metrics.md): an API token of a provider administrator or operator.
     path("metrics", operations.metrics, name="metrics"),
     path("clients/", clients.client_list, name="client_list"),
+    # "_add" cannot be a client's code (codes start with a letter or digit).
+    path("clients/_add/", records.client_add, name="client_add"),
     path("clients/<str:code>/", clients.client_detail, name="client_detail"),
+    path("clients/<str:code>/<slug:kind>/add/", records.record_add, name="record_add"),
+    path("clients/<str:code>/<slug:kind>/<int:pk>/", records.record_edit, name="record_edit"),
+    path(
+        "clients/<str:code>/<slug:kind>/<int:pk>/delete/",
+        records.record_delete,
+        name="record_delete",
+    ),
+    # A client's contacts from "users and contacts" (the pages of the client's records).
+    path(
+        "account/clients/<str:code>/contacts/add/",
+        records.contact_create,
+        name="contact_create",
+    ),
+    path("account/contacts/<int:pk>/", records.contact_edit, name="contact_edit"),
+    path("account/contacts/<int:pk>/delete/", records.contact_delete, name="contact_delete"),
     path("certificates/", certificates.certificate_list, name="certificate_list"),
     path(
         "certificates/<str:fingerprint>/",
@@ -44,6 +62,8 @@ urlpatterns = [
     path("endpoints/<int:pk>/delete/", inventory.endpoint_delete, name="endpoint_delete"),
     path("endpoints/<int:pk>/check/", inventory.endpoint_check, name="endpoint_check"),
     path("import/", inventory.inventory_import, name="inventory_import"),
+    path("import/format/", inventory.import_format, name="import_format"),
+    path("import/template.yaml", inventory.import_template, name="import_template"),
     path("notices/", notices.notice_list, name="notice_list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
     path(

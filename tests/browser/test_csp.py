@@ -15,6 +15,7 @@ from mamori.monitoring.models import Check, MaintenanceWindow
 from mamori.vault import services as vault
 from mamori.vault.models import SecretKind
 from tests.conftest import PASSWORD
+from tests.web.cases_offboarding import destroyed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases="__all__", transaction=True)]
 
@@ -74,6 +75,7 @@ def monitored(scene, operator):
         value="hunter2-canary",
         actor=operator,
     )
+    destroyed(scene.acme)  # a certificate of destruction certifies a destruction
     return {"check": check, "incident": incident, "secret": secret}
 
 

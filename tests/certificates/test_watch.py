@@ -94,7 +94,9 @@ def test_it_warns_the_right_people_once_and_follows_a_replaced_certificate(
     by_to = {m.to: m for m in smtp.messages}
     assert "残り10日" in by_to["yamada@sample.example"].subject
     assert "山田太郎 様" in by_to["yamada@sample.example"].text()
-    assert "14日前" in by_to["yamada@sample.example"].text()
+    # The days actually left, not the schedule's threshold (the 14-day notice).
+    assert "残り10日" in by_to["yamada@sample.example"].text()
+    assert "14日前" not in by_to["yamada@sample.example"].text()
     assert "expires in 10 days" in by_to["jane@sample.example"].subject
     assert "Dear Jane Smith" in by_to["jane@sample.example"].text()
     assert by_to["jane@sample.example"].html().startswith("<!DOCTYPE html>")
@@ -267,3 +269,22 @@ def test_it_checks_a_new_endpoint_at_once_and_then_on_its_interval(
     endpoint.refresh_from_db()
     delay = endpoint.next_check_at - endpoint.last_checked_at
     assert dt.timedelta(minutes=59) < delay <= dt.timedelta(hours=1)
+
+
+@pytest.mark.req("MON-02")
+def test_a_new_endpoint_whose_name_does_not_resolve_is_shown_unreachable_at_once(smtp, acme):
+    endpoint = Endpoint.objects.create(client=acme, host="no-such-host.invalid")
+    runchecks()
+    endpoint.refresh_from_db()
+    # Shown as the problem the check found, as `mamori scan` shows it, not "not checked yet"...
+    assert endpoint.state == EndpointState.PROBLEM and endpoint.problems == ["unreachable"]
+    # ... while the notice waits for the confirmation (MON-02).
+    assert not CertificateEvent.objects.filter(endpoint=endpoint).exists()
+    assert smtp.messages == []
+    make_due()
+    runchecks()
+    endpoint.refresh_from_db()
+    assert endpoint.state == EndpointState.PROBLEM and endpoint.problems == ["unreachable"]
+    assert endpoint.pending_problems is None
+    assert CertificateEvent.objects.filter(endpoint=endpoint, kind=EventKind.PROBLEM).count() == 1
+    assert smtp.messages

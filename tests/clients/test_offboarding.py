@@ -14,12 +14,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import translation
 
 from mamori.clients import offboarding
 from mamori.core.models import AuditEvent
 from mamori.vault import services as vault
 from mamori.vault.models import DestructionRecord, Secret, SecretKind
+from tests.web.cases_offboarding import destroyed
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -191,5 +193,65 @@ def test_the_certificate_is_signed_by_the_providers_officers(acme):
     InformationOfficer.objects.create(
         client=None, position=1, name="佐藤花子", title="情報システム部長"
     )
+    destroyed(acme)
     html = offboarding.destruction_certificate(acme, language="ja")
     assert "情報取扱責任者　情報システム部長　佐藤花子" in html
+
+
+NOTHING_DESTROYED = (
+    "Nothing has been destroyed for this client yet: the certificate of destruction can be "
+    "issued once its secrets and keys are destroyed."
+)
+
+
+@pytest.mark.req("VLT-04")
+@pytest.mark.req("END-01")
+def test_no_certificate_is_issued_before_anything_was_destroyed(
+    acme, held, provider_admin, owner, client, tmp_path
+):
+    with translation.override("en"):
+        with pytest.raises(offboarding.OffboardingError) as excinfo:
+            offboarding.destruction_certificate(acme, language="en")
+        assert str(excinfo.value) == translation.gettext(NOTHING_DESTROYED)
+        # The command says so in one line (exit 2) and writes no file.
+        with pytest.raises(CommandError) as failed:
+            call_command("offboard", "acme", "--certificate", str(tmp_path / "c.html"))
+        assert failed.value.returncode == 2
+    assert not (tmp_path / "c.html").exists()
+    # The offboarding page disables the buttons and says why; the address sends staff back to
+    # it, and the client's administrator to the client's page, with the reason.
+    provider_admin.language = "en"
+    provider_admin.save(update_fields=["language"])
+    client.force_login(provider_admin)
+    page = client.get(reverse("client_offboarding", args=["acme"])).content.decode()
+    with translation.override("en"):
+        reason = translation.gettext(NOTHING_DESTROYED)
+    assert reason in page and 'aria-describedby="certificate-refusal"' in page
+    assert reverse("client_destruction_certificate", args=["acme"]) not in page
+    response = client.get(reverse("client_destruction_certificate", args=["acme"]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("client_offboarding", args=["acme"])
+    assert reason in client.get(response["Location"]).content.decode()
+    client.force_login(owner)
+    response = client.get(reverse("client_destruction_certificate", args=["acme"]))
+    assert (response.status_code, response["Location"]) == (302, acme.get_absolute_url())
+
+
+@pytest.mark.req("VLT-04")
+@pytest.mark.req("END-01")
+def test_the_certificate_says_what_was_destroyed_and_what_is_still_held(acme, held, provider_admin):
+    vault.destroy_secret(held["login"], actor=provider_admin, reason="契約終了")
+    ja = offboarding.destruction_certificate(acme, language="ja")
+    en = offboarding.destruction_certificate(acme, language="en")
+    for html in (ja, en):
+        destroyed_part, _sep, not_covered = html.partition("<h2>")
+        assert "web01 root" in destroyed_part and "契約終了" in destroyed_part
+        # The two secrets not destroyed are named as still held, not certified.
+        assert "web01 root" not in not_covered
+        assert "WordPress 管理画面" in not_covered and "www.acme.example" in not_covered
+    assert "消去して<strong>おりません</strong>" in ja and "本証明書の対象外" in ja
+    assert "has <strong>not</strong> been destroyed" in en
+    # Everything destroyed: nothing is listed as still held.
+    offboarding.destroy_all(acme, actor=provider_admin, reason="契約終了")
+    en = offboarding.destruction_certificate(acme, language="en")
+    assert "No credentials, private keys or other secrets of yours remain with us." in en

@@ -123,6 +123,23 @@ def test_a_cancelled_window_named_again_is_planned_again(db, acme):
     assert MaintenanceWindow.objects.filter(cancelled_at__isnull=True).count() == 1
 
 
+@pytest.mark.req("MON-06")
+def test_an_ended_window_is_left_out_of_the_export_and_kept(db, acme):
+    """The import refuses to plan a window that has ended, so the export leaves ended windows
+    out (history, like cancelled ones); importing that file changes nothing and deletes nothing."""
+    assert load(ACME_CHECKS).ok
+    ended = MaintenanceWindow.objects.get()
+    MaintenanceWindow.objects.filter(pk=ended.pk).update(
+        starts_at=dt.datetime(2020, 5, 1, 1, tzinfo=JST),
+        ends_at=dt.datetime(2020, 5, 1, 3, tzinfo=JST),
+    )
+    text = export_inventory()
+    assert "Upgrade" not in text
+    report = import_file(text.encode("utf-8"), filename="clients.yaml")
+    assert report.ok, messages(report)
+    assert list(MaintenanceWindow.objects.values_list("pk", flat=True)) == [ended.pk]
+
+
 BAD = """\
 clients:
   - code: acme

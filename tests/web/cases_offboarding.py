@@ -1,7 +1,9 @@
 """Tenancy cases for offboarding (see tests/web/tenancy.py)."""
 
+from django.utils import timezone
+
 from mamori.core.models import AuditEvent
-from mamori.vault.models import Secret
+from mamori.vault.models import DestructionRecord, Secret
 from tests.web.tenancy import ACTION, PAGE, Case
 
 EXEMPT: dict[str, str] = {}
@@ -12,6 +14,27 @@ ADMIN_ONLY = frozenset({"provider_admin"})
 
 def code(s) -> dict:
     return {"code": s.acme.code}
+
+
+def certified(s) -> dict:
+    """acme's kwargs, once something of acme's was destroyed (else there is no certificate)."""
+    destroyed(s.acme)
+    return code(s)
+
+
+def destroyed(client) -> DestructionRecord:
+    """A destruction on record for ``client``, as offboarding leaves it."""
+    record, _created = DestructionRecord.objects.get_or_create(
+        client=client,
+        description="web01 root (server login)",
+        defaults={
+            "destroyed_at": timezone.now(),
+            "actor_label": "admin",
+            "reason": "contract ended",
+            "method": "cryptographic erasure",
+        },
+    )
+    return record
 
 
 def exports() -> int:
@@ -38,5 +61,5 @@ CASES = {
         writers=ADMIN_ONLY,
         snapshot=live_secrets,
     ),
-    "client_destruction_certificate": Case(PAGE, code, readers=PROVIDER | {"owner"}),
+    "client_destruction_certificate": Case(PAGE, certified, readers=PROVIDER | {"owner"}),
 }

@@ -166,3 +166,58 @@ def test_it_hides_edit_buttons_from_viewers(scene, member, client):
     body = client.get(scene.problem_endpoint.get_absolute_url()).content.decode()
     assert reverse("endpoint_edit", args=[scene.problem_endpoint.pk]) not in body
     assert reverse("endpoint_check", args=[scene.problem_endpoint.pk]) not in body
+
+
+# --- the host as the inventory import reads it (issue 15) ----------------------------------------
+
+
+def test_a_url_pasted_as_the_host_gives_its_host_and_says_so(scene, owner, client):
+    from django.contrib.messages import get_messages
+
+    client.force_login(owner)
+    data = form_data(scene, host="https://API.acme.example:8443/shop")
+    response = client.post(reverse("endpoint_add"), data)
+    assert response.status_code == 302
+    endpoint = Endpoint.objects.get(client=scene.acme, host="api.acme.example")
+    assert endpoint.port == 8443
+    assert not Endpoint.objects.filter(host__contains="/").exists()
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("https://API.acme.example:8443/shop" in m and "api.acme.example" in m for m in shown)
+
+
+@pytest.mark.parametrize("host", ["bad host name!!", "ftp://files.acme.example/", "a..b"])
+def test_a_host_the_import_refuses_is_refused_with_the_imports_message(scene, owner, client, host):
+    from django.core.exceptions import ValidationError
+
+    from mamori.inventory.services import normalised
+
+    with pytest.raises(ValidationError) as caught:
+        normalised("endpoints", {"host": host})
+    client.force_login(owner)
+    response = client.post(reverse("endpoint_add"), form_data(scene, host=host))
+    assert response.status_code == 200
+    assert response.context["form"].errors["host"] == caught.value.message_dict["host"]
+    assert not Endpoint.objects.filter(client=scene.acme, host__contains="acme.example/").exists()
+    assert not AuditEvent.objects.filter(action="endpoint.create").exists()
+
+
+def test_a_site_of_another_client_is_refused_at_its_field(scene, owner, operator, client):
+    other = Site.objects.create(client=scene.globex, name="G", url="https://g.globex.example/")
+    client.force_login(operator)
+    response = client.post(reverse("endpoint_add"), form_data(scene, site=other.pk))
+    assert response.status_code == 200
+    assert response.context["form"].errors["site"]
+
+
+def test_an_endpoint_stays_with_its_client_and_a_change_is_audited_once(scene, owner, client):
+    endpoint = scene.problem_endpoint
+    client.force_login(owner)
+    data = form_data(scene, client=scene.globex.pk, host=endpoint.host, port=str(endpoint.port))
+    data["check_interval"] = "3600"
+    response = client.post(reverse("endpoint_edit", args=[endpoint.pk]), data)
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.client == scene.acme and endpoint.check_interval == 3600
+    event = AuditEvent.objects.get(action="endpoint.update")
+    assert event.changes["check_interval"] == [None, 3600]
+    assert "client" not in event.changes

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 import mamori
+from tests.web.cases_offboarding import destroyed
 
 POLICY = {
     "default-src": "'self'",
@@ -42,6 +43,7 @@ def test_every_page_says_what_it_may_load(client, operator, signed_in):
 def test_the_certificate_of_destruction_runs_only_its_own_nonced_style_and_script(
     client, provider_admin, acme
 ):
+    destroyed(acme)
     client.force_login(provider_admin)
     response = client.get(reverse("client_destruction_certificate", args=["acme"]))
     policy = directives(response["Content-Security-Policy"])

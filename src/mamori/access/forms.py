@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.access import services
 from mamori.access.models import AccessPolicy, InformationOfficer
-from mamori.clients.models import Client, Contact, NoticeTopic
+from mamori.clients.models import Client
 from mamori.core.models import PROVIDER_ROLES, User
 
 GENERATED_PASSWORD_LENGTH = 20
@@ -175,32 +175,6 @@ class AdminPasswordForm(InitialPasswordMixin):
         return cleaned
 
 
-class ContactForm(forms.ModelForm):
-    """A person of a client who receives notices (the client is fixed by the page)."""
-
-    notify = forms.MultipleChoiceField(
-        label=_("Receives"),
-        choices=NoticeTopic.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-
-    class Meta:
-        model = Contact
-        fields = ["name", "email", "language", "notify"]
-
-    def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.instance.client = client
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"]
-        others = Contact.objects.filter(client=self.instance.client, email__iexact=email)
-        if others.exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError(_("This client already has a contact with this e-mail."))
-        return email
-
-
 class OfficerForm(forms.ModelForm):
     """One officer slot; an empty name leaves the slot empty."""
 
@@ -238,4 +212,4 @@ class TokenForm(forms.Form):
 class PolicyForm(forms.ModelForm):
     class Meta:
         model = AccessPolicy
-        fields = ["require_staff_2fa"]
+        fields = ["provider_name", "require_staff_2fa"]

@@ -96,6 +96,15 @@ class AccessPolicy(models.Model):
             "they have."
         ),
     )
+    provider_name = models.CharField(
+        _("our company name"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "How notices, certificates of destruction and reports to clients are signed. "
+            "Empty: the MAMORI_PROVIDER_NAME setting."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

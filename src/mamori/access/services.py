@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import pyotp
 import segno
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -51,6 +52,13 @@ class TwoFactorError(Exception):
 
 
 # --- TOTP -------------------------------------------------------------------------------------
+
+
+def provider_name() -> str:
+    """The provider's name as clients read it (signatures of notices, certificates, reports):
+    the one set under provider settings, else the ``MAMORI_PROVIDER_NAME`` setting."""
+    stored = AccessPolicy.objects.filter(pk=1).values_list("provider_name", flat=True).first()
+    return stored or settings.MAMORI_PROVIDER_NAME
 
 
 def active_two_factor(user: User) -> TwoFactor | None:

@@ -22,9 +22,6 @@ urlpatterns = [
     path("users/<int:pk>/2fa/reset/", views.user_reset_2fa, name="user_reset_2fa"),
     path("clients/<str:code>/", views.client_access, name="client_access"),
     path("clients/<str:code>/users/add/", views.client_user_create, name="client_user_create"),
-    path("clients/<str:code>/contacts/add/", views.contact_create, name="contact_create"),
     path("clients/<str:code>/officers/", views.client_officers, name="client_officers"),
-    path("contacts/<int:pk>/", views.contact_edit, name="contact_edit"),
-    path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
     path("provider/", views.provider_settings, name="provider_settings"),
 ]

@@ -31,7 +31,6 @@ from mamori.access import services, signin, throttle
 from mamori.access.forms import (
     AdminPasswordForm,
     CodeForm,
-    ContactForm,
     OfficerForm,
     PolicyForm,
     TokenForm,
@@ -460,75 +459,8 @@ def client_access(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "access/client_access.html", context)
 
 
-def _contact_values(contact: Contact) -> dict[str, Any]:
-    return {
-        "name": contact.name,
-        "email": contact.email,
-        "language": contact.language,
-        "notify": list(contact.notify),
-    }
-
-
-def _contact_client(request: HttpRequest, contact_pk: int) -> tuple[Contact, Client]:
-    contact = get_object_or_404(
-        Contact.objects.visible_to(request.user).select_related("client"), pk=contact_pk
-    )
-    if not may_change(request.user, contact):
-        raise PermissionDenied
-    return contact, contact.client
-
-
-@login_required
-def contact_create(request: HttpRequest, code: str) -> HttpResponse:
-    client = _visible_client(request, code)
-    if not may_change(request.user, client, Contact.change_rule):
-        raise PermissionDenied
-    form = ContactForm(request.POST or None, client=client)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            contact = form.save()
-            audit.record(
-                "contact.create", contact, request=request, changes=_contact_values(contact)
-            )
-        messages.success(request, _("Contact %(name)s added.") % {"name": contact.name})
-        return redirect("client_access", code=client.code)
-    return render(request, "access/contact_form.html", {"form": form, "client": client})
-
-
-@login_required
-def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    contact, client = _contact_client(request, pk)
-    before = _contact_values(contact)
-    form = ContactForm(request.POST or None, instance=contact, client=client)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            contact = form.save()
-            changes = audit.diff(before, _contact_values(contact))
-            if changes:
-                audit.record("contact.update", contact, request=request, changes=changes)
-        messages.success(request, _("Contact %(name)s saved.") % {"name": contact.name})
-        return redirect("client_access", code=client.code)
-    context = {"form": form, "client": client, "contact": contact}
-    return render(request, "access/contact_form.html", context)
-
-
-@login_required
-def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    contact, client = _contact_client(request, pk)
-    if request.method == "POST":
-        with transaction.atomic():
-            audit.record(
-                "contact.delete", contact, request=request, changes=_contact_values(contact)
-            )
-            # Its chat channels' webhook URLs and tokens are destroyed, not left in the vault.
-            from mamori.notices import services as notices
-
-            for channel in contact.channels.all():
-                notices.remove_contact_channel(channel, actor=request.user, request=request)
-            contact.delete()
-        messages.success(request, _("Contact %(name)s deleted.") % {"name": contact.name})
-        return redirect("client_access", code=client.code)
-    return render(request, "access/contact_delete.html", {"contact": contact, "client": client})
+# A client's contacts are added, changed and deleted on the pages of the client's records
+# (mamori.clients.record_views), through the write path the import and the API share.
 
 
 # --- Information-handling officers (ACC-02) ---------------------------------------------------

@@ -10,10 +10,12 @@ from the evaluated annotations of the wrapped function.
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 
+from mamori.api.errors import invalid, query_problem
 from mamori.api.schemas import Day, Error
 from mamori.core import audit
 from mamori.core.models import AuditEvent
@@ -45,7 +47,7 @@ class AuditEventOut(Schema):
 
 @router.get(
     "",
-    response={200: list[AuditEventOut], 403: Error},
+    response={200: list[AuditEventOut], 403: Error, 422: Error},
     summary="List audit events",
     description="Provider administrators read every event, client administrators their own "
     "client's events; other roles get 403. `action` also matches its sub-actions "
@@ -63,6 +65,10 @@ def list_audit_events(
     date_to: Day | None = None,
     q: str | None = None,
 ):
+    try:
+        audit.check_period(date_from, date_to)
+    except DjangoValidationError as exc:
+        raise invalid(query_problem("date_to", exc.messages[0])) from None
     events = audit.readable_events(request.auth)
     return audit.filter_events(
         events,

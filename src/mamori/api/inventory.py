@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -11,10 +9,12 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 
 from mamori.api.auth import require_edit
-from mamori.api.errors import from_django, invalid, problem
+from mamori.api.errors import invalid, problem
+from mamori.api.inventory_records import service_answers
 from mamori.api.schemas import EndpointIn, EndpointOut, Error
 from mamori.clients.models import Client, Contract
-from mamori.core import audit, outbound
+from mamori.core import audit
+from mamori.inventory import services
 from mamori.inventory.models import Endpoint, Server, Site
 
 router = Router(tags=["endpoints"])
@@ -57,79 +57,37 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):
         # The same answer for a client that does not exist and one the caller may not see.
         raise invalid(problem("client", "Unknown client."))
     data = payload.dict()
-    endpoint = Endpoint(
-        client=client,
-        host=data["host"],
-        port=data["port"],
-        sni=data["sni"],
-        check_interval=data["check_interval"],
-        enabled=data["enabled"],
-        trust_bundle=data["trust_bundle"],
-        allow_private_address=data["allow_private_address"],
-    )
+    values = {name: data[name] for name in services.ENDPOINT_FIELDS if name not in RELATED}
     errors = []
-    refused = outbound.allowance_problem(user, False, endpoint.allow_private_address)
-    if refused:
-        errors.append(problem("allow_private_address", refused))
-        endpoint.allow_private_address = False  # so that the host is judged as it would be
     for name, model in RELATED.items():
-        if data[name] is None:
-            continue
-        related = model.objects.visible_to(user).filter(pk=data[name], client=client).first()
-        if related is None:
-            errors.append(problem(name, "Not one of the client's."))
-        setattr(endpoint, name, related)
-    try:
-        endpoint.full_clean()
-    except DjangoValidationError as e:
-        errors.extend(from_django(e))
+        related = None
+        if data[name] is not None:
+            related = model.objects.visible_to(user).filter(pk=data[name], client=client).first()
+            if related is None:
+                errors.append(problem(name, "Not one of the client's."))
+        values[name] = related
     if errors:
         raise invalid(errors)
-    with transaction.atomic():
-        endpoint.save()
-        audit.record(
-            "endpoint.create",
-            endpoint,
-            actor=user,
-            request=request,
-            changes={
-                "client": client.pk,
-                "host": endpoint.host,
-                "port": endpoint.port,
-                "sni": endpoint.sni,
-                "site": endpoint.site_id,
-                "server": endpoint.server_id,
-                "contract": endpoint.contract_id,
-                "check_interval": endpoint.check_interval,
-                "enabled": endpoint.enabled,
-                "trust_bundle": bool(endpoint.trust_bundle.strip()),
-                "allow_private_address": endpoint.allow_private_address,
-            },
-        )
+    # The write path of the pages and the import: the same reading of the host, the same
+    # permission for allow_private_address, the same validation and audit event.
+    with service_answers():
+        endpoint = services.create_endpoint(user, client, values, request=request)
     return Status(201, get_object_or_404(_endpoints(request), pk=endpoint.pk))
 
 
 @router.delete(
-    "/{endpoint_id}", response={204: None, 403: Error, 404: Error}, summary="Delete an endpoint"
+    "/{endpoint_id}",
+    response={204: None, 403: Error, 404: Error, 409: Error},
+    summary="Delete an endpoint",
+    description="Its check history goes with it. Refused (409) while deployment targets "
+    "install certificates on it.",
 )
 def delete_endpoint(request: HttpRequest, endpoint_id: int):
     user = request.auth
     endpoint = get_object_or_404(_endpoints(request), pk=endpoint_id)
     require_edit(user)
-    with transaction.atomic():
-        audit.record(
-            "endpoint.delete",
-            endpoint,
-            actor=user,
-            request=request,
-            changes={
-                "client": endpoint.client_id,
-                "host": endpoint.host,
-                "port": endpoint.port,
-                "sni": endpoint.sni,
-            },
-        )
-        endpoint.delete()
+    with service_answers():
+        services.delete_endpoint(user, endpoint, request=request)
     return Status(204, None)
 
 

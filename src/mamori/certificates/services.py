@@ -371,7 +371,11 @@ def _record_state(
     """Move the endpoint to its new problem state; notify once per change of state."""
     problems = [str(p) for p in result.problems]
     endpoint.next_check_at = now + endpoint.interval()
-    old_notified = set(endpoint.problems) - NOT_NOTIFIED
+    # A state shown before its confirmation (below): nothing was told of it yet.
+    provisional = endpoint.pending_problems is not None and set(endpoint.pending_problems) == (
+        set(endpoint.problems) - NOT_NOTIFIED
+    )
+    old_notified = set() if provisional else set(endpoint.problems) - NOT_NOTIFIED
     new_notified = set(problems) - NOT_NOTIFIED
     is_change = new_notified != old_notified
     # MON-02: a connection failure counts once a second check, a few minutes later, agrees.
@@ -379,6 +383,12 @@ def _record_state(
     if is_change and new_notified & CONNECTION_PROBLEMS and unconfirmed:
         endpoint.pending_problems = sorted(new_notified)
         endpoint.next_check_at = now + CONFIRM_AFTER
+        if endpoint.state == EndpointState.UNKNOWN or provisional:
+            # Nothing was known of it yet (a new endpoint): what the check found is shown at
+            # once (a name that does not resolve is "unreachable", not "not checked yet"), as
+            # `mamori scan` shows it; the notice waits for the confirmation.
+            endpoint.problems = problems
+            endpoint.state = EndpointState.PROBLEM
         return
     endpoint.pending_problems = None
     endpoint.problems = problems

@@ -106,6 +106,15 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
+    def clean(self) -> None:
+        # One person, however the mailbox is spelled (the import matches contacts so too).
+        if self.client_id and self.email:
+            others = Contact.objects.filter(client_id=self.client_id, email__iexact=self.email)
+            if others.exclude(pk=self.pk).exists():
+                raise ValidationError(
+                    {"email": _("This client already has a contact with this e-mail.")}
+                )
+
 
 class ContractType(models.TextChoices):
     SSL_MANAGEMENT = "ssl_management", _("SSL certificate management")

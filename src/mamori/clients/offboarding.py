@@ -28,7 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from mamori.access.services import officers_of
+from mamori.access.services import officers_of, provider_name
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.core import audit
@@ -207,7 +207,7 @@ def export_for_return(
                 {
                     "client": client,
                     "count": len(entries),
-                    "provider_name": settings.MAMORI_PROVIDER_NAME,
+                    "provider_name": provider_name(),
                 },
                 using="text",  # plain text: nothing HTML-escaped (settings.TEMPLATES)
             ),
@@ -237,12 +237,34 @@ def destroy_all(
     return records
 
 
+def certificate_refusal(client: Client) -> str | None:
+    """Why no certificate of destruction can be issued for ``client`` yet, or None.
+
+    A certificate certifies an erasure (VLT-04, END-01): until something was destroyed there is
+    nothing to certify, and a certificate saying "nothing was erased" would read as if the
+    client's data were gone. Once there is, the certificate also says what is still held."""
+    if not DestructionRecord.objects.filter(client=client).exists():
+        return str(
+            _(
+                "Nothing has been destroyed for this client yet: the certificate of destruction "
+                "can be issued once its secrets and keys are destroyed."
+            )
+        )
+    return None
+
+
 def destruction_certificate(
     client: Client, *, language: str, issued_at: datetime | None = None, csp_nonce: str = ""
 ) -> str:
-    """The certificate of destruction (VLT-04) as a printable HTML page in ``language``; served
-    by Mamori, ``csp_nonce`` lets its own style and script run under the Content-Security-Policy.
-    """
+    """The certificate of destruction (VLT-04) as a printable HTML page in ``language``: what
+    was destroyed, and what is not covered (secrets still held, records kept). Served by Mamori,
+    ``csp_nonce`` lets its own style and script run under the Content-Security-Policy.
+
+    Raises :class:`OffboardingError` (see :func:`certificate_refusal`) when nothing was
+    destroyed."""
+    refusal = certificate_refusal(client)
+    if refusal is not None:
+        raise OffboardingError(refusal)
     records = DestructionRecord.objects.filter(client=client).order_by("destroyed_at", "pk")
     with translation.override(language), timezone.override(settings.TIME_ZONE):
         return render_to_string(
@@ -250,8 +272,9 @@ def destruction_certificate(
             {
                 "client": client,
                 "records": records,
+                "still_held": list(_live_secrets(client)),
                 "issued_at": issued_at or timezone.now(),
-                "provider_name": settings.MAMORI_PROVIDER_NAME,
+                "provider_name": provider_name(),
                 "officers": officers_of(None),
                 "language": language,
                 "csp_nonce": csp_nonce,

@@ -37,6 +37,7 @@ def client_offboarding(request: HttpRequest, code: str) -> HttpResponse:
         {
             "client": client,
             "sections": offboarding.holdings(client),
+            "certificate_refusal": offboarding.certificate_refusal(client),
             "may_act": request.user.role in ACTORS,
             "min_passphrase": offboarding.MIN_PASSPHRASE,
         },
@@ -92,8 +93,13 @@ def client_destruction_certificate(request: HttpRequest, code: str) -> HttpRespo
     language = request.GET.get("lang") or request.LANGUAGE_CODE
     if language not in ("ja", "en"):
         language = "ja"
-    return HttpResponse(
-        offboarding.destruction_certificate(
+    try:
+        html = offboarding.destruction_certificate(
             client, language=language, csp_nonce=str(request.csp_nonce)
         )
-    )
+    except offboarding.OffboardingError as e:
+        messages.error(request, str(e))
+        if request.user.role in VIEWERS:
+            return redirect("client_offboarding", code=client.code)
+        return redirect(client.get_absolute_url())
+    return HttpResponse(html)

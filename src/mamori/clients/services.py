@@ -17,8 +17,34 @@ from mamori.inventory.services import (
     check_write,
     create_record,
     delete_record,
+    jsonable,
+    normalised,
     rule_message,
+    save_record,
 )
+
+CLIENT_FIELDS = ("code", "name", "address", "representative", "notes")
+
+
+def create_client(actor: User | None, values: dict[str, Any], *, request=None) -> Client:
+    """A new client, as the inventory import makes one: only the provider's administrators and
+    operators may (:func:`~mamori.inventory.transfer.applying.may_create_clients`)."""
+    from mamori.inventory.transfer.applying import may_create_clients
+
+    if not may_create_clients(actor):
+        raise Refused(rule_message(Rule.STAFF, Client))
+    values = normalised("clients", values)
+    client = Client(**values)
+    return save_record(
+        client,
+        section="clients",
+        client=client,
+        actor=actor,
+        action="client.create",
+        changes={name: jsonable(value) for name, value in values.items()},
+        request=request,
+    )
+
 
 CONTACT_FIELDS = ("name", "email", "language", "notify")
 CONTRACT_FIELDS = (

@@ -15,8 +15,9 @@ from mamori.certificates.models import Certificate
 from mamori.certificates.problems import severity
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.core.htmx import wants_partial
+from mamori.core.models import ALL_CLIENT_ROLES
 from mamori.core.permissions import Rule, may_change
-from mamori.inventory.models import Endpoint, EndpointState, Server, Site
+from mamori.inventory.models import Domain, Endpoint, EndpointState, Server, Site
 from mamori.notices.models import Notice
 
 PAGE_SIZE = 50
@@ -113,7 +114,9 @@ def client_list(request: HttpRequest) -> HttpResponse:
             client.state_label = _("Down")
         client.next_expiry_remaining = queries.remaining(client.next_expiry, now)
     template = "clients/_list_results.html" if wants_partial(request) else "clients/list.html"
-    return render(request, template, {"page": page, "query": query})
+    # New clients come from the provider's administrators and operators (as in the import).
+    may_add = request.user.is_superuser or request.user.role in ALL_CLIENT_ROLES
+    return render(request, template, {"page": page, "query": query, "may_add": may_add})
 
 
 @login_required
@@ -169,6 +172,18 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
         "show_emails": may_change(user, client, Rule.EDITOR),
         "sites": Site.objects.visible_to(user).filter(client=client).select_related("server"),
         "servers": Server.objects.visible_to(user).filter(client=client),
+        "domains": Domain.objects.visible_to(user).filter(client=client),
+        # Which of the client's records the user may add, change and delete here.
+        "may": {
+            name: may_change(user, client, model.change_rule)
+            for name, model in (
+                ("contacts", Contact),
+                ("contracts", Contract),
+                ("servers", Server),
+                ("sites", Site),
+                ("domains", Domain),
+            )
+        },
         "endpoints": endpoints,
         "endpoint_total": endpoints_qs.count(),
         "certificates": certificates,

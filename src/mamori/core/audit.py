@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -354,6 +354,17 @@ def readable_events(user: User) -> models.QuerySet[AuditEvent]:
     if not may_read_trail(user):
         raise PermissionDenied
     return AuditEvent.objects.visible_to(user).select_related("client")
+
+
+def check_period(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """Refuse a period that ends before it begins (it would match nothing, silently):
+    ``ValidationError`` with code ``period_reversed``, for the ``date_to`` filter."""
+    if date_from and date_to and date_to < date_from:
+        raise ValidationError(
+            _("“Until” (%(to)s) is before “Since” (%(since)s): swap the dates."),
+            code="period_reversed",
+            params={"to": date_to.isoformat(), "since": date_from.isoformat()},
+        )
 
 
 def filter_events(

@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -66,6 +66,7 @@ ACTION_LABELS = {
     "acme_account.register_failed": _("ACME account registration failed"),
     "approval.approve": _("Renewal approved"),
     "approval.request": _("Renewal approval requested"),
+    "client.create": _("Client added"),
     "client.change": _("Client particulars changed"),
     "contact.create": _("Contact added"),
     "contact.delete": _("Contact deleted"),
@@ -204,6 +205,14 @@ class AuditFilterForm(forms.Form):
             *sorted(((t, object_type_label(t)) for t in types if t), key=lambda c: c[1]),
         ]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            audit.check_period(data.get("date_from"), data.get("date_to"))
+        except ValidationError as exc:
+            self.add_error("date_to", exc)
+        return data
+
     def filters(self) -> dict[str, Any]:
         """Keyword arguments for :func:`mamori.core.audit.filter_events`."""
         if not self.is_valid():
@@ -225,7 +234,11 @@ class AuditFilterForm(forms.Form):
 def audit_list(request: HttpRequest) -> HttpResponse:
     events = audit.readable_events(request.user)
     form = AuditFilterForm(request.GET or None, user=request.user, events=events)
-    events = audit.filter_events(events, **form.filters())
+    if form.is_bound and not form.is_valid():
+        # A filter that cannot be applied (reversed dates) lists nothing and says why.
+        events = events.none()
+    else:
+        events = audit.filter_events(events, **form.filters())
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [_row(event) for event in page.object_list]
     template = "audit/_list_results.html" if wants_partial(request) else "audit/list.html"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from mamori.certificates.problems import problem_choices
@@ -12,6 +14,7 @@ from mamori.clients.models import Client, Contract
 from mamori.core import outbound
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
+from mamori.inventory.services import ENDPOINT_FIELDS, normalised
 from mamori.inventory.transfer import MAX_FILE_BYTES
 
 
@@ -21,19 +24,7 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = [
-            "client",
-            "host",
-            "port",
-            "sni",
-            "site",
-            "server",
-            "contract",
-            "check_interval",
-            "enabled",
-            "trust_bundle",
-            "allow_private_address",
-        ]
+        fields = ["client", *ENDPOINT_FIELDS]
         labels = {"client": _("Client"), "enabled": _("Check this endpoint")}
         widgets = {
             "trust_bundle": forms.Textarea(attrs={"rows": 4, "class": "mono"}),
@@ -47,6 +38,10 @@ class EndpointForm(forms.ModelForm):
             self.fields["allow_private_address"].disabled = True
         clients = Client.objects.visible_to(user)
         self.fields["client"].queryset = clients
+        if self.instance.pk:
+            # An endpoint stays with its client (the inventory file keys it within the client):
+            # shown, not changed.
+            self.fields["client"].disabled = True
         if not self.is_bound and not self.instance.pk and "client" not in self.initial:
             only = list(clients[:2])
             if len(only) == 1:
@@ -58,13 +53,52 @@ class EndpointForm(forms.ModelForm):
             if not client_id:
                 self.fields[name].empty_label = _("Choose the client first")
 
+    # A URL pasted as the host: the host (and a port written in it) are taken out of it, and
+    # the page says so (``taken_from_url``).
+    taken_from_url: str = ""
+    url_port: int | None = None
+
+    def clean_host(self) -> str:
+        """The host read as the inventory import reads it (the same function, the same
+        messages); a URL gives its host."""
+        raw = self.cleaned_data.get("host") or ""
+        text = raw.strip()
+        if "://" in text:
+            parts = urlsplit(text)
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if parts.scheme.lower() in ("http", "https") and parts.hostname:
+                self.taken_from_url = text
+                self.url_port = port
+                text = parts.hostname
+        try:
+            return normalised("endpoints", {"host": text})["host"]
+        except ValidationError as e:
+            raise forms.ValidationError(e.message_dict["host"]) from None
+
+    def clean_sni(self) -> str:
+        try:
+            return normalised("endpoints", {"sni": self.cleaned_data.get("sni") or ""})["sni"]
+        except ValidationError as e:
+            raise forms.ValidationError(e.message_dict["sni"]) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.url_port and "port" not in self.errors and cleaned.get("port") in (None, 443):
+            cleaned["port"] = self.url_port
+        return cleaned
+
     def selected_client_id(self) -> int | None:
         """The client chosen in the submitted data, else the initial or saved one."""
         raw = (
             self.data.get(self.add_prefix("client"))
-            if self.is_bound
+            if self.is_bound and not self.fields["client"].disabled
             else self.initial.get("client", self.instance.client_id)
         )
+        if self.instance.pk:
+            raw = self.instance.client_id
         if isinstance(raw, Client):
             return raw.pk
         try:

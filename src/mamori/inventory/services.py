@@ -202,6 +202,17 @@ def normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# Fields the audit trail records as set or not, not as their text (a pasted PEM bundle).
+AUDITED_AS_SET = frozenset({"trust_bundle"})
+
+
+def audited(name: str, value: Any) -> Any:
+    """A field's value as the audit trail of a page or API write records it."""
+    if name in AUDITED_AS_SET:
+        return bool(str(value or "").strip())
+    return jsonable(value)
+
+
 def create_record(
     model: type[models.Model],
     section: str,
@@ -216,7 +227,7 @@ def create_record(
     objects), read as the inventory file reads them (:func:`normalised`)."""
     values = normalised(section, values)
     obj = model(client=client, **values)
-    changes = {name: jsonable(value) for name, value in values.items()}
+    changes = {name: audited(name, value) for name, value in values.items()}
     return save_record(
         obj,
         section=section,
@@ -245,7 +256,7 @@ def change_record(
     for name, new in values.items():
         old = getattr(obj, name)
         if old != new:
-            changed[name] = [jsonable(old), jsonable(new)]
+            changed[name] = [audited(name, old), audited(name, new)]
             setattr(obj, name, new)
     if changed:
         save_record(
@@ -391,3 +402,79 @@ def delete_domain(actor: User | None, domain: Domain, *, request=None) -> None:
         changes={"name": domain.name},
         request=request,
     )
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+ENDPOINT_FIELDS = (
+    "host",
+    "port",
+    "sni",
+    "site",
+    "server",
+    "contract",
+    "check_interval",
+    "enabled",
+    "trust_bundle",
+    "allow_private_address",
+)
+# Changing these means the endpoint serves something else: it is checked again at once.
+ENDPOINT_TARGET_FIELDS = frozenset(
+    {"host", "port", "sni", "trust_bundle", "enabled", "allow_private_address"}
+)
+
+
+def create_endpoint(
+    actor: User | None, client: Client, values: dict[str, Any], *, request=None
+) -> Endpoint:
+    return create_record(
+        Endpoint,
+        "endpoints",
+        client,
+        values,
+        actor=actor,
+        action="endpoint.create",
+        request=request,
+    )
+
+
+def change_endpoint(
+    actor: User | None, endpoint: Endpoint, values: dict[str, Any], *, request=None
+) -> dict:
+    """Change an endpoint; a new target (host, port, server name ...) is checked at once."""
+    with transaction.atomic():
+        changed = change_record(
+            endpoint, "endpoints", values, actor=actor, action="endpoint.update", request=request
+        )
+        if ENDPOINT_TARGET_FIELDS.intersection(changed):
+            from django.utils import timezone
+
+            now = timezone.now()
+            Endpoint.objects.filter(pk=endpoint.pk).update(next_check_at=now)
+            endpoint.next_check_at = now
+    return changed
+
+
+def delete_endpoint(actor: User | None, endpoint: Endpoint, *, request=None) -> None:
+    """Delete an endpoint with its check history (the certificates it served stay); refused
+    while deployment targets install certificates on it."""
+    check_write("endpoints", actor, endpoint.client, endpoint, endpoint)
+    with transaction.atomic():
+        targets = endpoint.deployment_targets.count()
+        if targets:
+            plural = endpoint.deployment_targets.model._meta.verbose_name_plural
+            raise Referenced(endpoint, [(str(plural), targets)])
+        audit.record(
+            "endpoint.delete",
+            endpoint,
+            actor=actor,
+            request=request,
+            changes={
+                "client": endpoint.client_id,
+                "host": endpoint.host,
+                "port": endpoint.port,
+                "sni": endpoint.sni,
+            },
+            client_id=endpoint.client_id,
+        )
+        endpoint.delete()

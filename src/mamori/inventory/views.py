@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mamori.certificates import queries
 from mamori.certificates.models import CertificateEvent, CertificateSighting
+from mamori.clients.forms import show_refusal
 from mamori.core import audit
 from mamori.core.htmx import wants_partial
-from mamori.inventory import transfer
+from mamori.inventory import services, transfer
 from mamori.inventory.forms import EndpointFilterForm, EndpointForm, ImportForm
 from mamori.inventory.models import Endpoint
 from mamori.notices.models import Notice
@@ -30,8 +32,6 @@ from mamori.notices.models import Notice
 PAGE_SIZE = 50
 HISTORY_LIMIT = 100
 IMPORT_SESSION_KEY = "mamori_import_upload"
-# Changing these means the endpoint serves something else: check it again at once.
-TARGET_FIELDS = ("host", "port", "sni", "trust_bundle", "enabled", "allow_private_address")
 
 
 def require_edit(request: HttpRequest) -> None:
@@ -47,16 +47,6 @@ def visible_endpoint(request: HttpRequest, pk: int) -> Endpoint:
         ),
         pk=pk,
     )
-
-
-def audit_values(endpoint: Endpoint, fields: list[str]) -> dict[str, Any]:
-    """Field values for the audit trail; the trust bundle is recorded as set or not, not pasted."""
-    values: dict[str, Any] = {}
-    for name in fields:
-        field = endpoint._meta.get_field(name)
-        value = getattr(endpoint, field.attname)
-        values[name] = bool(value.strip()) if name == "trust_bundle" else value
-    return values
 
 
 @login_required
@@ -162,26 +152,42 @@ def _render_form(
     return render(request, "inventory/endpoint_form.html", context)
 
 
+def _endpoint_values(form: EndpointForm) -> dict[str, Any]:
+    return {name: form.cleaned_data[name] for name in services.ENDPOINT_FIELDS}
+
+
+def _taken_from_url(request: HttpRequest, form: EndpointForm) -> None:
+    if form.taken_from_url:
+        messages.info(
+            request,
+            _("The host %(host)s was taken from the URL %(url)s.")
+            % {"host": form.cleaned_data["host"], "url": form.taken_from_url},
+        )
+
+
 @login_required
 def endpoint_add(request: HttpRequest) -> HttpResponse:
     require_edit(request)
     if request.method == "POST":
         form = EndpointForm(request.POST, user=request.user)
         if form.is_valid():
-            with transaction.atomic():
-                endpoint = form.save()
-                audit.record(
-                    "endpoint.create",
-                    endpoint,
+            try:
+                endpoint = services.create_endpoint(
+                    request.user,
+                    form.cleaned_data["client"],
+                    _endpoint_values(form),
                     request=request,
-                    changes=audit_values(endpoint, list(form.fields)),
                 )
-            messages.success(
-                request,
-                _("Endpoint %(label)s added. It will be checked within a minute.")
-                % {"label": endpoint.label},
-            )
-            return redirect(endpoint)
+            except (ValidationError, services.Refused) as e:
+                show_refusal(form, Endpoint, e)
+            else:
+                _taken_from_url(request, form)
+                messages.success(
+                    request,
+                    _("Endpoint %(label)s added. It will be checked within a minute.")
+                    % {"label": endpoint.label},
+                )
+                return redirect(endpoint)
     else:
         initial = {}
         if request.GET.get("client"):
@@ -195,21 +201,20 @@ def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = visible_endpoint(request, pk)
     require_edit(request)
     if request.method == "POST":
-        fields = list(EndpointForm._meta.fields)
-        before = audit_values(endpoint, fields)
         form = EndpointForm(request.POST, instance=endpoint, user=request.user)
         if form.is_valid():
-            with transaction.atomic():
-                endpoint = form.save(commit=False)
-                after = audit_values(endpoint, fields)
-                changes = audit.diff(before, after)
-                if any(name in changes for name in TARGET_FIELDS):
-                    endpoint.next_check_at = timezone.now()
-                endpoint.save()
-                if changes:
-                    audit.record("endpoint.update", endpoint, request=request, changes=changes)
-            messages.success(request, _("Endpoint %(label)s saved.") % {"label": endpoint.label})
-            return redirect(endpoint)
+            # The form wrote its values into the instance: change the endpoint as stored.
+            stored = visible_endpoint(request, pk)
+            try:
+                services.change_endpoint(
+                    request.user, stored, _endpoint_values(form), request=request
+                )
+            except (ValidationError, services.Refused) as e:
+                show_refusal(form, Endpoint, e)
+            else:
+                _taken_from_url(request, form)
+                messages.success(request, _("Endpoint %(label)s saved.") % {"label": stored.label})
+                return redirect(stored)
     else:
         initial = {"client": request.GET["client"]} if request.GET.get("client") else None
         form = EndpointForm(instance=endpoint, initial=initial, user=request.user)
@@ -220,20 +225,23 @@ def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = visible_endpoint(request, pk)
     require_edit(request)
+    problem = ""
     if request.method == "POST":
         client = endpoint.client
         label = endpoint.label
-        with transaction.atomic():
-            audit.record(
-                "endpoint.delete",
-                endpoint,
-                request=request,
-                changes=audit_values(endpoint, ["client", "host", "port", "sni"]),
-            )
-            endpoint.delete()
-        messages.success(request, _("Endpoint %(label)s deleted.") % {"label": label})
-        return redirect(client)
-    return render(request, "inventory/endpoint_confirm_delete.html", {"endpoint": endpoint})
+        try:
+            services.delete_endpoint(request.user, endpoint, request=request)
+        except (services.Referenced, services.Refused) as e:
+            problem = getattr(e, "message", None) or str(e)
+        else:
+            messages.success(request, _("Endpoint %(label)s deleted.") % {"label": label})
+            return redirect(client)
+    return render(
+        request,
+        "inventory/endpoint_confirm_delete.html",
+        {"endpoint": endpoint, "problem": problem},
+        status=409 if problem else 200,
+    )
 
 
 @login_required
@@ -323,3 +331,36 @@ def _apply_import(request: HttpRequest) -> HttpResponse:
         "filename": stored["filename"],
     }
     return render(request, "inventory/import.html", context)
+
+
+# The import file's format document and a template file that imports as it is.
+FILES = Path(__file__).resolve().parent / "files"
+FORMAT_DOCUMENT = FILES / "import-format.md"
+TEMPLATE_FILE = FILES / "inventory-template.yaml"
+
+
+@login_required
+def import_format(request: HttpRequest) -> HttpResponse:
+    """The inventory file's format (docs/import-format.md) as a page, and as the file."""
+    require_edit(request)
+    import markdown
+
+    text = FORMAT_DOCUMENT.read_text(encoding="utf-8")
+    if request.GET.get("download"):
+        response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="import-format.md"'
+        return response
+    # Our own document (not user input): its HTML is shown as written.
+    html = markdown.markdown(text, extensions=["tables", "fenced_code"], output_format="html")
+    return render(request, "inventory/import_format.html", {"document": mark_safe(html)})  # noqa: S308
+
+
+@login_required
+def import_template(request: HttpRequest) -> HttpResponse:
+    """A template inventory file (YAML) to fill in; it imports cleanly as it is."""
+    require_edit(request)
+    response = HttpResponse(
+        TEMPLATE_FILE.read_bytes(), content_type="application/yaml; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="mamori-inventory-template.yaml"'
+    return response

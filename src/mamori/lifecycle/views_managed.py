@@ -29,6 +29,7 @@ from mamori.clients.models import Client, Contract, ContractType
 from mamori.core import audit
 from mamori.core.models import AuditEvent
 from mamori.core.permissions import changeable, may_change, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.lifecycle import approvals, keys, orders, renewal
 from mamori.lifecycle.models import (
     AcmeAccount,
@@ -245,6 +246,9 @@ class ManagedForm(forms.ModelForm):
             self.fields["client"].initial = fixed.pk
             self.fields["client"].disabled = True
         scope = Q(client=fixed) if fixed is not None else Q(client__in=clients)
+        # Only the chosen client's are listed (mamori.js); the server refuses another's (clean).
+        for name in ("acme_account", "challenge_secret", "contract"):
+            self.fields[name].widget = ClientRecordSelect()
         self.fields["acme_account"].queryset = AcmeAccount.objects.filter(scope)
         self.fields["challenge_secret"].queryset = Secret.objects.live().filter(scope)
         self.fields["contract"].queryset = Contract.objects.filter(scope)
@@ -462,6 +466,37 @@ class DecisionForm(forms.Form):
     channel = forms.ChoiceField(label=gettext_lazy("How"), choices=RECORD_CHANNELS, required=False)
 
 
+def renewal_terms(approval: Approval) -> dict:
+    """What the client needs to decide (issue 15): what will be renewed and installed where, the
+    CA's fee if it is known (the last order's; none for an ACME CA), by when an answer is needed
+    and when the current certificate expires. Dates and amounts, no sentences: the template
+    words them in the reader's language."""
+    managed = approval.managed
+    now = timezone.now()
+    current = approval.renewal_of
+    expires = current.not_after if current else None
+    last_fee = (
+        managed.orders.filter(fee_amount__isnull=False).order_by("-created_at", "-pk").first()
+    )
+    contract = managed.contract or (
+        Contract.objects.filter(client_id=managed.client_id, type=ContractType.SSL_MANAGEMENT)
+        .order_by("-start")
+        .first()
+    )
+    return {
+        "expires": expires,
+        "days_left": max(int((expires - now).total_seconds() // 86400), 0) if expires else None,
+        "expired": expires is not None and expires <= now,
+        # The renewal starts at renew_at; once that has passed, the answer is needed now.
+        "answer_by": managed.renew_at if managed.renew_at and managed.renew_at > now else None,
+        "free_ca": managed.issuer == IssuerKind.ACME,
+        "ca_name": managed.ca_name,
+        "fee": last_fee,
+        "contract": contract,
+        "targets": [t.name for t in managed.targets.filter(enabled=True).order_by("name")],
+    }
+
+
 @login_required
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     approval = get_object_or_404(
@@ -476,6 +511,14 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     on_behalf = not approvals.is_client_admin_of(user, managed)
     form = DecisionForm(request.POST or None)
+    context = {
+        "approval": approval,
+        "managed": managed,
+        "form": form,
+        "on_behalf": on_behalf,
+        "is_open": approval.state == ApprovalState.REQUESTED,
+        **renewal_terms(approval),
+    }
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         decide = approvals.approve if data["decision"] == "approve" else approvals.decline
@@ -483,17 +526,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(
                 None, _("Recording the client's answer: say who gave it and how (given by, how).")
             )
-            return render(
-                request,
-                "lifecycle/managed_approval.html",
-                {
-                    "approval": approval,
-                    "managed": managed,
-                    "form": form,
-                    "on_behalf": True,
-                    "is_open": approval.state == ApprovalState.REQUESTED,
-                },
-            )
+            return render(request, "lifecycle/managed_approval.html", context)
         try:
             decide(
                 approval,
@@ -513,13 +546,6 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("The renewal is declined; nothing will be ordered."))
             return redirect("approval_decide", pk=approval.pk)
-    context = {
-        "approval": approval,
-        "managed": managed,
-        "form": form,
-        "on_behalf": on_behalf,
-        "is_open": approval.state == ApprovalState.REQUESTED,
-    }
     return render(request, "lifecycle/managed_approval.html", context)
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring.kinds import SETTINGS, CheckKind, validate_settings
 from mamori.monitoring.models import Check
@@ -130,6 +131,8 @@ class CheckForm(forms.ModelForm):
     class Meta:
         model = Check
         fields = COMMON
+        labels = {"client": gettext_lazy("Client")}
+        widgets = {"site": ClientRecordSelect, "server": ClientRecordSelect}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

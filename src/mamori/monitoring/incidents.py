@@ -320,19 +320,39 @@ def set_cause(
         )
 
 
+def close_refusal(incident: Incident) -> str | None:
+    """Why ``incident`` cannot be closed now (a message in the reader's language), or None.
+
+    While its check is down (and not paused) an incident stays open, with no override: closing
+    it would cut the outage short in the SLA, and the check's next failed run would open a new
+    incident at once. It recovers by itself when the check does; a check that is wrong is paused
+    first (with a note saying why), and its incident can then be closed.
+    """
+    if incident.state == IncidentState.CLOSED:
+        return _("The incident is already closed.")
+    check = incident.uptime_check if incident.uptime_check_id is not None else None
+    if (
+        check is not None
+        and check.enabled
+        and (incident.state == IncidentState.OPEN or check.state == CheckState.DOWN)
+    ):
+        return _("The check is still down: the incident can be closed once it has recovered.")
+    if incident.cause == Cause.UNATTRIBUTED:
+        return _("Set the cause before closing the incident.")
+    return None
+
+
 def close(incident: Incident, user, *, request=None) -> None:
-    """Close a recovered incident (or an operator's own incident) once its cause is set."""
+    """Close a recovered incident (or an operator's own incident) once its cause is set; refused
+    with :func:`close_refusal`'s reason otherwise."""
     _allowed(user, incident)
     with transaction.atomic():
         _locked(incident)
-        if incident.state == IncidentState.CLOSED:
-            raise IncidentError(_("The incident is already closed."))
-        if incident.state == IncidentState.OPEN and incident.uptime_check_id is not None:
-            raise IncidentError(
-                _("The check is still down: the incident can be closed once it has recovered.")
-            )
-        if incident.cause == Cause.UNATTRIBUTED:
-            raise IncidentError(_("Set the cause before closing the incident."))
+        if incident.uptime_check_id is not None:
+            incident.uptime_check.refresh_from_db(fields=["state", "enabled"])
+        refusal = close_refusal(incident)
+        if refusal is not None:
+            raise IncidentError(refusal)
         incident.state, incident.closed_at, incident.closed_by = (
             IncidentState.CLOSED,
             timezone.now(),

@@ -497,6 +497,8 @@ class MaintenanceWindow(models.Model):
             errors.setdefault("server", []).append(_("Choose a site or a server, not both."))
         if self.notify_hours_before is not None and self.notify_hours_before > MAX_NOTIFY_HOURS:
             errors.setdefault("notify_hours_before", []).append(_("At most a year (8784 hours)."))
+        if self.starts_at and self.ends_at and "ends_at" not in errors:
+            errors.update(self._timing_errors(timezone.now()))
         if self.recurrence != Recurrence.NONE and self.starts_at and self.ends_at:
             longest = {
                 Recurrence.DAILY: dt.timedelta(days=1),
@@ -509,6 +511,58 @@ class MaintenanceWindow(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+    def _times_changed(self) -> bool:
+        """A new window, or one whose times or repetition differ from those stored."""
+        if self._state.adding or self.pk is None:
+            return True
+        stored = (
+            MaintenanceWindow.objects.filter(pk=self.pk)
+            .values_list("starts_at", "ends_at", "recurrence", "repeat_until")
+            .first()
+        )
+        return stored != (self.starts_at, self.ends_at, self.recurrence, self.repeat_until)
+
+    def has_ended(self, now: dt.datetime) -> bool:
+        """Whether every occurrence of the window has ended by ``now``."""
+        if self.recurrence == Recurrence.NONE:
+            return self.ends_at <= now
+        if self.repeat_until is None:
+            return False
+        from mamori.monitoring.maintenance import occurrences
+
+        last_day = self.repeat_until + dt.timedelta(days=1)
+        until = timezone.make_aware(dt.datetime(last_day.year, last_day.month, last_day.day))
+        return next(occurrences(self, now, until), None) is None
+
+    def _timing_errors(self, now: dt.datetime) -> dict[str, list]:
+        """The rules on when a planned window may lie (MON-06: maintenance is announced in
+        advance): a window that has already ended is refused, and so is a start more than
+        :data:`LATE_START_GRACE` ago (work that began at once may be entered just after it
+        began; past downtime is not turned into maintenance afterwards, which would take it out
+        of the SLA). Only new windows and changed times are judged: a stored window that has
+        ended stays valid, e.g. when an import names it again unchanged."""
+        if not self._times_changed():
+            return {}
+        if self.has_ended(now):
+            return {"ends_at": [_("This window has already ended: plan work that is still ahead.")]}
+        if self.starts_at < now - LATE_START_GRACE and (
+            self._state.adding
+            or not MaintenanceWindow.objects.filter(pk=self.pk, starts_at=self.starts_at).exists()
+        ):
+            return {
+                "starts_at": [
+                    _(
+                        "The start is more than an hour ago: a window is planned ahead "
+                        "(or entered as soon as urgent work begins)."
+                    )
+                ]
+            }
+        return {}
+
+
+#: How long after its start a window may still be entered (urgent work that began at once).
+LATE_START_GRACE = dt.timedelta(hours=1)
 
 
 # --- SLA (MON-07) ---------------------------------------------------------------------------------

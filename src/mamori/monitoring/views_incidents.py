@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,8 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from mamori.access.services import provider_name
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, may_change, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
@@ -103,11 +104,18 @@ class StopForm(forms.Form):
 
 class IncidentForm(forms.Form):
     client = forms.ModelChoiceField(label=gettext_lazy("Client"), queryset=Client.objects.none())
+    # Only the chosen client's sites and servers are listed (mamori.js).
     site = forms.ModelChoiceField(
-        label=gettext_lazy("Site"), queryset=Site.objects.none(), required=False
+        label=gettext_lazy("Site"),
+        queryset=Site.objects.none(),
+        required=False,
+        widget=ClientRecordSelect,
     )
     server = forms.ModelChoiceField(
-        label=gettext_lazy("Server"), queryset=Server.objects.none(), required=False
+        label=gettext_lazy("Server"),
+        queryset=Server.objects.none(),
+        required=False,
+        widget=ClientRecordSelect,
     )
     title = forms.CharField(label=gettext_lazy("Title"), max_length=300)
     started_at = forms.DateTimeField(
@@ -229,6 +237,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms_) -> dict:
         "emergency_form": forms_.get("emergency_form") or EmergencyForm(),
         "stop_form": forms_.get("stop_form") or StopForm(),
         "closed": incident.state == IncidentState.CLOSED,
+        "close_refusal": incidents.close_refusal(incident),
     }
 
 
@@ -416,7 +425,7 @@ def incident_report(request: HttpRequest, pk: int) -> HttpResponse:
             if e.kind in (IncidentEventKind.EMERGENCY_MEASURE, IncidentEventKind.EMERGENCY_STOP)
         ],
         "downtime": incident.downtime(),
-        "provider_name": settings.MAMORI_PROVIDER_NAME,
+        "provider_name": provider_name(),
         "now": timezone.now(),
         "zone": timezone.get_current_timezone_name(),
     }

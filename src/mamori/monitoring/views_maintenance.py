@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
 from mamori.core.permissions import changeable, require_change
+from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import MaintenanceWindow
@@ -57,6 +58,9 @@ class WindowForm(forms.ModelForm):
             "ends_at": _LOCAL,
             "repeat_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "description": forms.Textarea(attrs={"rows": 3}),
+            # Only the chosen client's sites and servers are listed (mamori.js).
+            "site": ClientRecordSelect,
+            "server": ClientRecordSelect,
         }
         labels = {
             "title": gettext_lazy("Work"),
@@ -213,6 +217,7 @@ def maintenance_add(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, _("Maintenance window added."))
+            _warn_if_begun(request, window)
             return _to_calendar(window)
     return render(request, "monitoring/maintenance/form.html", {"form": form, "window": None})
 
@@ -224,6 +229,7 @@ def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if window.cancelled_at is not None:
         messages.error(request, _("This window is cancelled and can no longer be changed."))
         return _to_calendar(window)
+    planned_start = window.starts_at
     form = WindowForm(request.POST or None, instance=window, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -234,6 +240,8 @@ def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, _("Maintenance window saved."))
+            if window.starts_at != planned_start:
+                _warn_if_begun(request, window)
             return _to_calendar(window)
     return render(request, "monitoring/maintenance/form.html", {"form": form, "window": window})
 
@@ -247,6 +255,15 @@ def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         return _to_calendar(window)
     messages.success(request, _("Maintenance window cancelled."))
     return _to_calendar(window)
+
+
+def _warn_if_begun(request: HttpRequest, window: MaintenanceWindow) -> None:
+    """A window entered after its start (urgent work) was never announced: say so."""
+    if window.starts_at <= timezone.now():
+        messages.warning(
+            request,
+            _("This window has already begun: the client was not told about it in advance."),
+        )
 
 
 def _to_calendar(window: MaintenanceWindow) -> HttpResponse:

@@ -34,6 +34,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from mamori.access.services import provider_name
 from mamori.clients.models import Client, Contact
 from mamori.core import audit, outbound
 from mamori.core.models import ALL_CLIENT_ROLES, Role, User
@@ -171,7 +172,7 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
             **context,
             "language": language,
             "base_url": settings.BASE_URL,
-            "provider_name": settings.MAMORI_PROVIDER_NAME,
+            "provider_name": provider_name(),
         }
         subject = render_to_string(
             f"notices/email/{kind}.{language}.subject.txt", ctx, using=TEXT_ENGINE

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Prefetch
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -145,7 +146,14 @@ def _records(owner: models.Model, section: str) -> list[models.Model]:
     """The records of ``section`` held by ``owner`` (a client, or a record they are nested
     in), in export order."""
     relation = NESTED_RELATIONS.get(section, section)
-    return sorted(getattr(owner, relation).all(), key=SORT_KEYS[section])
+    rows = getattr(owner, relation).all()
+    if section == "maintenance_windows":
+        # An ended window is history, like a cancelled one: the import refuses to plan it
+        # (it would take past downtime out of the SLA), and an import never deletes, so a
+        # file without it loses nothing.
+        now = timezone.now()
+        rows = [w for w in rows if not w.has_ended(now)]
+    return sorted(rows, key=SORT_KEYS[section])
 
 
 def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any:

@@ -32,6 +32,20 @@
     }
   });
 
+  // The menu button (shown on a phone) opens and closes the menu it controls.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".menu-toggle[aria-controls]");
+    if (!toggle) {
+      return;
+    }
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (menu) {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+    }
+  });
+
   // A link or button with data-print prints the page.
   document.addEventListener("click", function (event) {
     var trigger = event.target.closest && event.target.closest("[data-print]");
@@ -85,9 +99,49 @@
     window.setTimeout(hide, Number(shown.dataset.hideAfter) * 1000);
   }
 
+  // In a form with data-client-scoped, the site and server choices (options with data-client)
+  // list only the records of the client chosen in its select[name=client]; picking a site
+  // (data-url, data-name) fills an empty URL (input[name=http_url]) and name (input[name=name]).
+  function clientScoped(clientSelect) {
+    var form = clientSelect.form;
+    var scoped = Array.prototype.filter.call(form.querySelectorAll("select"), function (select) {
+      return select.querySelector("option[data-client]");
+    });
+    function narrow() {
+      scoped.forEach(function (select) {
+        Array.prototype.forEach.call(select.querySelectorAll("option[data-client]"), function (option) {
+          var other = option.dataset.client !== clientSelect.value;
+          option.hidden = other;
+          option.disabled = other;
+          if (other && option.selected) {
+            select.value = "";
+          }
+        });
+      });
+    }
+    function fill(input, value) {
+      if (input && value && (!input.value || input.dataset.filledFromSite === input.value)) {
+        input.value = value;
+        input.dataset.filledFromSite = value;
+      }
+    }
+    scoped.forEach(function (select) {
+      select.addEventListener("change", function () {
+        var option = select.options[select.selectedIndex];
+        if (option && option.dataset.url) {
+          fill(form.querySelector("input[name=http_url]"), option.dataset.url);
+          fill(form.querySelector("input[name=name]"), option.dataset.name);
+        }
+      });
+    });
+    clientSelect.addEventListener("change", narrow);
+    narrow();
+  }
+
   var setups = [
     ["form[data-kind-settings]", kindSettings],
     [".revealed[data-hide-after]", revealedSecret],
+    ["form[data-client-scoped] select[name=client]", clientScoped],
   ];
 
   function setUp(root) {
