@@ -144,6 +144,8 @@ def test_the_approval_page_speaks_to_the_client_and_to_staff_in_its_own_words(
     client.force_login(operator)  # Japanese
     page = client.get(url).content.decode()
     assert "お客様へのご確認内容" in page and "お客様が見送った場合" in page
+    # Japanese sentences follow each other without the space English puts between them.
+    assert "、 " not in page and "。 " not in page
     assert 'name="given_by"' in page
     approvals.approve(approval, actor=owner, channel="portal")
     client.force_login(owner)
