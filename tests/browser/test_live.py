@@ -17,6 +17,15 @@ from tests.browser.test_csp import sign_in
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(autouse=True)
+def quiet_after(transactional_db, page):
+    """Leave the live page before the test database is emptied: a poll arriving while it is
+    being flushed would find its tables locked (SQLite's shared in-memory test database)."""
+    yield
+    page.goto("about:blank")
+
+
 DESK = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
