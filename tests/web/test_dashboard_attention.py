@@ -248,6 +248,11 @@ def test_a_check_page_draws_raw_results_before_the_first_roll_up(acme, operator,
     body = page(client, operator, check.get_absolute_url())
     assert "最初のチェックを実行しています" in body
     assert 'hx-trigger="every 2s, mamori-visible"' in body
+    # Still nothing after ten minutes (no runner): it keeps waiting, but asks calmly.
+    Check.objects.filter(pk=check.pk).update(next_run_at=timezone.now() - dt.timedelta(minutes=10))
+    body = page(client, operator, check.get_absolute_url())
+    assert "最初のチェックを実行しています" in body
+    assert 'hx-trigger="every 20s, mamori-visible"' in body
     now = timezone.now()
     for minutes, ok in ((12, True), (7, False), (1, True)):
         Sample.objects.create(

@@ -50,6 +50,7 @@ DOWN_LISTED = 200
 #: How often a check's page asks for news: while the first result is awaited, and after.
 WAITING_POLL_SECONDS = 2
 LIVE_POLL_SECONDS = 20
+EAGER_FOR = dt.timedelta(minutes=2)
 
 #: (resolution, how far back, bucket length) of the three graphs.
 GRAPHS = [
@@ -278,6 +279,10 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
     windows = maintenance.windows_for(check)
+    # Until the first result is in, the page asks again every 2 seconds (for the first minutes:
+    # a check that still has none by then is not helped by asking so often); then calmly.
+    waiting = check.enabled and check.last_run_at is None
+    eager = waiting and check.next_run_at >= now - EAGER_FOR
     context = {
         "check": check,
         "settings": settings_summary(check),
@@ -291,11 +296,8 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_manage": may_change(request.user, check),
         "now": now,
         "beats": heartbeat.recent([check], heartbeat.PAGE_BARS).get(check.pk, []),
-        # Until the first result is in, the page asks again every 2 seconds; then at a calm pace.
-        "waiting": check.enabled and check.last_run_at is None,
-        "poll_seconds": WAITING_POLL_SECONDS
-        if check.enabled and check.last_run_at is None
-        else LIVE_POLL_SECONDS,
+        "waiting": waiting,
+        "poll_seconds": WAITING_POLL_SECONDS if eager else LIVE_POLL_SECONDS,
     }
     return render(request, "monitoring/checks/detail.html", context)
 
