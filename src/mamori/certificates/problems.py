@@ -83,5 +83,5 @@ def severity(codes: list[str]) -> int:
 def problem_choices() -> list[tuple[str, str]]:
     """The problem filter's choices (certificate and endpoint lists), most urgent first."""
     return [("", _("Any problem"))] + [
-        (code, f"{code}: {problem_text(code)}") for code in PROBLEM_ORDER
+        (code, f"{problem_label(code)}: {problem_text(code)}") for code in PROBLEM_ORDER
     ]
