@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Comment
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 import mamori
+from mamori.core.texts import Text
 from tests.web.test_tenancy import CASES, url_of
 
 pytestmark = pytest.mark.req("NOT-03")
@@ -37,6 +39,8 @@ LANGUAGE_NAMES = ("日本語", "English")
 VISIBLE_ATTRIBUTES = ("title", "placeholder", "alt", "aria-label")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff60]+")
 # URLs, file paths and e-mail addresses are addresses, not words of either language.
+# A JSON example in a help text is code.
+JSON_EXAMPLE = re.compile(r'\{[^{}]*"\s*:[^{}]*\}')
 ADDRESS = re.compile(r"\S*://\S*|(?<!\S)/\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
@@ -47,11 +51,11 @@ def english_sentences() -> list[re.Pattern]:
     with mo.open("rb") as f:
         catalog = gettext.GNUTranslations(f)._catalog
     patterns = []
-    for key, translation in catalog.items():
+    for key, japanese in catalog.items():
         msgid = key[0] if isinstance(key, tuple) else key
-        if not msgid or "\x04" in msgid or not translation or translation == msgid:
+        if not msgid or "\x04" in msgid or not japanese or japanese == msgid:
             continue
-        if not JAPANESE.search(translation) or msgid in AMBIGUOUS:
+        if not JAPANESE.search(japanese) or msgid in AMBIGUOUS:
             continue
         # Placeholders stand for user data or numbers: each literal part is matched on its own
         # when it still says something (two words or more).
@@ -63,35 +67,56 @@ def english_sentences() -> list[re.Pattern]:
     return patterns
 
 
+# Models whose text people type (names, addresses, notes, hosts…) or receive as a document (the
+# stored copy of a sent notice). Text Mamori writes itself (tasks, failures, deployment logs,
+# check results) is not here: it must be in the reader's language.
+TYPED = (
+    "clients.Client",
+    "clients.Contact",
+    "clients.Contract",
+    "inventory.Server",
+    "inventory.Site",
+    "inventory.Domain",
+    "inventory.Endpoint",
+    "monitoring.Check",
+    "monitoring.MaintenanceWindow",
+    "monitoring.SlaPolicy",
+    "notices.Notice",
+    "notices.ContactChannel",
+    "lifecycle.AcmeAccount",
+    "lifecycle.ManagedCertificate",
+    "lifecycle.DeploymentTarget",
+    "lifecycle.OrderMessage",
+    "lifecycle.SiteSeal",
+    "vault.Secret",
+    "core.User",
+)
+
+
 def user_data(scene) -> list[str]:
-    """What people typed into the scene (and this module's additions), longest first."""
-    from mamori.clients.models import Client, Contact
-    from mamori.core.models import User
-    from mamori.inventory.models import Server, Site
-    from mamori.monitoring.models import SlaPolicy
-    from mamori.notices.models import Notice
+    """What people typed into the scene (see ``TYPED``), longest first."""
+    from django.apps import apps
+    from django.db import models
 
     values: set[str] = set()
-    for model, fields in (
-        (Client, ("name", "address", "code")),
-        (Contact, ("name", "email", "department", "title")),
-        (Site, ("name",)),
-        (Server, ("name", "os")),
-        (SlaPolicy, ("name",)),
-        (Notice, ("subject", "body_text", "recipient")),
-        (User, ("username", "first_name", "last_name", "email")),
-    ):
-        names = {f.name for f in model._meta.get_fields()}
-        for row in model.objects.values(*[f for f in fields if f in names]):
-            values.update(str(v) for v in row.values() if v)
-    for line in {v for v in values if "\n" in v}:
-        values.update(line.splitlines())
+    for label in TYPED:
+        model = apps.get_model(label)
+        fields = [
+            f.name
+            for f in model._meta.get_fields()
+            if isinstance(f, (models.CharField, models.TextField)) and not f.choices
+        ]
+        for row in model.objects.values_list(*fields):
+            values.update(str(v) for v in row if v)
+    for text in [v for v in values if "\n" in v]:
+        values.update(text.splitlines())
     return sorted((v for v in values if v.strip()), key=len, reverse=True)
 
 
 def visible_text(html: str, data: list[str]) -> str:
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "code", "pre", "template", "noscript"]):
+    # Code, and program output quoted as it came (<samp>: a server's or a CA's own words).
+    for tag in soup(["script", "style", "code", "pre", "samp", "template", "noscript"]):
         tag.decompose()
     for tag in soup.select(".brand-mark"):  # the logo: 守り is the product's mark in any language
         tag.decompose()
@@ -102,9 +127,10 @@ def visible_text(html: str, data: list[str]) -> str:
         parts += [str(tag[a]) for a in VISIBLE_ATTRIBUTES if tag.has_attr(a)]
         if tag.name in ("input", "button") and tag.get("type") in ("submit", "button"):
             parts.append(str(tag.get("value", "")))
-    text = ADDRESS.sub(" ", "\n".join(parts))
+    text = ADDRESS.sub(" ", JSON_EXAMPLE.sub(" ", "\n".join(parts)))
     for value in data:
-        text = text.replace(value, " ")
+        # Whole values only: "en" (a user's language) is no part of "Client".
+        text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])", " ", text)
     for name in LANGUAGE_NAMES:
         text = text.replace(name, " ")
     return text
@@ -131,6 +157,8 @@ def closed_port() -> int:
 def results(scene):
     """A check that failed for real (a refused connection) and one that answered, recorded the
     way the runner records them; the incident the failure opened."""
+    from mamori.lifecycle.models import TaskKind
+    from mamori.lifecycle.tasks import open_task
     from mamori.monitoring.models import Check
     from mamori.monitoring.services import record_result
     from mamori.probe.checks_result import CheckError, CheckResult, connection_failure
@@ -168,6 +196,14 @@ def results(scene):
         ),
         now - dt.timedelta(minutes=1),
     )
+    # A task Mamori opened while Japanese was active: read in English by English readers.
+    with translation.override("ja"):
+        open_task(
+            scene.acme,
+            TaskKind.REISSUE,
+            "test:one-language",
+            Text(gettext_noop("Replace %(cert)s: the CA revoked it"), cert="www.acme.example"),
+        )
     return down, up
 
 

@@ -33,6 +33,7 @@ from mamori.core import outbound
 from mamori.core.fields import LenientDecimalField
 from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
+from mamori.core.texts import shown
 
 
 class KeyType(models.TextChoices):
@@ -1021,9 +1022,12 @@ class Task(WaitingForClient):
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(_("kind"), max_length=10, choices=TaskKind.choices)
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(_("cause"), max_length=200, unique=True)
+    # As written when opened (for search and for tasks opened before ``texts``); people read
+    # ``shown_title`` and ``shown_description``, made from ``texts`` in their language.
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
+    texts = models.JSONField(default=dict, blank=True)
     managed = models.ForeignKey(
         ManagedCertificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
@@ -1055,10 +1059,19 @@ class Task(WaitingForClient):
         verbose_name_plural = _("tasks")
 
     def __str__(self) -> str:
-        return self.title
+        # Language-neutral: it is stored in the audit trail as the object's name.
+        return f"#{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("task_detail", args=[self.pk])
+
+    @property
+    def shown_title(self) -> str:
+        return shown(self.texts.get("title"), self.title)
+
+    @property
+    def shown_description(self) -> str:
+        return shown(self.texts.get("description"), self.description)
 
 
 class ClientChangeField(models.TextChoices):

@@ -24,9 +24,11 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate, CertificateSighting
 from mamori.core import outbound
+from mamori.core.texts import Text
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.fetch import FetchError, fetch
@@ -304,14 +306,19 @@ def _on_revoked(certificate: Certificate, row: RevocationStatus, endpoints) -> N
             client,
             TaskKind.REISSUE,
             f"reissue:revoked:{certificate.fingerprint_sha256}:{client.pk}",
-            _("Replace %(cert)s: the CA revoked it")
-            % {"cert": certificate.subject_cn or certificate.subject},
-            _("The CA reports it revoked (%(source)s, reason %(reason)s). Served on: %(where)s.")
-            % {
-                "source": row.source.upper(),
-                "reason": row.reason or "—",
-                "where": ", ".join(e.label for e in client_endpoints),
-            },
+            Text(
+                gettext_noop("Replace %(cert)s: the CA revoked it"),
+                cert=certificate.subject_cn or certificate.subject,
+            ),
+            Text(
+                gettext_noop(
+                    "The CA reports it revoked (%(source)s, reason %(reason)s). Served on: "
+                    "%(where)s."
+                ),
+                source=row.source.upper(),
+                reason=row.reason or "—",
+                where=", ".join(e.label for e in client_endpoints),
+            ),
             managed=managed,
             certificate=certificate,
         )
