@@ -8,7 +8,7 @@ from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from mamori.lifecycle.models import (
     ClientChange,
     IssuerKind,
@@ -33,7 +33,7 @@ def acme_task() -> Task:
             "client": acme,
             "kind": TaskKind.REISSUE,
             "title": "Re-issue www.acme.example after its revocation",
-            # As Mamori opens tasks: the title as a code and parameters (mamori.core.texts).
+            # As Mamori opens tasks: the title as a code and parameters (mamori.core.sentences).
             "texts": {
                 "title": Text(
                     gettext_noop("Re-issue %(name)s after its revocation"), name="www.acme.example"

@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 import mamori
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from tests.web.test_tenancy import CASES, url_of
 
 pytestmark = pytest.mark.req("NOT-03")
@@ -39,6 +39,7 @@ LANGUAGE_NAMES = ("日本語", "English")
 VISIBLE_ATTRIBUTES = ("title", "placeholder", "alt", "aria-label")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff60]+")
 # URLs, file paths and e-mail addresses are addresses, not words of either language.
+RAW_MONEY = re.compile(r"\d[\d.,]* (?:JPY|USD|EUR)\b")
 # A JSON example in a help text is code.
 JSON_EXAMPLE = re.compile(r'\{[^{}]*"\s*:[^{}]*\}')
 ADDRESS = re.compile(r"\S*://\S*|(?<!\S)/\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -137,10 +138,11 @@ def visible_text(html: str, data: list[str]) -> str:
 
 
 def other_language(text: str, language: str) -> list[str]:
-    """The strings of the other language's UI found in ``text``."""
+    """The strings of the other language's UI found in ``text`` (and money written as a
+    machine writes it, "15000 JPY": people read ¥15,000 or 15,000円)."""
+    found = set(RAW_MONEY.findall(text))
     if language == "en":
-        return sorted(set(JAPANESE.findall(text)))
-    found = set()
+        return sorted(found | set(JAPANESE.findall(text)))
     for pattern in english_sentences():
         if match := pattern.search(text):
             found.add(match.group(0))
@@ -157,11 +159,13 @@ def closed_port() -> int:
 def results(scene):
     """A check that failed for real (a refused connection) and one that answered, recorded the
     way the runner records them; the incident the failure opened."""
+    from mamori.lifecycle.manual import record_fee
     from mamori.lifecycle.models import TaskKind
     from mamori.lifecycle.tasks import open_task
     from mamori.monitoring.models import Check
     from mamori.monitoring.services import record_result
     from mamori.probe.checks_result import CheckError, CheckResult, connection_failure
+    from tests.web.cases_lifecycle_orders import acme_order
     from tests.web.cases_monitoring_checks import acme_check
 
     port = closed_port()
@@ -196,6 +200,8 @@ def results(scene):
         ),
         now - dt.timedelta(minutes=1),
     )
+    # Money on the order page: the CA's fee.
+    record_fee(acme_order(), "33000", "JPY", actor=None)
     # A task Mamori opened while Japanese was active: read in English by English readers.
     with translation.override("ja"):
         open_task(
@@ -240,3 +246,4 @@ def test_it_catches_an_untranslated_sentence():
     assert other_language(visible_text(page, data), "ja") == ["Sign out"]
     assert other_language(visible_text(page, data), "en") == ["ダッシュボード", "ログアウト"]
     assert other_language(visible_text(page.replace("Sign out", "x"), data), "ja") == []
+    assert other_language(visible_text("<p>15000 JPY</p>", data), "ja") == ["15000 JPY"]

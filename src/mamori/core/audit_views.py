@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import Client
-from mamori.core import audit, texts
+from mamori.core import audit, sentences
 from mamori.core.htmx import wants_partial
 from mamori.core.models import AuditEvent
 from mamori.core.scoping import visible_client_ids
@@ -178,13 +178,13 @@ def _model_field(object_type: str, key: str):
 
 def _short(value: Any, field=None) -> str:
     """One recorded value as people read it: a choice by its name, a yes or no, a stored
-    sentence (:class:`~mamori.core.texts.Text`) in the reader's language."""
+    sentence (:class:`~mamori.core.sentences.Text`) in the reader's language."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
     if isinstance(value, dict) and "msgid" in value:
-        return texts.shown(value, "")
+        return sentences.shown(value, "")
     if field is not None and field.choices and isinstance(value, str):
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, str):

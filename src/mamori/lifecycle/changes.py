@@ -22,7 +22,7 @@ from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from mamori.lifecycle import tasks
 from mamori.lifecycle.models import ClientChange, ClientChangeField, ManagedCertificate, TaskKind
 

@@ -33,7 +33,7 @@ from mamori.core import outbound
 from mamori.core.fields import LenientDecimalField
 from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
-from mamori.core.texts import shown
+from mamori.core.sentences import shown
 
 
 class KeyType(models.TextChoices):
@@ -553,7 +553,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.managed} #{self.pk} ({self.get_state_display()})"
+        # Language-neutral: it is stored in the audit trail as the object's name.
+        return f"{self.managed} #{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("order_detail", args=[self.pk])

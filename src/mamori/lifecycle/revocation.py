@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 from mamori.certificates.models import Certificate
 from mamori.core import audit
 from mamori.core.models import User
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.models import (
     FailureKind,

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate, CertificateSighting
 from mamori.core import outbound
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.fetch import FetchError, fetch

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
-from mamori.core.texts import Text
+from mamori.core.sentences import Text
 from mamori.lifecycle.models import Awaiting, Task, TaskState
 from mamori.notices import services as notices
 from mamori.notices.models import NoticeKind
@@ -31,7 +31,7 @@ def open_task(
 ) -> tuple[Task, bool]:
     """The task for ``key``, opened now if there is none: ``(task, created)``. Opening it alerts
     the operators once (the notice's key is the task's). ``title`` and ``description`` are
-    stored as codes and parameters (:class:`~mamori.core.texts.Text`) and read in the reader's
+    stored as codes and parameters (:class:`~mamori.core.sentences.Text`) and read in the reader's
     language; the sentences in the language active now are kept beside them (search, the audit
     record). A plain string (a person's words) is kept as written."""
     existing = Task.objects.filter(key=key).first()
