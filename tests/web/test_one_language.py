@@ -247,3 +247,39 @@ def test_it_catches_an_untranslated_sentence():
     assert other_language(visible_text(page, data), "en") == ["ダッシュボード", "ログアウト"]
     assert other_language(visible_text(page.replace("Sign out", "x"), data), "ja") == []
     assert other_language(visible_text("<p>15000 JPY</p>", data), "ja") == ["15000 JPY"]
+
+
+# The filters of every list page use one vocabulary: "All" for no restriction, the same name for
+# the same field, "Filter" to apply.
+FILTER_WORDS = {
+    "en": {"all": "All", "submit": {"Filter"}},
+    "ja": {"all": "すべて", "submit": {"絞り込み"}},
+}
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_filters_say_the_same_word_everywhere(language, scene, results, operator, client):
+    operator.language = language
+    operator.save()
+    client.force_login(operator)
+    words = FILTER_WORDS[language]
+    labels: dict[str, set[str]] = {}
+    problems = []
+    for name in sorted(n for n, c in CASES.items() if c.kind == "list"):
+        response = client.get(url_of(name, scene))
+        if response.status_code != 200:
+            continue
+        soup = BeautifulSoup(response.content.decode(), "html.parser")
+        for form in soup.select("form.filters"):
+            for select in form.find_all("select"):
+                label = form.find("label", attrs={"for": select.get("id")})
+                labels.setdefault(select.get("name"), set()).add(label.get_text(strip=True))
+                first = select.find("option")
+                unrestricted = first is not None and first.get("value") in ("", "all")
+                if unrestricted and first.get_text(strip=True) != words["all"]:
+                    problems.append(f"{name}: {select.get('name')} {first.get_text()!r}")
+            for button in form.find_all("button", attrs={"type": "submit"}):
+                if button.get_text(strip=True) not in words["submit"]:
+                    problems.append(f"{name}: button {button.get_text(strip=True)!r}")
+    problems += [f"{field} is named {sorted(n)}" for field, n in labels.items() if len(n) > 1]
+    assert labels and not problems, "\n".join(problems)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import Client
 from mamori.core import audit, sentences
+from mamori.core.filters import ALL
 from mamori.core.htmx import wants_partial
 from mamori.core.models import AuditEvent
 from mamori.core.scoping import visible_client_ids
@@ -216,13 +217,13 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if visible_client_ids(user) is None:
             self.fields["client"].queryset = Client.objects.order_by("code")
-            self.fields["client"].empty_label = _("All clients")
+            self.fields["client"].empty_label = ALL
         else:
             # A client administrator reads their own client's events only.
             del self.fields["client"]
         types = events.order_by().values_list("object_type", flat=True).distinct()
         self.fields["object_type"].choices = [
-            ("", _("Any type")),
+            ("", ALL),
             *sorted(((t, object_type_label(t)) for t in types if t), key=lambda c: c[1]),
         ]
 
