@@ -28,6 +28,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.core import outbound
 from mamori.core.fields import LenientDecimalField
@@ -768,6 +769,24 @@ class DeploymentTarget(models.Model):
             raise ValidationError(found)
 
 
+# The steps a deployment logs (mamori.lifecycle.deploy), by the code in its log.
+DEPLOYMENT_STEPS = {
+    "queued": pgettext_lazy("deployment step", "Queued"),
+    "start": pgettext_lazy("deployment step", "Started"),
+    "resume": pgettext_lazy("deployment step", "Resumed"),
+    "write": pgettext_lazy("deployment step", "File written"),
+    "reload": pgettext_lazy("deployment step", "Reloaded"),
+    "verify": pgettext_lazy("deployment step", "Verified"),
+    "installed": pgettext_lazy("deployment step", "Installed"),
+    "failed": pgettext_lazy("deployment step", "Failed"),
+    "restore": pgettext_lazy("deployment step", "Restored"),
+    "restore failed": pgettext_lazy("deployment step", "Restore failed"),
+    "reload failed": pgettext_lazy("deployment step", "Reload failed"),
+    "rolled back": pgettext_lazy("deployment step", "Rolled back"),
+    "gave up": pgettext_lazy("deployment step", "Gave up"),
+}
+
+
 class DeploymentState(models.TextChoices):
     PENDING = "pending", _("Waiting")
     INSTALLING = "installing", _("Installing")
@@ -840,6 +859,14 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} ← {self.certificate}"
+
+    @property
+    def steps(self) -> list[dict]:
+        """The log's entries, each with its step's name in the reader's language."""
+        return [
+            {**entry, "label": str(DEPLOYMENT_STEPS.get(entry.get("step"), entry.get("step")))}
+            for entry in self.log
+        ]
 
 
 # --- revocation ------------------------------------------------------------------------------
