@@ -159,8 +159,9 @@ def closed_port() -> int:
 def results(scene):
     """A check that failed for real (a refused connection) and one that answered, recorded the
     way the runner records them; the incident the failure opened."""
+    from mamori.lifecycle.failures import open_failure
     from mamori.lifecycle.manual import record_fee
-    from mamori.lifecycle.models import TaskKind
+    from mamori.lifecycle.models import FailureKind, TaskKind
     from mamori.lifecycle.tasks import open_task
     from mamori.monitoring.models import Check
     from mamori.monitoring.services import record_result
@@ -209,6 +210,20 @@ def results(scene):
             TaskKind.REISSUE,
             "test:one-language",
             Text(gettext_noop("Replace %(cert)s: the CA revoked it"), cert="www.acme.example"),
+        )
+        # And a failure it recorded (the dashboard's lifecycle panel).
+        open_failure(
+            scene.acme,
+            FailureKind.OVERDUE,
+            "test:one-language",
+            Text(
+                gettext_noop(
+                    "The renewal was due %(due)s and no new certificate has arrived; the current "
+                    "one expires %(expiry)s."
+                ),
+                due="2026-12-01 09:00",
+                expiry="2026-12-20 09:00",
+            ),
         )
     return down, up
 

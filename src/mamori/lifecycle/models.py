@@ -1233,7 +1233,10 @@ class Failure(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # As written (in the language active then); people read ``shown_message``: from ``texts``
+    # in their language when Mamori wrote the sentence itself.
     message = models.TextField(_("what happened"))
+    texts = models.JSONField(default=dict, blank=True)
     first_at = models.DateTimeField(_("since"), default=timezone.now)
     last_at = models.DateTimeField(_("last"), default=timezone.now)
     count = models.PositiveIntegerField(_("times"), default=1)
@@ -1256,3 +1259,7 @@ class Failure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message[:80]}"
+
+    @property
+    def shown_message(self) -> str:
+        return shown(self.texts.get("message"), self.message)

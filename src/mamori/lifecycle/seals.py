@@ -107,8 +107,14 @@ def check_seal(seal: SiteSeal, now: datetime) -> None:
                 client,
                 FailureKind.SEAL_CHECK,
                 subject,
-                _("The site seal of %(ca)s on %(url)s could not be checked: %(error)s")
-                % {"ca": seal.ca_name, "url": seal.page_url, "error": exc},
+                Text(
+                    gettext_noop(
+                        "The site seal of %(ca)s on %(url)s could not be checked: %(error)s"
+                    ),
+                    ca=seal.ca_name,
+                    url=seal.page_url,
+                    error=str(exc),
+                ),
                 next_retry_at=now + RETRY_AFTER,
                 now=now,
             )

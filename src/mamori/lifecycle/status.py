@@ -23,7 +23,6 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate, CertificateSighting
@@ -352,11 +351,11 @@ def check_one(certificate: Certificate, endpoints, cache: dict, now: datetime) -
                 endpoints[0].client,
                 FailureKind.REVOCATION_CHECK,
                 subject,
-                _("Revocation status of %(cert)s could not be checked: %(error)s")
-                % {
-                    "cert": certificate.subject_cn or certificate.fingerprint_sha256,
-                    "error": msg,
-                },
+                Text(
+                    gettext_noop("Revocation status of %(cert)s could not be checked: %(error)s"),
+                    cert=certificate.subject_cn or certificate.fingerprint_sha256,
+                    error=msg,
+                ),
                 certificate=certificate,
                 next_retry_at=now + RETRY_AFTER,
                 now=now,
