@@ -173,7 +173,10 @@ def test_it_draws_the_graphs_from_the_rollups(client, acme, member):
     graphs = {g["resolution"]: g for g in page.context["graphs"]}
     assert graphs["5m"]["availability"] == pytest.approx(100 * 29 / 30)
     assert graphs["1h"]["availability"] is None
-    assert "no answer in 10 s" in html
+    # The failure in the reader's language, from its code (a row stored without parameters
+    # takes them from the check); the probe's English line is not shown.
+    assert f"{check.timeout_seconds} 秒以内に" in html and "から応答がありませんでした" in html
+    assert "no answer in 10 s" not in html
     # A viewer reads only.
     assert reverse("check_edit", args=[check.pk]) not in html
 

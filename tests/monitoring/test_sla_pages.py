@@ -72,7 +72,7 @@ def test_client_users_read_their_figures_marked_provisional_without_buttons(
     sla.compute_month(globex_policy, NOVEMBER)
     client.force_login(owner)
     body = table(client)
-    assert "99.861 %" in body and "5000 JPY" in body
+    assert "99.861 %" in body and "5,000円" in body  # the owner reads Japanese
     with translation.override(owner.preferred_language()):
         assert translation.gettext("provisional") in body
         assert translation.gettext("Finalize") not in body
@@ -246,7 +246,7 @@ def test_the_command_computes_finalizes_and_shows_a_month(policy, unattributed):
     assert "availability 100.000 %" in out.getvalue() and "[finalized]" in out.getvalue()
     out = StringIO()
     call_command("sla", "show", "--month", "2026-11", stdout=out)
-    assert "not counted 60 min" in out.getvalue() and "= 0 JPY [finalized]" in out.getvalue()
+    assert "not counted 60 min" in out.getvalue() and "= ¥0 [finalized]" in out.getvalue()
     out = StringIO()
     call_command("sla", "show", "--month", "2026-09", stdout=out)
     assert "Nothing computed for 2026-09" in out.getvalue()

@@ -4,9 +4,11 @@ tests/web/tenancy.py). Lists get one of acme's objects when their URL is first b
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
+from mamori.core.sentences import Text
 from mamori.lifecycle.models import (
     ClientChange,
     IssuerKind,
@@ -30,7 +32,13 @@ def acme_task() -> Task:
         defaults={
             "client": acme,
             "kind": TaskKind.REISSUE,
-            "title": "Re-issue www.acme.example",
+            "title": "Re-issue www.acme.example after its revocation",
+            # As Mamori opens tasks: the title as a code and parameters (mamori.core.sentences).
+            "texts": {
+                "title": Text(
+                    gettext_noop("Re-issue %(name)s after its revocation"), name="www.acme.example"
+                ).to_json()
+            },
         },
     )
     return task

@@ -232,6 +232,14 @@ class TaskOut(Schema):
         return obj.client.code
 
     @staticmethod
+    def resolve_title(obj) -> str:
+        return obj.shown_title  # in the user's language
+
+    @staticmethod
+    def resolve_description(obj) -> str:
+        return obj.shown_description
+
+    @staticmethod
     def resolve_certificate(obj) -> str | None:
         return obj.certificate.fingerprint_sha256 if obj.certificate_id else None
 

@@ -23,7 +23,7 @@ from mamori.api.schemas import Error, Input, Moment
 from mamori.clients.models import Client
 from mamori.core.permissions import require_change
 from mamori.inventory.models import Server, Site
-from mamori.monitoring import checks
+from mamori.monitoring import checks, outcomes
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import Check, Resolution, Rollup
 
@@ -59,11 +59,20 @@ class CheckOut(Schema):
     state: str = Field(..., description="up, down or unknown (confirmed).")
     state_changed_at: datetime | None
     last_run_at: datetime | None
-    last_result: dict[str, Any]
+    last_result: dict[str, Any] = Field(
+        ..., description="As the probe reported it: error_code, params, a technical detail."
+    )
+    last_message: str = Field(
+        "", description="The last result in one sentence of the user's language."
+    )
 
     @staticmethod
     def resolve_client(obj) -> str:
         return obj.client.code
+
+    @staticmethod
+    def resolve_last_message(obj) -> str:
+        return outcomes.of_last_result(obj)
 
 
 class CheckIn(Input):

@@ -32,13 +32,23 @@ class IncidentEventOut(Schema):
     kind: str
     at: datetime
     by: str | None
-    text: str
+    text: str = Field(..., description="As written (a check's events: the probe's detail).")
+    code: str = Field("", description="For a check's events: the result's code.")
+    message: str = Field("", description="The event in the user's language.")
     minutes: int | None
     billable: bool
 
     @staticmethod
     def resolve_by(obj) -> str | None:
         return obj.user.get_username() if obj.user_id else None
+
+    @staticmethod
+    def resolve_code(obj) -> str:
+        return (obj.data or {}).get("error_code") or ""
+
+    @staticmethod
+    def resolve_message(obj) -> str:
+        return obj.shown_text
 
 
 class IncidentOut(Schema):

@@ -6,6 +6,8 @@ certificate pages and the notices show next to them.
 
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core.filters import with_all
+
 PROBLEM_TEXT = {
     "expired": _("The certificate has expired. Browsers refuse the site."),
     "expiring_soon": _("The certificate expires soon and has not been renewed yet."),
@@ -82,6 +84,6 @@ def severity(codes: list[str]) -> int:
 
 def problem_choices() -> list[tuple[str, str]]:
     """The problem filter's choices (certificate and endpoint lists), most urgent first."""
-    return [("", _("Any problem"))] + [
-        (code, f"{code}: {problem_text(code)}") for code in PROBLEM_ORDER
-    ]
+    return with_all(
+        (code, f"{problem_label(code)}: {problem_text(code)}") for code in PROBLEM_ORDER
+    )

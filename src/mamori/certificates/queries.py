@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from mamori.certificates.models import Certificate, CertificateSighting
-from mamori.certificates.problems import problem_text, severity
+from mamori.certificates.problems import problem_label, problem_text, severity
 from mamori.certificates.schedule import applicable_thresholds
 from mamori.clients.models import Client, Contract, ContractType
 from mamori.core.models import User
@@ -74,6 +74,11 @@ class Explained:
     code: str
     text: str
     severe: bool
+
+    @property
+    def label(self) -> str:
+        """The short name shown on the badge (the code itself is for machines)."""
+        return problem_label(self.code)
 
 
 def default_notice_window() -> int:

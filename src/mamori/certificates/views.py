@@ -21,6 +21,7 @@ from mamori.certificates import queries
 from mamori.certificates.models import Certificate, CertificateEvent, CertificateSighting
 from mamori.certificates.problems import problem_choices
 from mamori.clients.models import Client
+from mamori.core.filters import ALL
 from mamori.core.htmx import wants_partial
 from mamori.notices.models import Notice
 
@@ -45,7 +46,7 @@ class CertificateFilterForm(forms.Form):
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = Client.objects.visible_to(user)
-        self.fields["client"].empty_label = _("All clients")
+        self.fields["client"].empty_label = ALL
         self.fields["problem"].choices = problem_choices()
 
 

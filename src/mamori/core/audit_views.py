@@ -13,14 +13,15 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import Client
-from mamori.core import audit
+from mamori.core import audit, sentences
+from mamori.core.filters import ALL
 from mamori.core.htmx import wants_partial
 from mamori.core.models import AuditEvent
 from mamori.core.scoping import visible_client_ids
@@ -145,27 +146,49 @@ def object_type_label(label: str) -> str:
         return label
 
 
-def compact_changes(changes: Any, limit: int | None = CHANGES_PREVIEW) -> str:
-    """``changes`` on one line: ``field: value``, or ``field: old → new`` for a diff."""
+def compact_changes(
+    changes: Any, limit: int | None = CHANGES_PREVIEW, object_type: str = ""
+) -> str:
+    """``changes`` on one line: ``field: value``, or ``field: old → new`` for a diff; a field of
+    the ``object_type`` model is named as the model names it, in the reader's language."""
     if not isinstance(changes, dict):
         text = json.dumps(changes, ensure_ascii=False)
     else:
         parts = []
         for key, value in changes.items():
+            field = _model_field(object_type, key)
             if isinstance(value, list) and len(value) == 2:
-                value_text = f"{_short(value[0])} → {_short(value[1])}"
+                value_text = f"{_short(value[0], field)} → {_short(value[1], field)}"
             else:
-                value_text = _short(value)
-            parts.append(f"{key}: {value_text}")
+                value_text = _short(value, field)
+            name = str(field.verbose_name) if field is not None else key
+            parts.append(f"{name}: {value_text}")
         text = "; ".join(parts)
     if limit is not None and len(text) > limit:
         return text[: limit - 1] + "…"
     return text
 
 
-def _short(value: Any) -> str:
+def _model_field(object_type: str, key: str):
+    """The field ``key`` of the model ``app.Model`` (its name and choices), else None."""
+    try:
+        field = apps.get_model(object_type)._meta.get_field(key)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return None
+    return field if hasattr(field, "verbose_name") else None
+
+
+def _short(value: Any, field=None) -> str:
+    """One recorded value as people read it: a choice by its name, a yes or no, a stored
+    sentence (:class:`~mamori.core.sentences.Text`) in the reader's language."""
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, dict) and "msgid" in value:
+        return sentences.shown(value, "")
+    if field is not None and field.choices and isinstance(value, str):
+        return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -195,13 +218,13 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if visible_client_ids(user) is None:
             self.fields["client"].queryset = Client.objects.order_by("code")
-            self.fields["client"].empty_label = _("All clients")
+            self.fields["client"].empty_label = ALL
         else:
             # A client administrator reads their own client's events only.
             del self.fields["client"]
         types = events.order_by().values_list("object_type", flat=True).distinct()
         self.fields["object_type"].choices = [
-            ("", _("Any type")),
+            ("", ALL),
             *sorted(((t, object_type_label(t)) for t in types if t), key=lambda c: c[1]),
         ]
 
@@ -266,5 +289,5 @@ def _row(event: AuditEvent, limit: int | None = CHANGES_PREVIEW) -> dict[str, An
         "event": event,
         "action": action_label(event.action),
         "object_type": object_type_label(event.object_type),
-        "changes": compact_changes(event.changes, limit),
+        "changes": compact_changes(event.changes, limit, event.object_type),
     }

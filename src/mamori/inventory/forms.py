@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from mamori.certificates.problems import problem_choices
 from mamori.clients.models import Client, Contract
 from mamori.core import outbound
+from mamori.core.filters import ALL, with_all
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, EndpointState, Server, Site
 from mamori.inventory.services import ENDPOINT_FIELDS, normalised
@@ -119,8 +120,8 @@ class EndpointFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = Client.objects.visible_to(user)
-        self.fields["client"].empty_label = _("All clients")
-        self.fields["state"].choices = [("", _("Any state")), *EndpointState.choices]
+        self.fields["client"].empty_label = ALL
+        self.fields["state"].choices = with_all(EndpointState.choices)
         self.fields["problem"].choices = problem_choices()
 
 

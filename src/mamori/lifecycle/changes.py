@@ -16,11 +16,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
+from mamori.core.sentences import Text
 from mamori.lifecycle import tasks
 from mamori.lifecycle.models import ClientChange, ClientChangeField, ManagedCertificate, TaskKind
 
@@ -133,21 +135,21 @@ def record_client_change(
                 client,
                 TaskKind.REISSUE,
                 f"reissue:change:{change.pk}:{certificate.pk}",
-                _("Re-issue %(cert)s: the client's %(field)s changed")
-                % {
-                    "cert": certificate.subject_cn or certificate.subject,
-                    "field": change.get_field_display(),
-                },
-                _(
-                    "From %(old)s to %(new)s, effective %(when)s. The certificate's subject "
-                    "says: %(subject)s. Revoke it and re-issue it with the new particulars."
-                )
-                % {
-                    "old": old_value or "—",
-                    "new": new_value,
-                    "when": f"{effective_on:%Y-%m-%d}",
-                    "subject": certificate.subject,
-                },
+                Text(
+                    gettext_noop("Re-issue %(cert)s: the client's %(field)s changed"),
+                    cert=certificate.subject_cn or certificate.subject,
+                    field=Text.label(change.get_field_display()),
+                ),
+                Text(
+                    gettext_noop(
+                        "From %(old)s to %(new)s, effective %(when)s. The certificate's subject "
+                        "says: %(subject)s. Revoke it and re-issue it with the new particulars."
+                    ),
+                    old=old_value or "—",
+                    new=new_value,
+                    when=f"{effective_on:%Y-%m-%d}",
+                    subject=certificate.subject,
+                ),
                 managed=managed,
                 certificate=certificate,
             )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mamori.clients.models import Client
+from mamori.core.sentences import Text
 from mamori.lifecycle.models import Failure
 from mamori.notices import services as notices
 from mamori.notices.models import NoticeKind
@@ -27,7 +28,7 @@ def open_failure(
     client: Client,
     kind: str,
     subject: str,
-    message: str,
+    message: Text | str,
     *,
     managed=None,
     certificate=None,
@@ -36,12 +37,20 @@ def open_failure(
 ) -> Failure:
     """Record that ``subject`` (e.g. ``"managed:12"``) failed. The first time, a failure row is
     opened and operators are alerted; while it stays open, later calls only count and update it.
-    Call within the transaction that records the failed attempt."""
+    Call within the transaction that records the failed attempt. ``message``: Mamori's own
+    sentence as a :class:`~mamori.core.sentences.Text` (read in the reader's language), or what
+    another system said, as it said it."""
     now = now or timezone.now()
+    texts = {"message": message.to_json()} if isinstance(message, Text) else {}
+    message = str(message)
     failure = Failure.objects.filter(kind=kind, subject=subject, resolved_at__isnull=True).first()
     if failure is not None:
         Failure.objects.filter(pk=failure.pk).update(
-            message=message, last_at=now, count=failure.count + 1, next_retry_at=next_retry_at
+            message=message,
+            texts=texts,
+            last_at=now,
+            count=failure.count + 1,
+            next_retry_at=next_retry_at,
         )
         failure.refresh_from_db()
         return failure
@@ -54,6 +63,7 @@ def open_failure(
                 managed=managed,
                 certificate=certificate,
                 message=message,
+                texts=texts,
                 first_at=now,
                 last_at=now,
                 next_retry_at=next_retry_at,

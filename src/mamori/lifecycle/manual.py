@@ -374,7 +374,12 @@ def record_fee(
             order,
             actor=actor,
             request=request,
-            changes={"amount": str(order.fee_amount), "currency": currency, "note": order.fee_note},
+            # Named as the fields are, so that the audit trail names them in the reader's language.
+            changes={
+                "fee_amount": str(order.fee_amount),
+                "fee_currency": currency,
+                "fee_note": order.fee_note,
+            },
             client_id=order.managed.client_id,
         )
     return order

@@ -28,11 +28,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.core import outbound
 from mamori.core.fields import LenientDecimalField
 from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
+from mamori.core.sentences import shown
 
 
 class KeyType(models.TextChoices):
@@ -552,7 +554,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.managed} #{self.pk} ({self.get_state_display()})"
+        # Language-neutral: it is stored in the audit trail as the object's name.
+        return f"{self.managed} #{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("order_detail", args=[self.pk])
@@ -766,6 +769,24 @@ class DeploymentTarget(models.Model):
             raise ValidationError(found)
 
 
+# The steps a deployment logs (mamori.lifecycle.deploy), by the code in its log.
+DEPLOYMENT_STEPS = {
+    "queued": pgettext_lazy("deployment step", "Queued"),
+    "start": pgettext_lazy("deployment step", "Started"),
+    "resume": pgettext_lazy("deployment step", "Resumed"),
+    "write": pgettext_lazy("deployment step", "File written"),
+    "reload": pgettext_lazy("deployment step", "Reloaded"),
+    "verify": pgettext_lazy("deployment step", "Verified"),
+    "installed": pgettext_lazy("deployment step", "Installed"),
+    "failed": pgettext_lazy("deployment step", "Failed"),
+    "restore": pgettext_lazy("deployment step", "Restored"),
+    "restore failed": pgettext_lazy("deployment step", "Restore failed"),
+    "reload failed": pgettext_lazy("deployment step", "Reload failed"),
+    "rolled back": pgettext_lazy("deployment step", "Rolled back"),
+    "gave up": pgettext_lazy("deployment step", "Gave up"),
+}
+
+
 class DeploymentState(models.TextChoices):
     PENDING = "pending", _("Waiting")
     INSTALLING = "installing", _("Installing")
@@ -838,6 +859,14 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} ← {self.certificate}"
+
+    @property
+    def steps(self) -> list[dict]:
+        """The log's entries, each with its step's name in the reader's language."""
+        return [
+            {**entry, "label": str(DEPLOYMENT_STEPS.get(entry.get("step"), entry.get("step")))}
+            for entry in self.log
+        ]
 
 
 # --- revocation ------------------------------------------------------------------------------
@@ -1021,9 +1050,12 @@ class Task(WaitingForClient):
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(_("kind"), max_length=10, choices=TaskKind.choices)
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(_("cause"), max_length=200, unique=True)
+    # As written when opened (for search and for tasks opened before ``texts``); people read
+    # ``shown_title`` and ``shown_description``, made from ``texts`` in their language.
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
+    texts = models.JSONField(default=dict, blank=True)
     managed = models.ForeignKey(
         ManagedCertificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
@@ -1055,10 +1087,19 @@ class Task(WaitingForClient):
         verbose_name_plural = _("tasks")
 
     def __str__(self) -> str:
-        return self.title
+        # Language-neutral: it is stored in the audit trail as the object's name.
+        return f"#{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("task_detail", args=[self.pk])
+
+    @property
+    def shown_title(self) -> str:
+        return shown(self.texts.get("title"), self.title)
+
+    @property
+    def shown_description(self) -> str:
+        return shown(self.texts.get("description"), self.description)
 
 
 class ClientChangeField(models.TextChoices):
@@ -1192,7 +1233,10 @@ class Failure(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # As written (in the language active then); people read ``shown_message``: from ``texts``
+    # in their language when Mamori wrote the sentence itself.
     message = models.TextField(_("what happened"))
+    texts = models.JSONField(default=dict, blank=True)
     first_at = models.DateTimeField(_("since"), default=timezone.now)
     last_at = models.DateTimeField(_("last"), default=timezone.now)
     count = models.PositiveIntegerField(_("times"), default=1)
@@ -1215,3 +1259,7 @@ class Failure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message[:80]}"
+
+    @property
+    def shown_message(self) -> str:
+        return shown(self.texts.get("message"), self.message)

@@ -22,11 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from mamori.clients.models import NoticeTopic
 from mamori.core import audit
 from mamori.core.models import Role, User
+from mamori.core.sentences import Text
 from mamori.lifecycle import failures, orders
 from mamori.lifecycle.models import (
     Approval,
@@ -317,15 +318,15 @@ def _check_overdue(managed: ManagedCertificate, now: datetime, report: PassRepor
             managed.client,
             FailureKind.OVERDUE,
             subject,
-            # In the operators' language and time zone, like the page that shows it.
-            gettext(
-                "The renewal was due %(due)s and no new certificate has arrived; the current "
-                "one expires %(expiry)s."
-            )
-            % {
-                "due": timezone.localtime(managed.renew_at).strftime("%Y-%m-%d %H:%M"),
-                "expiry": timezone.localtime(cert.not_after).strftime("%Y-%m-%d %H:%M"),
-            },
+            # In the reader's language; in the operators' time zone, like the page that shows it.
+            Text(
+                gettext_noop(
+                    "The renewal was due %(due)s and no new certificate has arrived; the current "
+                    "one expires %(expiry)s."
+                ),
+                due=timezone.localtime(managed.renew_at).strftime("%Y-%m-%d %H:%M"),
+                expiry=timezone.localtime(cert.not_after).strftime("%Y-%m-%d %H:%M"),
+            ),
             managed=managed,
             certificate=cert,
             now=now,

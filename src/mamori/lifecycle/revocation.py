@@ -17,10 +17,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate
 from mamori.core import audit
 from mamori.core.models import User
+from mamori.core.sentences import Text
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.models import (
     FailureKind,
@@ -225,22 +227,29 @@ def start_reissue(revocation: Revocation, managed: ManagedCertificate, *, actor:
         except orders.OrderInFlight as exc:
             order = exc.order
     how = (
-        _("Mamori orders the replacement by ACME and installs it.")
+        Text(gettext_noop("Mamori orders the replacement by ACME and installs it."))
         if managed.issuer == IssuerKind.ACME
-        else _("Apply at the commercial CA with the new order's CSR and upload the certificate.")
+        else Text(
+            gettext_noop(
+                "Apply at the commercial CA with the new order's CSR and upload the certificate."
+            )
+        )
     )
     task, _created = tasks.open_task(
         managed.client,
         TaskKind.REISSUE,
         f"reissue:revocation:{revocation.pk}",
-        _("Re-issue %(name)s after its revocation") % {"name": managed.name},
-        _("Revoked because: %(reason)s (asked by %(who)s). Replacement order #%(order)s. %(how)s")
-        % {
-            "reason": revocation.get_reason_display(),
-            "who": revocation.requested_by,
-            "order": order.pk,
-            "how": how,
-        },
+        Text(gettext_noop("Re-issue %(name)s after its revocation"), name=managed.name),
+        Text(
+            gettext_noop(
+                "Revoked because: %(reason)s (asked by %(who)s). Replacement order #%(order)s. "
+                "%(how)s"
+            ),
+            reason=Text.label(revocation.get_reason_display()),
+            who=revocation.requested_by,
+            order=order.pk,
+            how=how,
+        ),
         managed=managed,
         certificate=revocation.certificate,
     )
@@ -266,12 +275,18 @@ def report_key_compromise(
         managed.client,
         TaskKind.REISSUE,
         f"reissue:compromise:{managed.pk}:{cert.pk if cert else 'none'}",
-        _("Key compromise suspected: revoke and re-issue %(name)s") % {"name": managed.name},
-        _(
-            "Reported by %(who)s on %(when)s. Revoke the certificate with reason “key "
-            "compromise” and re-issue it with a new key."
-        )
-        % {"who": reported_by, "when": f"{at:%Y-%m-%d %H:%M}"},
+        Text(
+            gettext_noop("Key compromise suspected: revoke and re-issue %(name)s"),
+            name=managed.name,
+        ),
+        Text(
+            gettext_noop(
+                "Reported by %(who)s on %(when)s. Revoke the certificate with reason “key "
+                "compromise” and re-issue it with a new key."
+            ),
+            who=reported_by,
+            when=f"{at:%Y-%m-%d %H:%M}",
+        ),
         managed=managed,
         certificate=cert,
     )

@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate
 from mamori.core import outbound
+from mamori.core.sentences import Text
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, tasks
 from mamori.lifecycle.fetch import FetchError, fetch
@@ -53,20 +55,21 @@ def vouched_certificates(seal: SiteSeal) -> list[Certificate]:
     return list(Certificate.objects.filter(pk__in=list(ids)))
 
 
-def why_bad(certificate: Certificate, now: datetime) -> str:
-    """Why the seal should no longer be shown for ``certificate`` ('' if it may)."""
+def why_bad(certificate: Certificate, now: datetime) -> Text | None:
+    """Why the seal should no longer be shown for ``certificate`` (None if it may)."""
     if certificate.not_after <= now:
-        return _("its certificate expired on %(when)s") % {
-            "when": f"{certificate.not_after:%Y-%m-%d}"
-        }
+        return Text(
+            gettext_noop("its certificate expired on %(when)s"),
+            when=f"{certificate.not_after:%Y-%m-%d}",
+        )
     if (
         RevocationStatus.objects.filter(
             certificate=certificate, status=RevocationStatusValue.REVOKED
         ).exists()
         or Revocation.objects.filter(certificate=certificate, state=RevocationState.DONE).exists()
     ):
-        return _("its certificate was revoked")
-    return ""
+        return Text(gettext_noop("its certificate was revoked"))
+    return None
 
 
 def fetch_page(url: str) -> str:
@@ -104,8 +107,14 @@ def check_seal(seal: SiteSeal, now: datetime) -> None:
                 client,
                 FailureKind.SEAL_CHECK,
                 subject,
-                _("The site seal of %(ca)s on %(url)s could not be checked: %(error)s")
-                % {"ca": seal.ca_name, "url": seal.page_url, "error": exc},
+                Text(
+                    gettext_noop(
+                        "The site seal of %(ca)s on %(url)s could not be checked: %(error)s"
+                    ),
+                    ca=seal.ca_name,
+                    url=seal.page_url,
+                    error=str(exc),
+                ),
                 next_retry_at=now + RETRY_AFTER,
                 now=now,
             )
@@ -126,13 +135,18 @@ def check_seal(seal: SiteSeal, now: datetime) -> None:
                 client,
                 TaskKind.SEAL,
                 key,
-                _("Remove the %(ca)s site seal from %(url)s")
-                % {"ca": seal.ca_name, "url": seal.page_url},
-                _(
-                    "The page still shows the seal although %(why)s. Remove the seal (or replace "
-                    "it with the new certificate's) from the page."
-                )
-                % {"why": why},
+                Text(
+                    gettext_noop("Remove the %(ca)s site seal from %(url)s"),
+                    ca=seal.ca_name,
+                    url=seal.page_url,
+                ),
+                Text(
+                    gettext_noop(
+                        "The page still shows the seal although %(why)s. Remove the seal (or "
+                        "replace it with the new certificate's) from the page."
+                    ),
+                    why=why,
+                ),
                 certificate=cert,
                 site=seal.site,
             )

@@ -23,10 +23,11 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mamori.certificates.models import Certificate, CertificateSighting
 from mamori.core import outbound
+from mamori.core.sentences import Text
 from mamori.inventory.models import Endpoint
 from mamori.lifecycle import failures, orders, tasks
 from mamori.lifecycle.fetch import FetchError, fetch
@@ -304,14 +305,19 @@ def _on_revoked(certificate: Certificate, row: RevocationStatus, endpoints) -> N
             client,
             TaskKind.REISSUE,
             f"reissue:revoked:{certificate.fingerprint_sha256}:{client.pk}",
-            _("Replace %(cert)s: the CA revoked it")
-            % {"cert": certificate.subject_cn or certificate.subject},
-            _("The CA reports it revoked (%(source)s, reason %(reason)s). Served on: %(where)s.")
-            % {
-                "source": row.source.upper(),
-                "reason": row.reason or "—",
-                "where": ", ".join(e.label for e in client_endpoints),
-            },
+            Text(
+                gettext_noop("Replace %(cert)s: the CA revoked it"),
+                cert=certificate.subject_cn or certificate.subject,
+            ),
+            Text(
+                gettext_noop(
+                    "The CA reports it revoked (%(source)s, reason %(reason)s). Served on: "
+                    "%(where)s."
+                ),
+                source=row.source.upper(),
+                reason=row.reason or "—",
+                where=", ".join(e.label for e in client_endpoints),
+            ),
             managed=managed,
             certificate=certificate,
         )
@@ -345,11 +351,11 @@ def check_one(certificate: Certificate, endpoints, cache: dict, now: datetime) -
                 endpoints[0].client,
                 FailureKind.REVOCATION_CHECK,
                 subject,
-                _("Revocation status of %(cert)s could not be checked: %(error)s")
-                % {
-                    "cert": certificate.subject_cn or certificate.fingerprint_sha256,
-                    "error": msg,
-                },
+                Text(
+                    gettext_noop("Revocation status of %(cert)s could not be checked: %(error)s"),
+                    cert=certificate.subject_cn or certificate.fingerprint_sha256,
+                    error=msg,
+                ),
                 certificate=certificate,
                 next_retry_at=now + RETRY_AFTER,
                 now=now,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
+from mamori.core.sentences import Text
 from mamori.lifecycle.models import Awaiting, Task, TaskState
 from mamori.notices import services as notices
 from mamori.notices.models import NoticeKind
@@ -21,15 +22,18 @@ def open_task(
     client: Client,
     kind: str,
     key: str,
-    title: str,
-    description: str = "",
+    title: Text | str,
+    description: Text | str = "",
     *,
     managed=None,
     certificate=None,
     site=None,
 ) -> tuple[Task, bool]:
     """The task for ``key``, opened now if there is none: ``(task, created)``. Opening it alerts
-    the operators once (the notice's key is the task's)."""
+    the operators once (the notice's key is the task's). ``title`` and ``description`` are
+    stored as codes and parameters (:class:`~mamori.core.sentences.Text`) and read in the reader's
+    language; the sentences in the language active now are kept beside them (search, the audit
+    record). A plain string (a person's words) is kept as written."""
     existing = Task.objects.filter(key=key).first()
     if existing is not None:
         return existing, False
@@ -39,8 +43,13 @@ def open_task(
                 client=client,
                 kind=kind,
                 key=key[:200],
-                title=title[:300],
-                description=description,
+                title=str(title)[:300],
+                description=str(description),
+                texts={
+                    name: text.to_json()
+                    for name, text in (("title", title), ("description", description))
+                    if isinstance(text, Text)
+                },
                 managed=managed,
                 certificate=certificate,
                 site=site,
@@ -48,7 +57,11 @@ def open_task(
             audit.record(
                 "task.open",
                 task,
-                changes={"kind": kind, "key": key, "title": title},
+                changes={
+                    "kind": kind,
+                    "key": key,
+                    "title": title.to_json() if isinstance(title, Text) else title,
+                },
                 actor_label="mamori",
             )
     except IntegrityError:  # another worker opened it first

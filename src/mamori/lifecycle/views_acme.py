@@ -55,6 +55,7 @@ class AcmeAccountForm(forms.ModelForm):
             "ca_bundle",
         ]
         field_classes = {"directory_url": HttpsURLField}
+        labels = {"client": gettext_lazy("Client")}
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -235,6 +235,7 @@ class ManagedForm(forms.ModelForm):
             "contract",
             "enabled",
         ]
+        labels = {"client": gettext_lazy("Client")}
 
     def __init__(self, *args, user, client: Client | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -59,11 +59,12 @@ def error_text(error: ValidationError) -> str:
 
 class StepForm(forms.Form):
     step = forms.ChoiceField(
+        label=gettext_lazy("Step"),
         choices=[
             ("apply", gettext_lazy("Application sent")),
             ("under_review", gettext_lazy("Under review")),
             ("reject", gettext_lazy("Rejected by the CA")),
-        ]
+        ],
     )
     ca_reference = forms.CharField(label=gettext_lazy("CA order number"), required=False)
     reason = forms.CharField(

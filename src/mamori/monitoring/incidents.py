@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from mamori.clients.models import NoticeTopic
 from mamori.core import audit
 from mamori.core.permissions import Rule, require_change
-from mamori.monitoring import maintenance
+from mamori.monitoring import maintenance, outcomes
 from mamori.monitoring.models import (
     Cause,
     Check,
@@ -129,6 +129,17 @@ def _title(check: Check) -> str:
     return f"{target}: {check.name}" if target and str(target) not in check.name else check.name
 
 
+def _found(check: Check, result: CheckResult) -> dict:
+    """What an event written from a check's result stores so that it reads in any language:
+    the code and the parameters of :func:`mamori.monitoring.outcomes.sentence` (the event's
+    ``text`` keeps the probe's technical line for the operators)."""
+    return {
+        "error_code": result.error_code,
+        "check_kind": check.kind,
+        "params": outcomes.params_for(check, result),
+    }
+
+
 def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incident:
     recent = (
         Incident.objects.filter(
@@ -142,7 +153,13 @@ def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incid
     if recent is not None:
         recent.state, recent.recovered_at = IncidentState.OPEN, None
         recent.save(update_fields=["state", "recovered_at"])
-        add_event(recent, IncidentEventKind.REOPENED, at=at, text=result.detail)
+        add_event(
+            recent,
+            IncidentEventKind.REOPENED,
+            at=at,
+            text=result.detail,
+            data=_found(check, result),
+        )
         return recent
     started = _failing_since(check, at)
     try:
@@ -160,13 +177,19 @@ def _open_or_reopen(check: Check, result: CheckResult, at: dt.datetime) -> Incid
         # Another worker opened it between our look and our insert (one_open_incident_per_check):
         # that worker's transaction has its events and notices.
         return Incident.objects.get(uptime_check=check, state=IncidentState.OPEN)
-    add_event(incident, IncidentEventKind.DETECTED, at=started, text=result.detail)
+    add_event(
+        incident,
+        IncidentEventKind.DETECTED,
+        at=started,
+        text=result.detail,
+        data=_found(check, result),
+    )
     add_event(
         incident,
         IncidentEventKind.CONFIRMED,
         at=at,
         text=result.detail,
-        data={"error_code": result.error_code, "failures": check.consecutive_failures},
+        data={**_found(check, result), "failures": check.consecutive_failures},
     )
     _notify(incident, NoticeKind.INCIDENT_OPENED, "opened", IncidentEventKind.NOTIFIED, at)
     return incident
@@ -184,7 +207,13 @@ def recover(
     A reopened incident (flapping) was notified of its recovery already: nothing is sent."""
     incident.state, incident.recovered_at = IncidentState.RECOVERED, at
     incident.save(update_fields=["state", "recovered_at"])
-    add_event(incident, IncidentEventKind.RECOVERED, at=at, text=result.detail if result else "")
+    add_event(
+        incident,
+        IncidentEventKind.RECOVERED,
+        at=at,
+        text=result.detail if result else "",
+        data=_found(incident.uptime_check, result) if result and incident.uptime_check else {},
+    )
     _notify(
         incident,
         NoticeKind.INCIDENT_RECOVERED,

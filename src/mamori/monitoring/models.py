@@ -167,8 +167,11 @@ class Sample(models.Model):
     ok = models.BooleanField()
     duration_ms = models.PositiveIntegerField()
     error_code = models.CharField(max_length=32, blank=True)
-    # Kept short and only when it says something (a failure or a flag): raw rows are many.
+    # The probe's technical line (English, for operators and logs); kept short and only when it
+    # says something (a failure or a flag): raw rows are many.
     detail = models.CharField(max_length=300, blank=True)
+    # What the sentence shown to people needs (mamori.monitoring.outcomes), with the same rule.
+    params = models.JSONField(default=dict, blank=True)
 
     objects = SampleQuerySet.as_manager()
 
@@ -412,6 +415,18 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def shown_text(self) -> str:
+        """The text people read: what a check found, in the reader's language, for the events a
+        check wrote (they store its code and parameters); else the text as written."""
+        if "params" in self.data:
+            from mamori.monitoring.outcomes import sentence
+
+            ok = self.kind == IncidentEventKind.RECOVERED
+            code = self.data.get("error_code") or ""
+            return sentence(self.data.get("check_kind", ""), ok, code, self.data["params"])
+        return self.text
 
 
 # --- maintenance windows (MON-06) -----------------------------------------------------------------

@@ -28,7 +28,7 @@ from django.db.models import Max, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from mamori.monitoring import incidents, registration
+from mamori.monitoring import incidents, outcomes, registration
 from mamori.monitoring.kinds import CheckKind, invalid_settings_result, probe_call
 from mamori.monitoring.models import MAX_TIMEOUT, Check, CheckState, Resolution, Rollup, Sample
 from mamori.monitoring.probing import run_tls_call, trust_store
@@ -184,7 +184,9 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
     and release the lease; open or recover the check's incident in the same transaction
     (:func:`mamori.monitoring.incidents.evaluate`). Returns the new state when it changed,
     else None."""
-    detail = result.detail if (not result.ok or result.error_code) else ""
+    says = not result.ok or bool(result.error_code)
+    detail = result.detail if says else ""
+    params = outcomes.params_for(check, result)
     with transaction.atomic():
         if Sample.objects.filter(uptime_check=check, at=at).exists():
             # This run was recorded already (a batch handed out again after a worker died).
@@ -199,6 +201,7 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
             duration_ms=max(0, round(result.duration_ms)),
             error_code=result.error_code[:32],
             detail=detail[:DETAIL_LENGTH],
+            params=params if says else {},
         )
         old = check.state
         new = _transition(check, result.ok)
@@ -206,7 +209,7 @@ def record_result(check: Check, result: CheckResult, at: dt.datetime) -> str | N
         if changed:
             check.state, check.state_changed_at = new, at
         check.last_run_at = at
-        check.last_result = result.to_json()
+        check.last_result = {**result.to_json(), "params": params}
         check.lease_until = check.running_slot = None
         Check.objects.filter(pk=check.pk).update(
             state=check.state,
@@ -253,6 +256,7 @@ def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) ->
                     duration_ms=max(0, round(result.duration_ms)),
                     error_code=result.error_code[:32],
                     detail=(result.detail if result.error_code else "")[:DETAIL_LENGTH],
+                    params=outcomes.params_for(check, result) if result.error_code else {},
                 )
                 for check, result in fresh
             ],
@@ -260,7 +264,8 @@ def record_quiet(pairs: Sequence[tuple[Check, CheckResult]], at: dt.datetime) ->
         )
         for check, result in fresh:
             _transition(check, True)
-            check.last_run_at, check.last_result = at, result.to_json()
+            check.last_run_at = at
+            check.last_result = {**result.to_json(), "params": outcomes.params_for(check, result)}
             check.lease_until = check.running_slot = None
             if result.error_code:  # a flagged success: an expiring domain is told
                 registration.notify_expiring(check, result)

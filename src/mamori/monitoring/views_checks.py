@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client
 from mamori.core.permissions import may_change, require_change
-from mamori.monitoring import charts, checks, heartbeat, maintenance, services
+from mamori.monitoring import charts, checks, heartbeat, maintenance, outcomes, services
 from mamori.monitoring.forms import CheckForm, kind_fields
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import (
@@ -44,6 +44,7 @@ from mamori.monitoring.models import (
     Rollup,
     Sample,
 )
+from mamori.monitoring.outcomes import target_of
 
 PAGE_SIZE = 50
 DOWN_LISTED = 200
@@ -80,20 +81,6 @@ def in_window_filter(windows: list[MaintenanceWindow]) -> Q | None:
             scope &= Q(server_id=w.server_id) | Q(site__server_id=w.server_id)
         parts.append(scope)
     return reduce(or_, parts) if parts else None
-
-
-def target_of(check: Check) -> str:
-    """What the check looks at, in a few characters (its URL, host, name or domain)."""
-    settings = check.settings or {}
-    for key in ("url", "host", "name", "domain"):
-        if settings.get(key):
-            return str(settings[key])
-    return ""
-
-
-def last_problem(check: Check) -> str:
-    result = check.last_result or {}
-    return str(result.get("detail") or result.get("error_code") or "")
 
 
 # --- overview ------------------------------------------------------------------------------------
@@ -140,7 +127,7 @@ def monitoring_overview(request: HttpRequest) -> HttpResponse:
         .order_by("state_changed_at", "client__name", "name")[:DOWN_LISTED]
     )
     for c in down:
-        c.problem = last_problem(c)
+        c.problem = outcomes.of_last_result(c)
     clients = [r for r in rows.values() if any(r[k] for k in ("up", "down", "unknown", "paused"))]
     clients += [r for r in rows.values() if r not in clients and r.get("incidents")]
     totals = {k: sum(r[k] for r in rows.values()) for k in ("up", "down", "unknown", "paused")}
@@ -279,6 +266,14 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
     windows = maintenance.windows_for(check)
+    failures = list(
+        Sample.objects.filter(
+            uptime_check=check, ok=False, at__gte=now - dt.timedelta(hours=48)
+        ).order_by("-at")[:100]
+    )
+    for sample in failures:
+        sample.label = outcomes.label(sample.error_code, check.kind)
+        sample.sentence = outcomes.of_sample(sample, check)
     # Until the first result is in, the page asks again every 2 seconds (for the first minutes:
     # a check that still has none by then is not helped by asking so often); then calmly.
     waiting = check.enabled and check.last_run_at is None
@@ -287,9 +282,8 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "check": check,
         "settings": settings_summary(check),
         "graphs": graphs,
-        "failures": Sample.objects.filter(
-            uptime_check=check, ok=False, at__gte=now - dt.timedelta(hours=48)
-        ).order_by("-at")[:100],
+        "failures": failures,
+        "last_result": outcomes.of_last_result(check),
         "incidents": check.incidents.order_by("-started_at")[:20],
         "windows": windows,
         "in_maintenance": maintenance.active_window(check, now, windows),

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
 from mamori.clients.models import Client
+from mamori.core.filters import ALL, with_all
 from mamori.core.htmx import wants_partial
 from mamori.notices.models import Notice, NoticeKind, NoticeState
 
@@ -32,9 +33,9 @@ class NoticeFilterForm(forms.Form):
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = Client.objects.visible_to(user)
-        self.fields["client"].empty_label = _("All clients")
-        self.fields["state"].choices = [("", _("Any state")), *NoticeState.choices]
-        self.fields["kind"].choices = [("", _("Any kind")), *NoticeKind.choices]
+        self.fields["client"].empty_label = ALL
+        self.fields["state"].choices = with_all(NoticeState.choices)
+        self.fields["kind"].choices = with_all(NoticeKind.choices)
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mamori.certificates.models import Certificate
 from mamori.clients.models import Client
+from mamori.core.filters import ALL, with_all
 from mamori.core.models import User
 from mamori.inventory.models import Server, Site
 from mamori.vault.models import Secret, SecretKind
@@ -89,11 +90,10 @@ class SecretFilterForm(forms.Form):
     client = forms.ModelChoiceField(
         label=_("Client"), queryset=Client.objects.none(), to_field_name="code", required=False
     )
-    kind = forms.ChoiceField(
-        label=_("Kind"), choices=[("", _("All kinds")), *SecretKind.choices], required=False
-    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=with_all(SecretKind.choices), required=False)
     destroyed = forms.BooleanField(label=_("Include destroyed"), required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = Client.objects.visible_to(user)
+        self.fields["client"].empty_label = ALL

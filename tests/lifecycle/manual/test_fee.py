@@ -81,7 +81,8 @@ def test_a_stored_fee_out_of_range_shows_and_can_be_corrected(acme, operator, ow
         ):
             response = client.get(page)
             assert response.status_code == 200, (user, page)
-        assert "10000000000000000" in client.get(order.get_absolute_url()).content.decode()
+        # Shown as money is (¥10,000,000,000,000,000 or 10,000,000,000,000,000円).
+        assert "10,000,000,000,000,000" in client.get(order.get_absolute_url()).content.decode()
         client.logout()
         bearer(client, user)
         for route in (

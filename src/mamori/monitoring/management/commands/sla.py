@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, no_translatio
 
 from mamori.clients.models import Client
 from mamori.core.management import EXIT_USAGE
+from mamori.core.money import format_money
 from mamori.monitoring import sla
 from mamori.monitoring.models import SlaCredit
 
@@ -90,5 +91,5 @@ def _line(credit: SlaCredit) -> str:
         f"(down {credit.downtime_minutes} min, not counted {credit.excluded_minutes} min, "
         f"maintenance {credit.maintenance_minutes} min, longest outage "
         f"{credit.longest_outage_minutes} min); credit {credit.credit_percent} % = "
-        f"{credit.credit_amount} {credit.policy.currency} [{state}]"
+        f"{format_money(credit.credit_amount, credit.policy.currency, 'en')} [{state}]"
     )
