@@ -1,9 +1,10 @@
 """Tenancy cases for offboarding (see tests/web/tenancy.py)."""
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 
 from mamori.core.models import AuditEvent
-from mamori.vault.models import DestructionRecord, Secret
+from mamori.vault.models import DESTRUCTION_METHOD, DestructionRecord, Secret
 from tests.web.tenancy import ACTION, PAGE, Case
 
 EXEMPT: dict[str, str] = {}
@@ -22,6 +23,11 @@ def certified(s) -> dict:
     return code(s)
 
 
+def in_default_language(text) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text)
+
+
 def destroyed(client) -> DestructionRecord:
     """A destruction on record for ``client``, as offboarding leaves it."""
     record, _created = DestructionRecord.objects.get_or_create(
@@ -31,7 +37,8 @@ def destroyed(client) -> DestructionRecord:
             "destroyed_at": timezone.now(),
             "actor_label": "admin",
             "reason": "contract ended",
-            "method": "cryptographic erasure",
+            # As the vault writes it: Mamori's own words, in the default language.
+            "method": in_default_language(DESTRUCTION_METHOD),
         },
     )
     return record

@@ -92,6 +92,9 @@ TYPED = (
     "vault.Secret",
     "core.User",
 )
+# Models of which only some fields are typed by people (the rest Mamori writes, and must be in
+# the reader's language): a destruction's reason and what it names, not its method.
+TYPED_FIELDS = {"vault.DestructionRecord": ("description", "reason", "actor_label")}
 
 
 def user_data(scene) -> list[str]:
@@ -108,6 +111,9 @@ def user_data(scene) -> list[str]:
             if isinstance(f, (models.CharField, models.TextField)) and not f.choices
         ]
         for row in model.objects.values_list(*fields):
+            values.update(str(v) for v in row if v)
+    for label, fields in TYPED_FIELDS.items():
+        for row in apps.get_model(label).objects.values_list(*fields):
             values.update(str(v) for v in row if v)
     for text in [v for v in values if "\n" in v]:
         values.update(text.splitlines())

@@ -129,7 +129,7 @@ def holdings(client: Client) -> list[Section]:
             "destroyed",
             str(_("Already destroyed")),
             destroyed.count(),
-            [f"{r.destroyed_at:%Y-%m-%d} {r.description}" for r in destroyed],
+            [f"{r.destroyed_at:%Y-%m-%d} {r.shown_description}" for r in destroyed],
             "",
         ),
     ]

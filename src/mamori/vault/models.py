@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core.permissions import Rule
@@ -141,6 +142,14 @@ class DataKey(models.Model):
         return f"{self.key_ref} ({self.master_key_id})"
 
 
+# How a secret is destroyed (VLT-04). A record stores it in the provider's default language, as
+# a document; it is shown in the reader's language (``DestructionRecord.shown_method``).
+DESTRUCTION_METHOD = _(
+    "Crypto-shredding: the secret's AES-256 data key was erased from the keystore and its "
+    "ciphertext deleted; no copy of the key remains from which the value could be recovered."
+)
+
+
 class DestructionRecord(models.Model):
     """What was destroyed, when, by whom, why and how (VLT-03, VLT-04). Never the value."""
 
@@ -176,3 +185,20 @@ class DestructionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destroyed_at:%Y-%m-%d %H:%M} {self.description}"
+
+    @property
+    def shown_description(self) -> str:
+        """What was destroyed, in the reader's language while the secret's row remains."""
+        if self.secret_id is None:
+            return self.description
+        return f"{self.secret.get_kind_display()}: {self.secret.name}"
+
+    @property
+    def shown_method(self) -> str:
+        """The method in the reader's language when it is Mamori's own (stored in whichever
+        language was the default then); a method somebody wrote stays as written."""
+        ours = set()
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                ours.add(str(DESTRUCTION_METHOD))
+        return str(DESTRUCTION_METHOD) if self.method in ours else self.method

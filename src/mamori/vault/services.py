@@ -32,17 +32,20 @@ from mamori.core import audit, text
 from mamori.core.models import User
 from mamori.core.permissions import may_change
 from mamori.vault import crypto, keys
-from mamori.vault.models import DataKey, DestructionRecord, Secret, SecretKind, new_key_ref
+from mamori.vault.models import (
+    DESTRUCTION_METHOD,
+    DataKey,
+    DestructionRecord,
+    Secret,
+    SecretKind,
+    new_key_ref,
+)
 from mamori.vault.router import KEYSTORE
 
 logger = logging.getLogger(__name__)
 
 MAX_VALUE_BYTES = 64 * 1024
 METADATA_FIELDS = ("username", "location", "notes", "site", "server", "certificate")
-DESTRUCTION_METHOD = _(
-    "Crypto-shredding: the secret's AES-256 data key was erased from the keystore and its "
-    "ciphertext deleted; no copy of the key remains from which the value could be recovered."
-)
 
 
 class VaultError(Exception):
