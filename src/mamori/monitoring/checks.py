@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import OperationalError, close_old_connections, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -123,6 +124,17 @@ def run_first(check_id: int) -> None:
 FIRST_RUN_DELAY = 0.5
 
 
+def _again_if_busy(write: Callable[[], Any], tries: int = 3) -> Any:
+    """Run the transaction ``write``, again after a moment if SQLite was busy with another."""
+    for attempt in range(tries):
+        try:
+            return write()
+        except OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+
+
 def _run_first_here(check_id: int) -> None:
     from mamori.monitoring import services
     from mamori.notices.services import deliver_due
@@ -130,12 +142,13 @@ def _run_first_here(check_id: int) -> None:
     time.sleep(FIRST_RUN_DELAY)
     try:
         now = timezone.now()
-        claimed = services.claim_due(now, 1, only=[check_id])
+        claimed = _again_if_busy(lambda: services.claim_due(now, 1, only=[check_id]))
         if not claimed:
             return  # the runner took it first, or it was deleted or paused meanwhile
         check = claimed[0]
         (result,) = services.run_checks_for([check])
-        if services.record_result(check, result, check.running_slot) == CheckState.DOWN:
+        changed = _again_if_busy(lambda: services.record_result(check, result, check.running_slot))
+        if changed == CheckState.DOWN:
             deliver_due()  # the incident it opened is told at once, as the runner does
     except Exception:
         log.exception(
