@@ -39,6 +39,9 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.inventory.management",
             "mamori.inventory.views",
             "mamori.inventory.forms",
+            # The clients list shows each client's worst state over endpoints, uptime checks and
+            # open incidents (a client whose check is down is down).
+            "mamori.clients.views",
         ],
     ),
     (

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.env import require_binary
+from tests.support.website import website  # noqa: F401 - a client's site on loopback
 
 # The page tests' fixtures: a scene of two clients' data, real certificates, fast passwords.
 from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401

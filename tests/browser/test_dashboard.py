@@ -23,7 +23,7 @@ def test_it_shows_what_needs_attention_in_both_languages(
 
     problems = page.locator("#problems")
     assert "shop.acme.example" in problems.inner_text()
-    assert "hostname_mismatch" in problems.inner_text()
+    assert "ホスト名の不一致" in problems.inner_text()  # the code's label, not the code
     assert "証明書がこのホスト名に対して有効ではありません。" in problems.inner_text()
     expiring = page.locator("#expiring")
     assert "www.acme.example" in expiring.inner_text()

@@ -11,6 +11,7 @@ from mamori.inventory.models import Server, Site
 from mamori.monitoring.models import Check
 from tests.support.env import require_binary
 from tests.support.nginx import Nginx, find_nginx
+from tests.support.website import website  # noqa: F401 - a client's site on loopback
 
 
 @pytest.fixture

@@ -66,8 +66,10 @@ def test_it_counts_what_the_user_may_see(scene, owner, client):
     body = page(client, owner, reverse("dashboard"))
     stats = body.split('class="stats"')[1].split("</div>\n\n")[0]
     values = [chunk.split("</div>")[0] for chunk in stats.split('class="value">')[1:]]
-    # clients, endpoints, certificates in use, endpoints with problems, expiring within 30 days
-    assert values == ["1", "3", "2", "1", "1"]
+    # A client user gets no "clients" count: open incidents, checks down, endpoints,
+    # certificates in use, endpoints with problems, expiring within 30 days.
+    assert values == ["0", "0", "3", "2", "1", "1"]
+    assert reverse("client_list") + '"' not in stats
 
 
 def test_it_tells_a_newcomer_what_to_do(db, make_user, client):

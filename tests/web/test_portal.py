@@ -69,17 +69,7 @@ def readable(name: str, role: str) -> bool:
 
 
 @pytest.mark.parametrize("role", ["owner", "member"])
-@pytest.mark.parametrize(
-    "name",
-    [
-        # The dashboard's content is another part of issue 15 (it still offers the import and
-        # the clients list to a client): expected to pass once that part is merged.
-        pytest.param(n, marks=pytest.mark.xfail(reason="dashboard content, issue 15"))
-        if n == "dashboard"
-        else n
-        for n in PAGES
-    ],
-)
+@pytest.mark.parametrize("name", PAGES)
 def test_no_page_offers_a_client_the_providers_tools(name, role, scene, client, request):
     """And no link on it leads to a page the role may not open."""
     if not readable(name, role) or name in BEHIND_THE_PORTAL:

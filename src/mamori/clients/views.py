@@ -8,6 +8,7 @@ from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mamori.certificates import queries
 from mamori.certificates.models import Certificate
@@ -26,13 +27,56 @@ STATE_ORDER = {EndpointState.PROBLEM: 0, EndpointState.UNKNOWN: 1, EndpointState
 DETAIL_LIMIT = 200
 
 
-def worst_state(endpoints: int, problems: int, unknown: int) -> str:
-    """The client's overall state: any problem, else anything unchecked, else OK."""
-    if problems:
+def worst_state(
+    endpoints: int,
+    problems: int,
+    unknown: int,
+    *,
+    checks: int = 0,
+    down: int = 0,
+    checks_unknown: int = 0,
+    incidents: int = 0,
+) -> str:
+    """The client's overall state over its endpoints and its uptime checks: any problem, down
+    check or open incident, else anything not checked yet, else OK ("" with nothing watched)."""
+    if problems or down or incidents:
         return EndpointState.PROBLEM
-    if unknown:
+    if unknown or checks_unknown:
         return EndpointState.UNKNOWN
-    return EndpointState.OK if endpoints else ""
+    return EndpointState.OK if endpoints or checks else ""
+
+
+def monitoring_counts(user, client_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per client: enabled checks, those down and not run yet, and open incidents."""
+    from mamori.monitoring.models import Check, CheckState, Incident
+
+    found: dict[int, dict[str, int]] = {
+        pk: {"checks": 0, "down": 0, "checks_unknown": 0, "incidents": 0} for pk in client_ids
+    }
+    rows = (
+        Check.objects.visible_to(user)
+        .filter(client_id__in=client_ids, enabled=True)
+        .values("client_id")
+        .annotate(
+            checks=Count("pk"),
+            down=Count("pk", filter=Q(state=CheckState.DOWN)),
+            checks_unknown=Count("pk", filter=Q(state=CheckState.UNKNOWN)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        found[row.pop("client_id")].update(row)
+    incidents = (
+        Incident.objects.visible_to(user)
+        .open()
+        .filter(client_id__in=client_ids)
+        .values("client_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in incidents:
+        found[row["client_id"]]["incidents"] = row["n"]
+    return found
 
 
 @login_required
@@ -60,10 +104,14 @@ def client_list(request: HttpRequest) -> HttpResponse:
         clients = clients.filter(Q(code__icontains=query) | Q(name__icontains=query))
     page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
+    monitoring = monitoring_counts(request.user, [client.pk for client in page])
     for client in page:
+        client.monitoring = monitoring[client.pk]
         client.worst_state = worst_state(
-            client.endpoint_count, client.problem_count, client.unknown_count
+            client.endpoint_count, client.problem_count, client.unknown_count, **client.monitoring
         )
+        if client.monitoring["down"] or client.monitoring["incidents"]:
+            client.state_label = _("Down")
         client.next_expiry_remaining = queries.remaining(client.next_expiry, now)
     template = "clients/_list_results.html" if wants_partial(request) else "clients/list.html"
     # New clients come from the provider's administrators and operators (as in the import).

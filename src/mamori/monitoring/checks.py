@@ -13,10 +13,15 @@ API answers it at ``["body", "payload", "settings", "port"]``.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, close_old_connections, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -24,7 +29,9 @@ from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
 from mamori.core.permissions import require_change
-from mamori.monitoring.models import Check
+from mamori.monitoring.models import Check, CheckState
+
+log = logging.getLogger(__name__)
 
 #: The fields a caller sets (site and server are records of the check's client).
 FIELDS = (
@@ -83,7 +90,73 @@ def create_check(
     with transaction.atomic():
         check.save()
         audit.record("check.create", check, actor=actor, request=request, changes=_created(check))
+    if check.enabled:
+        transaction.on_commit(lambda: run_first(check.pk))
     return check
+
+
+def run_first(check_id: int) -> None:
+    """Run a new check now, so that its page shows the first result within seconds instead of
+    at the runner's next pass. In the scaled-out mode (a broker is set) the check is claimed and
+    sent to the workers as a batch of one; in the embedded mode it runs in a thread of this
+    process. Either way it is claimed like any run (:func:`~mamori.monitoring.services.claim_due`),
+    so the runner never runs the same slot a second time."""
+    if settings.MAMORI_BROKER_URL:
+        from mamori.monitoring import distributed, services, tasks
+
+        now = timezone.now()
+        lease = distributed.dispatch_timeout()
+        try:
+            claimed = services.claim_due(now, 1, lease=lease, skip_running=True, only=[check_id])
+            if claimed:
+                tasks.send_batch([check_id], now)
+        except Exception:
+            # The broker is away: the scheduler hands the run out again when its lease ends.
+            log.exception("could not send the first run of check %s to the workers", check_id)
+        return
+    threading.Thread(
+        target=_run_first_here, args=(check_id,), name=f"mamori-first-run-{check_id}", daemon=True
+    ).start()
+
+
+#: The first run waits this long, so that the request which added the check has finished its own
+#: writes (its session) first: SQLite has one writer at a time.
+FIRST_RUN_DELAY = 0.5
+
+
+def _again_if_busy(write: Callable[[], Any], tries: int = 3) -> Any:
+    """Run the transaction ``write``, again after a moment if SQLite was busy with another."""
+    for attempt in range(tries):
+        try:
+            return write()
+        except OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+
+
+def _run_first_here(check_id: int) -> None:
+    from mamori.monitoring import services
+    from mamori.notices.services import deliver_due
+
+    time.sleep(FIRST_RUN_DELAY)
+    try:
+        now = timezone.now()
+        claimed = _again_if_busy(lambda: services.claim_due(now, 1, only=[check_id]))
+        if not claimed:
+            return  # the runner took it first, or it was deleted or paused meanwhile
+        check = claimed[0]
+        (result,) = services.run_checks_for([check])
+        changed = _again_if_busy(lambda: services.record_result(check, result, check.running_slot))
+        if changed == CheckState.DOWN:
+            deliver_due()  # the incident it opened is told at once, as the runner does
+    except Exception:
+        log.exception(
+            "the first run of check %s failed; the runner runs it at its next slot", check_id
+        )
+    finally:
+        close_old_connections()
+        connection.close()
 
 
 def update_check(

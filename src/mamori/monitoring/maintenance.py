@@ -140,7 +140,9 @@ def _context(window: MaintenanceWindow, starts: dt.datetime, cancelled: bool) ->
     }
 
 
-def _recipients(window: MaintenanceWindow):
+def recipients(window: MaintenanceWindow):
+    """Who the window's advance notice goes to: the client's contacts that take maintenance
+    notices."""
     from mamori.clients.models import NoticeTopic
     from mamori.notices.services import recipients_for
 
@@ -182,7 +184,7 @@ def announce_due(now: dt.datetime | None = None) -> AnnounceReport:
             result = enqueue(
                 NoticeKind.MAINTENANCE_PLANNED,
                 event_key(window, starts),
-                _recipients(window),
+                recipients(window),
                 _context(window, starts, cancelled=False),
                 client=window.client,
                 links={"maintenance_window": window},
@@ -222,7 +224,7 @@ def _withdraw(window: MaintenanceWindow, starts: Iterable[dt.datetime]) -> int:
         result = enqueue(
             NoticeKind.MAINTENANCE_PLANNED,
             event_key(window, begins) + ":cancelled",
-            _recipients(window),
+            recipients(window),
             _context(window, begins, cancelled=True),
             client=window.client,
             links={"maintenance_window": window},

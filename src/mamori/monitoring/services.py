@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,7 @@ def claim_due(
     *,
     lease: dt.timedelta = LEASE,
     skip_running: bool = False,
+    only: Sequence[int] | None = None,
 ) -> list[Check]:
     """Lease up to ``limit`` due checks for this worker and move each to its next slot.
 
@@ -82,7 +83,8 @@ def claim_due(
 
     ``skip_running`` leaves alone checks whose last run is still unrecorded (``running_slot``)
     even after their lease: the scaled-out scheduler hands those runs out again instead
-    (:mod:`mamori.monitoring.distributed`).
+    (:mod:`mamori.monitoring.distributed`). ``only`` limits the claim to those checks (a new
+    check run at once, :func:`mamori.monitoring.checks.run_first`).
     """
     claimed: list[Check] = []
     lease_until = now + lease
@@ -90,6 +92,8 @@ def claim_due(
         qs = Check.objects.due(now).order_by("next_run_at", "pk")
         if skip_running:
             qs = qs.filter(running_slot__isnull=True)
+        if only is not None:
+            qs = qs.filter(pk__in=list(only))
         if transaction.get_connection().features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         for check in qs[:limit]:
@@ -502,36 +506,44 @@ def _upsert(rows: list[Rollup]) -> None:
     )
 
 
+def five_minute_buckets(rows: Iterable[tuple[int, dt.datetime, bool, int]]) -> list[Rollup]:
+    """The 5-minute roll-ups (unsaved) of samples given as ``(check id, at, ok, duration_ms)``:
+    what :func:`roll_up` stores, and what a check's page draws from the raw samples newer than
+    the last stored roll-up (MON-10)."""
+    buckets: dict[tuple[int, dt.datetime], list[tuple[bool, int]]] = defaultdict(list)
+    for check_id, at, ok, ms in rows:
+        buckets[(check_id, _floor(at, FIVE_MINUTES))].append((ok, ms))
+    rollups = []
+    for (check_id, bucket), runs in buckets.items():
+        durations = [ms for _, ms in runs]
+        rollups.append(
+            Rollup(
+                uptime_check_id=check_id,
+                resolution=Resolution.FIVE_MINUTES,
+                start=bucket,
+                count=len(runs),
+                up_count=sum(ok for ok, _ in runs),
+                sum_ms=sum(durations),
+                min_ms=min(durations),
+                max_ms=max(durations),
+                p95_ms=_p95(durations),
+            )
+        )
+    return rollups
+
+
 def _roll_five_minutes(start: dt.datetime, end: dt.datetime) -> int:
     """Recompute the 5-minute buckets in [start, end) from samples, an hour at a time."""
     written = 0
     window = start
     while window < end:
         window_end = min(window + HOUR, end)
-        buckets: dict[tuple[int, dt.datetime], list[tuple[bool, int]]] = defaultdict(list)
         rows = (
             Sample.objects.filter(at__gte=window, at__lt=window_end)
             .order_by()
             .values_list("uptime_check_id", "at", "ok", "duration_ms")
         )
-        for check_id, at, ok, ms in rows.iterator(chunk_size=5000):
-            buckets[(check_id, _floor(at, FIVE_MINUTES))].append((ok, ms))
-        rollups = []
-        for (check_id, bucket), runs in buckets.items():
-            durations = [ms for _, ms in runs]
-            rollups.append(
-                Rollup(
-                    uptime_check_id=check_id,
-                    resolution=Resolution.FIVE_MINUTES,
-                    start=bucket,
-                    count=len(runs),
-                    up_count=sum(ok for ok, _ in runs),
-                    sum_ms=sum(durations),
-                    min_ms=min(durations),
-                    max_ms=max(durations),
-                    p95_ms=_p95(durations),
-                )
-            )
+        rollups = five_minute_buckets(rows.iterator(chunk_size=5000))
         _upsert(rollups)
         written += len(rollups)
         window = window_end

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from mamori.clients.models import Client
 from mamori.core.permissions import may_change, require_change
-from mamori.monitoring import charts, checks, maintenance, outcomes
+from mamori.monitoring import charts, checks, heartbeat, maintenance, outcomes, services
 from mamori.monitoring.forms import CheckForm, kind_fields
 from mamori.monitoring.kinds import CheckKind
 from mamori.monitoring.models import (
@@ -48,6 +48,10 @@ from mamori.monitoring.outcomes import target_of
 
 PAGE_SIZE = 50
 DOWN_LISTED = 200
+#: How often a check's page asks for news: while the first result is awaited, and after.
+WAITING_POLL_SECONDS = 2
+LIVE_POLL_SECONDS = 20
+EAGER_FOR = dt.timedelta(minutes=2)
 
 #: (resolution, how far back, bucket length) of the three graphs.
 GRAPHS = [
@@ -168,8 +172,10 @@ def check_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs.order_by("client__name", "name", "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    beats = heartbeat.recent(page.object_list)
     for c in page.object_list:
         c.target = target_of(c)
+        c.beats = beats.get(c.pk, [])
     context = {
         "page": page,
         "checks": page.object_list,
@@ -237,12 +243,20 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 uptime_check=check, resolution=resolution, start__gte=start - step
             ).order_by("start")
         )
+        share = None
+        if resolution == Resolution.FIVE_MINUTES:
+            rollups += raw_rollups(check, rollups[-1].start + step if rollups else start - step)
+            runs = [r for r in rollups if r.start >= start]
+            count = sum(r.count for r in runs)
+            share = 100 * sum(r.up_count for r in runs) / count if count else None
         title = titles[resolution]
         graphs.append(
             {
                 "resolution": resolution,
                 "title": title,
-                "availability": availability(check, resolution, start),
+                "availability": share
+                if resolution == Resolution.FIVE_MINUTES
+                else availability(check, resolution, start),
                 "response": charts.response_chart(
                     rollups, start, now, _("Response time, %(period)s") % {"period": title}
                 ),
@@ -260,6 +274,10 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for sample in failures:
         sample.label = outcomes.label(sample.error_code, check.kind)
         sample.sentence = outcomes.of_sample(sample, check)
+    # Until the first result is in, the page asks again every 2 seconds (for the first minutes:
+    # a check that still has none by then is not helped by asking so often); then calmly.
+    waiting = check.enabled and check.last_run_at is None
+    eager = waiting and check.next_run_at >= now - EAGER_FOR
     context = {
         "check": check,
         "settings": settings_summary(check),
@@ -271,8 +289,22 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "in_maintenance": maintenance.active_window(check, now, windows),
         "may_manage": may_change(request.user, check),
         "now": now,
+        "beats": heartbeat.recent([check], heartbeat.PAGE_BARS).get(check.pk, []),
+        "waiting": waiting,
+        "poll_seconds": WAITING_POLL_SECONDS if eager else LIVE_POLL_SECONDS,
     }
     return render(request, "monitoring/checks/detail.html", context)
+
+
+def raw_rollups(check: Check, since: dt.datetime) -> list[Rollup]:
+    """5-minute buckets computed from the raw samples from ``since`` on: the 24-hour graph shows
+    the latest runs (and a new check's first ones) before the roll-up job has stored them."""
+    rows = (
+        Sample.objects.filter(uptime_check=check, at__gte=since)
+        .order_by("at")
+        .values_list("uptime_check_id", "at", "ok", "duration_ms")
+    )
+    return sorted(services.five_minute_buckets(rows), key=lambda r: r.start)
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -313,7 +345,12 @@ def check_add(request: HttpRequest) -> HttpResponse:
             ),
         )
         if check is not None:
-            messages.success(request, _("Check added."))
+            messages.success(
+                request,
+                _("Check added. It runs now; its first result appears here within seconds.")
+                if check.enabled
+                else _("Check added."),
+            )
             return redirect("check_detail", check.pk)
     return render(request, "monitoring/checks/form.html", {"form": form, "check": None})
 

@@ -14,10 +14,14 @@ from mamori.core.tokens import authenticate_token
 from mamori.operations import dashboard as attention
 from mamori.operations import metrics as prometheus
 
+#: How often the dashboard asks for news (the page swaps in what changed, no reload).
+POLL_SECONDS = 15
+
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html", {"attention": attention.attention(request.user)})
+    context = {"attention": attention.attention(request.user), "poll_seconds": POLL_SECONDS}
+    return render(request, "dashboard.html", context)
 
 
 @require_safe

@@ -38,10 +38,12 @@ def test_an_overdue_renewal_is_alerted_once_and_resolved_by_the_new_certificate(
     assert 'id="lifecycle-overdue"' in dashboard and managed.name in dashboard
     assert 'id="lifecycle-failures"' in dashboard
     assert 'id="lifecycle-approvals"' in dashboard  # the approval it still waits for
-    # The client sees the overdue renewal and the approval it is waiting for, not the failures.
+    # The client sees the approval its renewal waits for, not the provider's overdue renewal
+    # nor its failures (issue 15: the client's dashboard has only the client's business).
     client.force_login(owner)
     dashboard = client.get(reverse("dashboard")).content.decode()
-    assert 'id="lifecycle-overdue"' in dashboard and 'id="lifecycle-failures"' not in dashboard
+    assert 'id="lifecycle-approvals"' in dashboard
+    assert 'id="lifecycle-overdue"' not in dashboard and 'id="lifecycle-failures"' not in dashboard
 
     give_certificate(managed, renewal_ca, lifetime_days=90)
     renewal.run_pass()

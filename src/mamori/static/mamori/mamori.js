@@ -166,4 +166,32 @@
   document.addEventListener("htmx:load", function (event) {
     setUp(event.target);
   });
+
+  // live (helper): a part of a page marked data-live asks for news by itself (hx-trigger
+  // "every Ns"). While the tab is hidden it does not ask; when the tab shows again it asks at
+  // once (the "mamori-visible" event in its hx-trigger).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (document.hidden && source && source.matches && source.matches("[data-live]")) {
+      event.preventDefault();
+    }
+  });
+  // An answer without the live part (the session ended: the sign-in page came back) leaves the
+  // page as it is instead of blanking it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail && event.detail.elt;
+    var xhr = event.detail && event.detail.xhr;
+    if (source && source.matches && source.matches("[data-live]") && xhr &&
+        xhr.responseText.indexOf("data-live") === -1) {
+      event.detail.shouldSwap = false;
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !window.htmx) {
+      return;
+    }
+    document.querySelectorAll("[data-live]").forEach(function (part) {
+      window.htmx.trigger(part, "mamori-visible");
+    });
+  });
 })();
