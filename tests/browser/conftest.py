@@ -50,7 +50,10 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
+def page(chromium, transactional_db):
+    """A page closed before the test database is emptied (it depends on ``transactional_db``, so
+    it is torn down first): a live page still polling during the flush would find its tables
+    locked (SQLite's shared in-memory test database)."""
     context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(10_000)
