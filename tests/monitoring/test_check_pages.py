@@ -85,6 +85,20 @@ def test_it_counts_each_clients_checks_on_the_overview(client, acme, globex, ope
     assert "g-down" not in page.content.decode()
 
 
+@pytest.mark.req("MON-01")
+def test_the_overview_shows_each_down_checks_recent_runs(client, acme, operator):
+    check = http_check(acme, "a-down", CheckState.DOWN, state_changed_at=timezone.now())
+    start = timezone.now() - dt.timedelta(minutes=5)
+    for minute, ok in enumerate([True, True, False, False]):
+        Sample.objects.create(
+            uptime_check=check, at=start + dt.timedelta(minutes=minute), ok=ok, duration_ms=20
+        )
+    client.force_login(operator)
+    table = client.get(reverse("monitoring_overview")).content.decode().split('id="down-checks"')[1]
+    bars = re.findall(r'class="beat (beat-up|beat-down)"', table.split("</table>")[0])
+    assert bars == ["beat-up", "beat-up", "beat-down", "beat-down"]  # oldest first
+
+
 @pytest.mark.req("MON-10")
 def test_it_shows_10000_checks_in_a_constant_number_of_queries(
     client, acme, globex, operator, django_assert_max_num_queries

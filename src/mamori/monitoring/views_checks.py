@@ -126,8 +126,10 @@ def monitoring_overview(request: HttpRequest) -> HttpResponse:
         .select_related("client")
         .order_by("state_changed_at", "client__name", "name")[:DOWN_LISTED]
     )
+    beats = heartbeat.recent(down)
     for c in down:
         c.problem = outcomes.of_last_result(c)
+        c.beats = beats.get(c.pk, [])
     clients = [r for r in rows.values() if any(r[k] for k in ("up", "down", "unknown", "paused"))]
     clients += [r for r in rows.values() if r not in clients and r.get("incidents")]
     totals = {k: sum(r[k] for r in rows.values()) for k in ("up", "down", "unknown", "paused")}
