@@ -12,8 +12,9 @@ The shape (docs/billing.md tells the rules):
   once, by the invoice line that points at it.
 - :class:`Invoice` and :class:`InvoiceLine` — an issued qualified invoice (適格請求書) or a
   credit note, immutable once issued: the issuer's and recipient's particulars and every line's
-  text are frozen in the invoice's language; numbers come from :class:`InvoiceCounter` in the
-  same transaction, so they have no gaps.
+  amounts are frozen; a line's words are a code and parameters (or the operator's own text),
+  so the same invoice reads in Japanese or English. Numbers come from :class:`InvoiceCounter`
+  in the same transaction, so they have no gaps.
 - :class:`Payment` — money received against an invoice (partial payments add up).
 """
 
@@ -333,7 +334,11 @@ class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=12, choices=LineKind.choices)
-    description = models.CharField(_("description"), max_length=300)
+    # What the line is, as a code and parameters rendered in the reader's language when shown
+    # (billing.text), e.g. {"fee_kind": "monthly", "contract_type": "site_maintenance"}; or the
+    # operator's own words for a fee or charge they described themselves.
+    params = models.JSONField(default=dict, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
     quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=2)
