@@ -352,6 +352,7 @@ class ContractNotice(models.Model):
     )
     effective_on = models.DateField(_("effective on"))
     reason = models.CharField(_("reason"), max_length=40, blank=True)
+    reason_params = models.JSONField(default=dict, blank=True)
     deadline = models.DateField(_("notice deadline"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
