@@ -66,6 +66,7 @@ def terms_of(contract: Contract) -> dict:
 class ContractNoticeOut(Schema):
     id: int
     contract: int = Field(..., alias="contract_id")
+    client: str
     kind: str
     received_on: date
     medium: str
@@ -74,6 +75,10 @@ class ContractNoticeOut(Schema):
     effective_on: date
     reason: str = Field(..., description="A code; empty when the notice takes effect as asked.")
     reason_text: str = Field(..., description="The reason in the caller's language.")
+
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.contract.client.code
 
     @staticmethod
     def resolve_requested_end_month(obj) -> str | None:
@@ -109,7 +114,7 @@ def _contract(request: HttpRequest, contract_id: int) -> Contract:
 )
 def list_contract_notices(request: HttpRequest, contract_id: int):
     contract = _contract(request, contract_id)
-    return list(ContractNotice.objects.filter(contract=contract).select_related("contract"))
+    return list(ContractNotice.objects.filter(contract=contract).select_related("contract__client"))
 
 
 @notices.post(
@@ -220,11 +225,13 @@ def list_terms_profiles(request: HttpRequest):
 
 
 @profiles.get(
-    "/{code}", response={200: TermsProfileOut, 403: Error, 404: Error}, summary="Read a profile"
+    "/{profile_code}",
+    response={200: TermsProfileOut, 403: Error, 404: Error},
+    summary="Read a profile",
 )
-def get_terms_profile(request: HttpRequest, code: str):
+def get_terms_profile(request: HttpRequest, profile_code: str):
     _staff(request)
-    return get_object_or_404(TermsProfile, code=code)
+    return get_object_or_404(TermsProfile, code=profile_code)
 
 
 @profiles.post(
@@ -240,14 +247,14 @@ def create_terms_profile(request: HttpRequest, payload: TermsProfileIn):
 
 
 @profiles.patch(
-    "/{code}",
+    "/{profile_code}",
     response={200: TermsProfileOut, 403: Error, 404: Error, 422: Error},
     summary="Change a terms profile",
     description="Only the fields given change; the contracts that follow it follow the change.",
 )
-def update_terms_profile(request: HttpRequest, code: str, payload: TermsProfilePatch):
+def update_terms_profile(request: HttpRequest, profile_code: str, payload: TermsProfilePatch):
     _staff(request)
-    profile = get_object_or_404(TermsProfile, code=code)
+    profile = get_object_or_404(TermsProfile, code=profile_code)
     values = given(payload, services.PROFILE_FIELDS)
     not_null(values, tuple(f for f in services.PROFILE_FIELDS if f != "reminder_days"))
     with service_answers():
@@ -256,14 +263,14 @@ def update_terms_profile(request: HttpRequest, code: str, payload: TermsProfileP
 
 
 @profiles.delete(
-    "/{code}",
+    "/{profile_code}",
     response={204: None, 403: Error, 404: Error, 409: Error},
     summary="Delete a terms profile",
     description="Refused (409) while contracts follow it.",
 )
-def delete_terms_profile(request: HttpRequest, code: str):
+def delete_terms_profile(request: HttpRequest, profile_code: str):
     _staff(request)
-    profile = get_object_or_404(TermsProfile, code=code)
+    profile = get_object_or_404(TermsProfile, code=profile_code)
     with service_answers():
         services.delete_terms_profile(request.auth, profile, request=request)
     return Status(204, None)

@@ -295,8 +295,6 @@ def record_contract_notice(
         else:
             if received_on < formed and rules.cancellation != terms.MONTH_AFTER_ACCEPTANCE:
                 raise terms.TermsError("before_formation", formed=formed.isoformat())
-            if any(n.kind == NoticeKind.CANCELLATION for n in notices):
-                raise terms.TermsError("already_cancelled", end=current.end.isoformat())
             effect = terms.cancellation_effect(
                 contract.start, formed, rules, received_on, requested_end_month
             )

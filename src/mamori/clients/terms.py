@@ -95,7 +95,6 @@ REFUSALS = {
     ),
     "already_ended": _("The contract has already ended (%(end)s)."),
     "already_withdrawn": _("The contract has been withdrawn."),
-    "already_cancelled": _("A cancellation is already recorded; it ends the contract on %(end)s."),
     "before_formation": _(
         "The notice cannot be received before the contract is formed (%(formed)s)."
     ),
