@@ -468,3 +468,17 @@ clients:
         text.replace("monthly-004", "monthly-999").encode(), filename="inventory.yaml"
     )
     assert any("monthly-999" in str(e) for e in bad.errors)
+
+
+@pytest.mark.req("CT-03")
+@pytest.mark.req("CT-05")
+def test_a_monthly_contract_page_in_english_shows_minimum_term_and_cooling_off(
+    client, monthly, operator
+):
+    operator.language = "en"
+    operator.save()
+    client.force_login(operator)
+    page = client.get(reverse("contract_detail", args=["acme", monthly.pk])).content.decode()
+    assert "Minimum term until" in page and "2027-03-31" in page  # formed Feb 25: end of March
+    assert "Cooling-off until" in page and "2027-03-04" in page
+    assert "月" not in page.split('id="terms"')[1].split("</section>")[0]
