@@ -442,6 +442,22 @@ def test_the_dashboard_lists_contracts_whose_notice_deadline_is_near(acme, opera
 
 
 @pytest.mark.req("CT-02")
+def test_the_dashboard_words_a_near_notice_deadline(client, acme, operator):
+    today = timezone.localdate()
+    Contract.objects.create(
+        client=acme,
+        type="server_management",
+        start=today.replace(year=today.year - 1) + dt.timedelta(days=41),
+        terms_profile=profile("fixed-1y-002"),
+    )
+    client.force_login(operator)
+    page = client.get(reverse("dashboard")).content.decode()
+    deadline = f"{today + dt.timedelta(days=10):%Y-%m-%d}"
+    assert "契約の解約通知期限" in page
+    assert f"{deadline}までに通知があれば" in page
+
+
+@pytest.mark.req("CT-02")
 def test_import_and_export_carry_the_terms_fields(acme):
     text = """
 clients:
