@@ -40,6 +40,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("import", "Add or update clients, contracts, sites and endpoints from a file"),
             ("export", "Write the inventory to a YAML or CSV file"),
+            ("contracts", "Contract terms: dates, notice deadlines, record a cancellation"),
             ("offboard", "Contract end: a client's holdings, return archive and destruction"),
         ],
     ),

@@ -128,6 +128,12 @@ VARIABLES: dict[str, Variable] = {
             "Default expiry notice schedule (days before expiry) for contracts that set none.",
         ),
         Variable(
+            "CONTRACT_NOTICE_REMINDER_DAYS",
+            "30",
+            "Days before a contract's notice deadline to remind operators and contacts (once per "
+            "term; a terms profile may set its own; 0: none).",
+        ),
+        Variable(
             "MASTER_KEY",
             "(generated into $MAMORI_DATA_DIR/master_key by `mamori serve` or the first command on "
             "the data)",

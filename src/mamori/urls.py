@@ -10,6 +10,7 @@ from django.urls import include, path
 from mamori.access import login_views as login
 from mamori.api.api import api
 from mamori.certificates import views as certificates
+from mamori.clients import contract_views as contracts
 from mamori.clients import offboarding_views as offboarding
 from mamori.clients import record_views as records
 from mamori.clients import views as clients
@@ -29,6 +30,12 @@ urlpatterns = [
     # "_add" cannot be a client's code (codes start with a letter or digit).
     path("clients/_add/", records.client_add, name="client_add"),
     path("clients/<str:code>/", clients.client_detail, name="client_detail"),
+    path(
+        "clients/<str:code>/contract/<int:pk>/", contracts.contract_detail, name="contract_detail"
+    ),
+    path("terms-profiles/", contracts.terms_profile_list, name="terms_profile_list"),
+    path("terms-profiles/_add/", contracts.terms_profile_edit, name="terms_profile_add"),
+    path("terms-profiles/<str:code>/", contracts.terms_profile_edit, name="terms_profile_edit"),
     path("clients/<str:code>/<slug:kind>/add/", records.record_add, name="record_add"),
     path("clients/<str:code>/<slug:kind>/<int:pk>/", records.record_edit, name="record_edit"),
     path(

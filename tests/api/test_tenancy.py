@@ -18,7 +18,7 @@ import re
 import pytest
 
 from mamori.api.api import api
-from mamori.clients.models import Contact, Contract
+from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfile
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
@@ -66,6 +66,12 @@ def spare_contract(s) -> Contract:
     )[0]
 
 
+def spare_profile() -> TermsProfile:
+    return TermsProfile.objects.get_or_create(
+        code="tenancy-test", defaults={"name_ja": "テスト", "name_en": "Test"}
+    )[0]
+
+
 PARAMETERS = {
     "code": lambda s: s.acme.code,
     "endpoint_id": lambda s: s.problem_endpoint.pk,
@@ -88,6 +94,7 @@ PARAMETERS = {
     "domain_id": lambda s: spare_domain(s).pk,
     "contact_id": lambda s: spare_contact(s).pk,
     "contract_id": lambda s: spare_contract(s).pk,
+    "profile_code": lambda s: spare_profile().code,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -131,6 +138,18 @@ BODIES = {
         "start": "2026-10-01",
     },
     "update_contract": lambda s: {"title": "Server care"},
+    "create_contract_notice": lambda s: {
+        "received_on": "2026-12-01",
+        "medium": "letter",
+        "sender": "Yamada Taro",
+    },
+    "create_terms_profile": lambda s: {
+        "code": "fixed-2y",
+        "name_ja": "2年契約",
+        "name_en": "Two years",
+        "term_months": 24,
+    },
+    "update_terms_profile": lambda s: {"notice_days": 60},
     "create_secret": lambda s: {
         "client": "acme",
         "kind": "server_login",
@@ -215,6 +234,17 @@ PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 PROVIDER_ONLY |= {"create_maintenance_window", "cancel_maintenance_window"}
 # Contracts record what the provider agreed to do: its staff keep them.
 PROVIDER_ONLY |= {"create_contract", "update_contract", "delete_contract"}
+# So are the notices the client sends about them (cancellation, withdrawal), recorded by staff.
+PROVIDER_ONLY |= {"create_contract_notice"}
+# Terms profiles are the provider's own data, shared by every client: not a client's record, so
+# the tenancy tests below leave them out; tests/clients/test_contract_notices.py has their rules.
+PROVIDER_GLOBAL = {
+    "list_terms_profiles",
+    "get_terms_profile",
+    "create_terms_profile",
+    "update_terms_profile",
+    "delete_terms_profile",
+}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -291,6 +321,21 @@ def acme_domain(request):
 
 
 @pytest.fixture(autouse=True)
+def acme_contract_notice(request):
+    """A cancellation notice for acme's contract, for its notice list."""
+    if "scene" in request.fixturenames:
+        contract = spare_contract(request.getfixturevalue("scene"))
+        ContractNotice.objects.create(
+            contract=contract,
+            kind="cancellation",
+            received_on=dt.date(2026, 11, 1),
+            medium="email",
+            sender="Jane Smith",
+            effective_on=dt.date(2027, 3, 31),
+        )
+
+
+@pytest.fixture(autouse=True)
 def acme_sla_credit(request):
     """Last month of acme's SLA policy, computed, for the credits list."""
     if "scene" in request.fixturenames:
@@ -310,6 +355,8 @@ def operations() -> list[tuple[str, str, str]]:
 
 OPERATIONS = operations()
 IDS = [f"{m.upper()} {p}" for m, p, _ in OPERATIONS]
+TENANT_OPERATIONS = [op for op in OPERATIONS if op[2] not in PROVIDER_GLOBAL]
+TENANT_IDS = [f"{m.upper()} {p}" for m, p, _ in TENANT_OPERATIONS]
 
 
 def fill(path: str, scene) -> str:
@@ -353,7 +400,7 @@ def test_it_requires_credentials(method, path, operation_id, scene, client):
     assert response.json() == {"detail": "Unauthorized"}
 
 
-@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+@pytest.mark.parametrize(("method", "path", "operation_id"), TENANT_OPERATIONS, ids=TENANT_IDS)
 def test_it_serves_acme_to_its_owner(method, path, operation_id, scene, owner, client):
     response = call(client, method, path, operation_id, scene, token_of(owner))
     if operation_id in PROVIDER_ONLY:
@@ -365,7 +412,7 @@ def test_it_serves_acme_to_its_owner(method, path, operation_id, scene, owner, c
         assert "acme" in response.content.decode()
 
 
-@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+@pytest.mark.parametrize(("method", "path", "operation_id"), TENANT_OPERATIONS, ids=TENANT_IDS)
 def test_it_lets_viewers_read_but_not_write(method, path, operation_id, scene, member, client):
     before = list(Endpoint.objects.values().order_by("pk"))
     response = call(client, method, path, operation_id, scene, token_of(member))
@@ -381,7 +428,7 @@ def test_it_lets_viewers_read_but_not_write(method, path, operation_id, scene, m
         assert "acme" in response.content.decode()
 
 
-@pytest.mark.parametrize(("method", "path", "operation_id"), OPERATIONS, ids=IDS)
+@pytest.mark.parametrize(("method", "path", "operation_id"), TENANT_OPERATIONS, ids=TENANT_IDS)
 def test_it_hides_acme_from_outsiders(method, path, operation_id, scene, outsider, client):
     before = list(Endpoint.objects.values().order_by("pk"))
     response = call(client, method, path, operation_id, scene, token_of(outsider))

@@ -120,6 +120,12 @@ def hostile_context() -> dict:
             get_absolute_url=url("/tasks/1/"),
         ),
         "final": True,
+        "contract": ns(
+            title=HOSTILE, get_type_display=url(HOSTILE), get_absolute_url=url("/clients/acme/")
+        ),
+        "deadline": at.date(),
+        "term_end": at.date(),
+        "next_term": ns(start=at.date(), end=at.date()),
     }
 
 

@@ -13,6 +13,7 @@ from mamori.api import (
     certificates,
     client_records,
     clients,
+    contract_terms,
     errors,
     inventory,
     inventory_records,
@@ -108,6 +109,8 @@ api.add_router("/servers", inventory_records.servers)
 api.add_router("/domains", inventory_records.domains)
 api.add_router("/contacts", client_records.contacts)
 api.add_router("/contracts", client_records.contracts)
+api.add_router("/contracts", contract_terms.notices)
+api.add_router("/terms-profiles", contract_terms.profiles)
 api.add_router("/certificates", certificates.router)
 api.add_router("/notices", notices.router)
 api.add_router("/vault", vault.router)

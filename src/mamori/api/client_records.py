@@ -14,10 +14,19 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Status
 from ninja.pagination import paginate
 
+from mamori.api.contract_terms import TermsOut, terms_of
+from mamori.api.errors import invalid, problem
 from mamori.api.inventory_records import DELETE_RULE, client_for, given, not_null, service_answers
 from mamori.api.schemas import ContactOut, ContractOut, Day, Error, Input
 from mamori.clients import services
-from mamori.clients.models import Contact, Contract, ContractType, NoticeTopic, RenewalPolicy
+from mamori.clients.models import (
+    Contact,
+    Contract,
+    ContractType,
+    NoticeTopic,
+    RenewalPolicy,
+    TermsProfile,
+)
 from mamori.core.models import Language, Role
 
 TopicName = Literal[tuple(NoticeTopic.values)]  # type: ignore[valid-type]
@@ -153,10 +162,22 @@ contracts = Router(tags=["contracts"])
 class ContractRecordOut(ContractOut):
     client: str
     notes: str
+    terms_profile: str | None = Field(None, description="The code of its terms profile.")
+    formed_on: Day | None
+    applied_via_web: bool
+    terms: TermsOut = Field(..., description="Its dates today, computed from its terms.")
 
     @staticmethod
     def resolve_client(obj) -> str:
         return obj.client.code
+
+    @staticmethod
+    def resolve_terms_profile(obj) -> str | None:
+        return obj.terms_profile.code if obj.terms_profile else None
+
+    @staticmethod
+    def resolve_terms(obj) -> dict:
+        return terms_of(obj)
 
 
 class ContractIn(Input):
@@ -171,6 +192,9 @@ class ContractIn(Input):
         None, description="Days before a certificate expires to notify; default: the setting."
     )
     notes: str = ""
+    terms_profile: str | None = Field(None, description="The code of a terms profile.")
+    formed_on: Day | None = Field(None, description="Formation date; default: the start.")
+    applied_via_web: bool = False
 
 
 class ContractPatch(Input):
@@ -182,10 +206,27 @@ class ContractPatch(Input):
     renewal_policy: RenewalPolicyName | None = None  # type: ignore[valid-type]
     expiry_notice_days: list[int] | None = None
     notes: str | None = None
+    terms_profile: str | None = None
+    formed_on: Day | None = None
+    applied_via_web: bool | None = None
 
 
 def _contracts(request: HttpRequest):
-    return Contract.objects.visible_to(request.auth).select_related("client")
+    return (
+        Contract.objects.visible_to(request.auth)
+        .select_related("client", "terms_profile")
+        .prefetch_related("notices")
+    )
+
+
+def _with_profile(values: dict) -> dict:
+    """``terms_profile`` given as a code, as the record it names (422 if none)."""
+    if values.get("terms_profile") is not None:
+        found = TermsProfile.objects.filter(code=values["terms_profile"]).first()
+        if found is None:
+            raise invalid(problem("terms_profile", "No terms profile with this code."))
+        values["terms_profile"] = found
+    return values
 
 
 @contracts.get(
@@ -230,6 +271,7 @@ def create_contract(request: HttpRequest, payload: ContractIn):
     values = payload.dict(exclude={"client"})
     if values["expiry_notice_days"] is None:
         del values["expiry_notice_days"]  # the model's default
+    _with_profile(values)
     with service_answers():
         contract = services.create_contract(user, client, values, request=request)
     return Status(201, get_object_or_404(_contracts(request), pk=contract.pk))
@@ -244,7 +286,9 @@ def create_contract(request: HttpRequest, payload: ContractIn):
 def update_contract(request: HttpRequest, contract_id: int, payload: ContractPatch):
     contract = get_object_or_404(_contracts(request), pk=contract_id)
     values = given(payload, services.CONTRACT_FIELDS)
-    not_null(values, services.CONTRACT_FIELDS)
+    nullable = ("terms_profile", "formed_on")
+    not_null(values, tuple(f for f in services.CONTRACT_FIELDS if f not in nullable))
+    _with_profile(values)
     with service_answers():
         services.change_contract(request.auth, contract, values, request=request)
     return get_object_or_404(_contracts(request), pk=contract.pk)

@@ -7,7 +7,7 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -147,6 +147,113 @@ def default_notice_days() -> list[int]:
     return list(settings.MAMORI_EXPIRY_NOTICE_DAYS)
 
 
+class TermKind(models.TextChoices):
+    FIXED = "fixed", _("Fixed term of N months")
+    CALENDAR_MONTH = "calendar_month", _("Calendar months")
+
+
+class MinimumTerm(models.TextChoices):
+    NONE = "none", _("None")
+    END_OF_NEXT_MONTH = "end_of_next_month", _("To the end of the month after formation")
+
+
+class CancellationRule(models.TextChoices):
+    TERM_END = "term_end", _("At the end of the term (notice before the deadline)")
+    MONTH_AFTER_ACCEPTANCE = (
+        "month_after_acceptance",
+        _("At the end of the month after the notice is accepted, or a later month named"),
+    )
+    ON_RECEIPT = "on_receipt", _("On the day the notice is received")
+
+
+class TermsProfile(models.Model):
+    """A contract's rules as data (CT-02..CT-05): how long a term runs, whether it renews, when
+    notice must arrive, the minimum term, how a cancellation takes effect, the cooling-off days
+    and how fees start and stop. :mod:`mamori.clients.terms` computes the dates from these.
+
+    Mamori ships one profile per kind of seed contract (data migration, stable codes); operators
+    may add their own."""
+
+    change_rule = Rule.STAFF
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
+    name_ja = models.CharField(_("name (Japanese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    term_kind = models.CharField(
+        _("term kind"), max_length=20, choices=TermKind.choices, default=TermKind.FIXED
+    )
+    term_months = models.PositiveSmallIntegerField(
+        _("term length (months)"), default=12, validators=[MinValueValidator(1)]
+    )
+    auto_renew = models.BooleanField(_("renews automatically"), default=True)
+    notice_days = models.PositiveSmallIntegerField(
+        _("notice before the end (days)"),
+        default=30,
+        help_text=_("Written notice must arrive at least this many days before the term ends."),
+    )
+    minimum_term = models.CharField(
+        _("minimum term"), max_length=20, choices=MinimumTerm.choices, default=MinimumTerm.NONE
+    )
+    cancellation = models.CharField(
+        _("a cancellation takes effect"),
+        max_length=30,
+        choices=CancellationRule.choices,
+        default=CancellationRule.TERM_END,
+    )
+    mid_term_notice_days = models.PositiveSmallIntegerField(
+        _("mid-term cancellation notice (days)"),
+        default=0,
+        help_text=_(
+            "0: no mid-term cancellation; else the contract ends this many days after "
+            "the notice arrives."
+        ),
+    )
+    cooling_off_days = models.PositiveSmallIntegerField(
+        _("cooling-off (days, incl. the application day)"),
+        default=0,
+        help_text=_("For contracts applied for through the web; 0: none."),
+    )
+    reminder_days = models.PositiveSmallIntegerField(
+        _("reminder before the notice deadline (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the setting MAMORI_CONTRACT_NOTICE_REMINDER_DAYS; 0: no reminders."),
+    )
+    first_month_whole = models.BooleanField(
+        _("first month counted whole"),
+        default=False,
+        help_text=_("A contract that starts mid-month pays the whole first month."),
+    )
+    bill_to_period_end = models.BooleanField(
+        _("billed to the end of the period on cancellation"),
+        default=True,
+        help_text=_("Cancelling mid-period still bills the period to its end (no refunds)."),
+    )
+    builtin = models.BooleanField(_("shipped with Mamori"), default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("terms profile")
+        verbose_name_plural = _("terms profiles")
+
+    def __str__(self) -> str:
+        return self.display_name()
+
+    def display_name(self, language: str | None = None) -> str:
+        """The name in ``language`` (default: the active language)."""
+        from django.utils.translation import get_language
+
+        lang = (language or get_language() or "ja")[:2]
+        return (self.name_ja if lang == "ja" else self.name_en) or self.name_en or self.code
+
+    def clean(self) -> None:
+        if self.term_kind == TermKind.CALENDAR_MONTH and self.term_months != 1:
+            raise ValidationError({"term_months": _("Calendar-month terms are one month long.")})
+        if self.mid_term_notice_days > 400 or self.notice_days > 400:
+            raise ValidationError(_("Notice periods are at most 400 days."))
+
+
 class Contract(models.Model):
     change_rule = Rule.STAFF
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
@@ -167,6 +274,23 @@ class Contract(models.Model):
         validators=[validate_notice_days],
     )
     notes = models.TextField(_("notes"), blank=True)
+    terms_profile = models.ForeignKey(
+        TermsProfile,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contracts",
+        verbose_name=_("terms profile"),
+        help_text=_("Empty: one fixed term of the months above, renewed if set to renew."),
+    )
+    formed_on = models.DateField(
+        _("formed on"), null=True, blank=True, help_text=_("Empty: the start date.")
+    )
+    applied_via_web = models.BooleanField(
+        _("applied for through the web"),
+        default=False,
+        help_text=_("Such a contract may be withdrawn during the cooling-off days."),
+    )
 
     objects = ClientScopedQuerySet.as_manager()
 
@@ -183,6 +307,9 @@ class Contract(models.Model):
     def __str__(self) -> str:
         return f"{self.get_type_display()} ({self.start:%Y-%m-%d})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("contract_detail", args=[self.client.code, self.pk])
+
     @property
     def first_term_end(self) -> date:
         """Last day of the first term."""
@@ -190,3 +317,59 @@ class Contract(models.Model):
 
     def notice_schedule(self) -> list[int]:
         return sorted({int(d) for d in self.expiry_notice_days}, reverse=True)
+
+    @property
+    def formation_date(self) -> date:
+        return self.formed_on or self.start
+
+
+class NoticeKind(models.TextChoices):
+    CANCELLATION = "cancellation", _("Cancellation")
+    WITHDRAWAL = "withdrawal", _("Withdrawal (cooling-off)")
+
+
+class NoticeMedium(models.TextChoices):
+    LETTER = "letter", _("Letter")
+    EMAIL = "email", _("E-mail")
+
+
+class ContractNoticeQuerySet(ClientScopedQuerySet):
+    client_lookup = "contract__client"
+
+
+class ContractNotice(models.Model):
+    """A cancellation or cooling-off withdrawal received from the client (CT-02..CT-05). The
+    effective date is computed by the contract's terms when the notice is recorded; ``reason``
+    is a code (rendered in the reader's language) saying why it is later than asked."""
+
+    change_rule = Rule.STAFF
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
+    received_on = models.DateField(_("received on"))
+    medium = models.CharField(_("received by"), max_length=10, choices=NoticeMedium.choices)
+    sender = models.CharField(_("sender"), max_length=200)
+    requested_end_month = models.DateField(
+        _("requested end month"), null=True, blank=True, help_text=_("First day of the month.")
+    )
+    effective_on = models.DateField(_("effective on"))
+    reason = models.CharField(_("reason"), max_length=40, blank=True)
+    reason_params = models.JSONField(default=dict, blank=True)
+    deadline = models.DateField(_("notice deadline"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ContractNoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contract", "received_on", "pk"]
+        verbose_name = _("contract notice")
+        verbose_name_plural = _("contract notices")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.received_on:%Y-%m-%d}"
+
+    @property
+    def client(self) -> Client:
+        return self.contract.client

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from mamori.certificates import queries
 from mamori.certificates.models import Certificate
 from mamori.certificates.problems import severity
+from mamori.clients import terms
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.core.htmx import wants_partial
 from mamori.core.models import ALL_CLIENT_ROLES
@@ -124,7 +125,16 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
     user = request.user
     client = get_object_or_404(Client.objects.visible_to(user), code=code)
     now = timezone.now()
-    contracts = Contract.objects.visible_to(user).filter(client=client).order_by("-start", "type")
+    contracts = list(
+        Contract.objects.visible_to(user)
+        .filter(client=client)
+        .select_related("client", "terms_profile")
+        .prefetch_related("notices")
+        .order_by("-start", "type")
+    )
+    today = timezone.localdate()
+    for contract in contracts:
+        contract.terms_status = terms.status(contract, today)
     ssl = queries.ssl_contracts({client.pk})
     endpoints_qs = (
         Endpoint.objects.visible_to(user)

@@ -60,6 +60,7 @@ class NoticeKind(models.TextChoices):
     MAINTENANCE_PLANNED = "maintenance_planned", _("Planned maintenance")
     MONITORING_OUTAGE = "monitoring_outage", _("Mamori's own network outage")
     DOMAIN_EXPIRING = "domain_expiring", _("Domain registration expiring")
+    CONTRACT_NOTICE_DEADLINE = "contract_notice_deadline", _("Contract notice deadline")
 
 
 class RecipientKind(models.TextChoices):

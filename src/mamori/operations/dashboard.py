@@ -86,6 +86,7 @@ RANKS = {
     "approval_answered": 6,  # the client said yes or no: the next step is the provider's
     "approval_requested": 7,  # the client's answer is needed before the certificate expires
     "cert_expiring": 8,  # a certificate inside its notice window
+    "contract_notice": 8,  # a contract's notice deadline is near (CT-02)
     "maintenance": 8,  # maintenance under way or within a week: the client's notice and the work
     "incident_report": 9,  # provider staff: a recovered incident waits for its report (RPT-02)
     "on_hold": 10,  # a renewal waits for something from the client
@@ -102,6 +103,7 @@ TONES = {
     "approval_answered": "warn",
     "approval_requested": "warn",
     "cert_expiring": "warn",
+    "contract_notice": "warn",
     "maintenance": "info",
     "incident_report": "warn",
     "on_hold": "warn",
@@ -524,6 +526,7 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
             )
         )
     items += maintenance_items(user, now, limit)
+    items += contract_items(user, now)
     for m in lc.on_hold:
         items.append(Item("on_hold", m.awaiting_since, m, m.client, m.get_absolute_url()))
     for t in lc.tasks:
@@ -531,6 +534,28 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
     far = now + timedelta(days=36500)
     items.sort(key=lambda item: item.key(far))
     return items[:limit], max(0, len(items) - limit)
+
+
+def contract_items(user: User, now: datetime) -> list[Item]:
+    """Contracts whose notice deadline is near (within their reminder time)."""
+    from mamori.clients.reminders import near_deadlines
+
+    today = timezone.localdate(now)
+    items = []
+    for contract, status in near_deadlines(Contract.objects.visible_to(user), today):
+        due = timezone.make_aware(datetime.combine(status.notice_deadline, datetime.max.time()))
+        items.append(
+            Item(
+                "contract_notice",
+                due,
+                contract,
+                contract.client,
+                contract.get_absolute_url(),
+                due=due,
+                extra={"ends": status.ends_if_notice_by_deadline, "status": status},
+            )
+        )
+    return items
 
 
 def attention(user: User, now: datetime | None = None, limit: int = DASHBOARD_LIMIT) -> Attention:

@@ -16,7 +16,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client
+from mamori.clients.models import Client, TermsProfile
 from mamori.core.models import ALL_CLIENT_ROLES, User
 from mamori.core.permissions import may_change
 from mamori.inventory.services import (  # noqa: F401 (write_problem: imported from here too)
@@ -303,6 +303,7 @@ class Importer:
                 "No endpoint %(ref)s for this client (write it as host:port, or host:port/sni)."
             ),
             "secrets": _("No secret named %(ref)s in this client's vault."),
+            "terms_profiles": _("No terms profile with the code %(ref)s."),
             "servers": _("No server named %(ref)s for this client."),
             "sites": _("No site with the URL or name %(ref)s for this client."),
             "contracts": _(
@@ -317,6 +318,9 @@ class Importer:
     def _candidates(records: ClientRecords, target: str, ref: str) -> list[models.Model]:
         if target == "secrets":
             return list(records.secrets.get(ref, []))
+        if target == "terms_profiles":
+            # Shared by every client, named by its code.
+            return list(TermsProfile.objects.filter(code=ref.strip()))
         index = records.by_key[target]
         if target == "endpoints":
             found = index.get(parse_endpoint_ref(ref))

@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from mamori.clients.models import Client, Contract
+from mamori.clients.models import Client, Contract, TermsProfile
 from mamori.core import audit
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, Site
@@ -106,7 +106,7 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         queryset = queryset.filter(code__in=codes)
     queryset = queryset.order_by("code").prefetch_related(
         "contacts",
-        "contracts",
+        Prefetch("contracts", queryset=Contract.objects.select_related("terms_profile")),
         "servers",
         "domains",
         Prefetch("sites", queryset=Site.objects.select_related("server")),
@@ -166,6 +166,8 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
             return contract_ref(value, contracts)
         if isinstance(value, Endpoint):
             return endpoint_ref(value.host, value.port, value.sni)
+        if isinstance(value, TermsProfile):
+            return value.code
         if isinstance(value, Secret):
             # The secret's name, never its value; a destroyed secret no longer exists to name.
             return None if value.is_destroyed else value.name
@@ -175,7 +177,7 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
         return local_iso(value)
     if spec.name == "sni" and value == getattr(obj, "host", None):
         return None  # the same as leaving it empty
-    if spec.name == "allow_private_address" and not value:
+    if spec.name in ("allow_private_address", "applied_via_web") and not value:
         return None  # the default: a file mentions it only where the provider allowed it
     if value in ("", None, [], {}) and not spec.required:
         return None

@@ -153,6 +153,9 @@ SECTIONS: dict[str, Section] = {
                 F("renewal_policy"),
                 F("expiry_notice_days", Kind.DAYS),
                 F("notes", multiline=True),
+                F("terms_profile", Kind.REF, refers_to="terms_profiles"),
+                F("formed_on", Kind.DATE),
+                F("applied_via_web", Kind.BOOL),
             ),
         ),
         Section(

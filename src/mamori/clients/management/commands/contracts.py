@@ -1,0 +1,202 @@
+"""``mamori contracts status [CLIENT] [--json]`` and ``mamori contracts cancel CLIENT CONTRACT
+--received DATE --by letter|email --sender NAME [--end-month YYYY-MM] [--withdraw]``
+(CT-02..CT-05).
+
+A contract is named by its id, or as the import names it: its type (``site_maintenance``), with
+``/START`` (``site_maintenance/2026-04-01``) when the client has several of that type. Errors are
+one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mamori.clients import services, terms
+from mamori.clients.models import Client, Contract, NoticeKind, NoticeMedium
+from mamori.core.management import EXIT_USAGE, find_user
+from mamori.inventory.services import Refused
+from mamori.monitoring.sla import SlaError, parse_month
+
+
+def usage(message: str) -> CommandError:
+    return CommandError(message, returncode=EXIT_USAGE)
+
+
+def find_client(code: str) -> Client:
+    client = Client.objects.filter(code=code).first()
+    if client is None:
+        raise usage(_("No such client: %(code)s") % {"code": code})
+    return client
+
+
+def find_contract(client: Client, ref: str) -> Contract:
+    """The client's contract ``ref``: an id, ``TYPE`` or ``TYPE/YYYY-MM-DD``."""
+    contracts = client.contracts.select_related("client", "terms_profile")
+    ref = ref.strip()
+    if ref.isdigit():
+        found = contracts.filter(pk=int(ref)).first()
+        if found is None:
+            raise usage(
+                _("No contract %(ref)s for client %(client)s.")
+                % {"ref": ref, "client": client.code}
+            )
+        return found
+    kind, _sep, start = ref.partition("/")
+    matches = [c for c in contracts if c.type == kind.strip()]
+    if start:
+        matches = [c for c in matches if f"{c.start:%Y-%m-%d}" == start.strip()]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise usage(
+            _("The client has several contracts of this type; add the start date, e.g. %(ex)s.")
+            % {"ex": f"{kind}/{matches[0].start:%Y-%m-%d}"}
+        )
+    raise usage(
+        _("No contract %(ref)s for client %(client)s.") % {"ref": ref, "client": client.code}
+    )
+
+
+def parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise usage(
+            _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.") % {"value": text}
+        ) from None
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class Command(BaseCommand):
+    help = "Contract terms: the dates of each contract, and recording a cancellation notice."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        status = sub.add_parser("status", help="each contract's term, deadline and state")
+        status.add_argument("client", nargs="?", help="only this client's contracts (its code)")
+        status.add_argument("--json", action="store_true", help="print JSON")
+        status.add_argument("--on", help="as on this day (YYYY-MM-DD; default: today)")
+        cancel = sub.add_parser("cancel", help="record a cancellation (or withdrawal) notice")
+        cancel.add_argument("client", help="client code")
+        cancel.add_argument("contract", help="contract id, TYPE or TYPE/START")
+        cancel.add_argument("--received", required=True, help="the day it arrived (YYYY-MM-DD)")
+        cancel.add_argument("--by", required=True, choices=NoticeMedium.values)
+        cancel.add_argument("--sender", required=True, help="who sent it")
+        cancel.add_argument("--end-month", help="the month the client asks to end (YYYY-MM)")
+        cancel.add_argument(
+            "--withdraw", action="store_true", help="a cooling-off withdrawal, not a cancellation"
+        )
+        cancel.add_argument("--json", action="store_true", help="print JSON")
+        cancel.add_argument("--user", help="act as this user (audited as them)")
+
+    def handle(self, *args, action: str, **options):
+        if action == "status":
+            self.status(options)
+        else:
+            self.cancel(options)
+
+    def status(self, o) -> None:
+        on = parse_day(o["on"]) if o.get("on") else timezone.localdate()
+        contracts = Contract.objects.select_related("client", "terms_profile").prefetch_related(
+            "notices"
+        )
+        if o.get("client"):
+            contracts = contracts.filter(client=find_client(o["client"]))
+        rows = []
+        for contract in contracts.order_by("client__code", "start", "type", "pk"):
+            found = terms.status(contract, on)
+            rows.append((contract, found))
+        if o["json"]:
+            data = [
+                {
+                    "id": c.pk,
+                    "client": c.client.code,
+                    "type": c.type,
+                    "start": c.start.isoformat(),
+                    "terms_profile": c.terms_profile.code if c.terms_profile else None,
+                    **{k: _iso(v) for k, v in s.as_dict().items()},
+                }
+                for c, s in rows
+            ]
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            self.stdout.write(_("No contracts."))
+            return
+        for contract, found in rows:
+            parts = [f"{contract.client.code}  #{contract.pk} {contract.type}/{contract.start}"]
+            parts.append(found.state_label)
+            if found.term:
+                parts.append(_("term %(start)s – %(end)s") % {
+                    "start": found.term.start, "end": found.term.end
+                })  # fmt: skip
+            if found.end:
+                parts.append(_("ends %(date)s") % {"date": found.end})
+            if found.notice_deadline:
+                parts.append(
+                    _("notice by %(date)s (ends %(end)s)")
+                    % {"date": found.notice_deadline, "end": found.ends_if_notice_by_deadline}
+                )
+            if found.next_term:
+                parts.append(_("next term from %(date)s") % {"date": found.next_term.start})
+            if found.minimum_term_end:
+                parts.append(_("minimum term to %(date)s") % {"date": found.minimum_term_end})
+            self.stdout.write("  ".join(str(p) for p in parts))
+
+    def cancel(self, o) -> None:
+        client = find_client(o["client"])
+        contract = find_contract(client, o["contract"])
+        received = parse_day(o["received"])
+        month = None
+        if o.get("end_month"):
+            try:
+                month = parse_month(o["end_month"])
+            except SlaError as e:
+                raise usage(str(e)) from None
+        actor = find_user(o.get("user"))
+        try:
+            notice = services.record_contract_notice(
+                actor,
+                contract,
+                kind=NoticeKind.WITHDRAWAL if o["withdraw"] else NoticeKind.CANCELLATION,
+                received_on=received,
+                medium=o["by"],
+                sender=o["sender"],
+                requested_end_month=month,
+            )
+        except terms.TermsError as e:
+            raise usage(e.message) from None
+        except Refused as e:
+            raise usage(e.message) from None
+        reason = services.notice_reason(notice)
+        if o["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "notice": notice.pk,
+                        "contract": contract.pk,
+                        "kind": notice.kind,
+                        "received_on": received.isoformat(),
+                        "effective_on": notice.effective_on.isoformat(),
+                        "reason": notice.reason,
+                        "reason_text": reason,
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+            return
+        self.stdout.write(
+            _("%(kind)s recorded: the contract ends on %(date)s.")
+            % {"kind": notice.get_kind_display(), "date": f"{notice.effective_on:%Y-%m-%d}"}
+        )
+        if reason:
+            self.stdout.write(reason)
