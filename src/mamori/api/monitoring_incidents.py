@@ -84,7 +84,6 @@ class IncidentOut(Schema):
     )
     opened_by_hand: bool
     closed_at: datetime | None
-    waiting_for_client: bool
     downtime_minutes: int
     cause: str
     counts_against_sla: bool
@@ -97,10 +96,6 @@ class IncidentOut(Schema):
     def resolve_downtime_minutes(obj) -> int:
         return int(obj.downtime().total_seconds() // 60)
 
-    @staticmethod
-    def resolve_waiting_for_client(obj) -> bool:
-        return waits.open_wait(obj) is not None
-
 
 class IncidentDetailOut(IncidentOut):
     cause_detail: str
@@ -108,7 +103,12 @@ class IncidentDetailOut(IncidentOut):
     actions: str
     prevention: str
     events: list[IncidentEventOut]
+    waiting_for_client: bool
     client_waits: list[ClientWaitOut]
+
+    @staticmethod
+    def resolve_waiting_for_client(obj) -> bool:
+        return waits.open_wait(obj) is not None
 
     @staticmethod
     def resolve_events(obj) -> list:
