@@ -372,9 +372,12 @@ class Incident(models.Model):
 
     @property
     def recovery_by_hand(self) -> bool:
-        """No check will see it recover: opened by hand, or closed while its check was paused.
-        An operator records when the service came back."""
-        return self.opened_by_hand or self.state == IncidentState.CLOSED
+        """No check will see it recover: opened by hand, or closed unrecovered while its check
+        was paused. An operator records when the service came back (a check's own recovery is
+        never overwritten by hand)."""
+        return self.opened_by_hand or (
+            self.state == IncidentState.CLOSED and self.recovered_at is None
+        )
 
     def downtime(self, until: dt.datetime | None = None) -> dt.timedelta:
         end = self.recovered_at or until or timezone.now()
