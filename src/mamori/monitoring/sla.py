@@ -555,9 +555,10 @@ def _refusal(result: Figures) -> None:
         )
 
 
-#: The reverse relation billing adds from its invoice line to :class:`SlaCredit` (a foreign key
-#: with ``related_name="invoice_lines"``). A credit with such a line is billed.
-BILLED_RELATION = "invoice_lines"
+#: The reverse relation of billing's invoice line to :class:`SlaCredit`
+#: (``billing.InvoiceLine.sla_credit``, one-to-one, ``related_name="invoice_line"``). A credit
+#: with such a line is billed.
+BILLED_RELATION = "invoice_line"
 
 
 def unbilled_finalized_credits(client_id: int, up_to_month: dt.date):
