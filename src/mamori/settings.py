@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "mamori.access",
     "mamori.lifecycle",
     "mamori.monitoring",
+    "mamori.billing",
     "mamori.api",
     "mamori.operations",
 ]

@@ -58,7 +58,8 @@ class NoticeTopic(models.TextChoices):
     INCIDENTS = "incidents", _("Incidents")
     MAINTENANCE = "maintenance", _("Maintenance")
     REPORTS = "reports", _("Reports")
-    CONTRACTS = "contracts", _("Contracts and invoices")
+    CONTRACTS = "contracts", _("Contracts")
+    BILLING = "billing", _("Invoices")
 
 
 def validate_topics(value: object) -> None:
