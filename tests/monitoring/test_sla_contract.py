@@ -370,3 +370,39 @@ def test_finalized_credits_are_offered_to_billing_and_never_change(
 def test_a_finalized_month_without_credit_is_not_offered(acme, by_availability, operator):
     sla.finalize(month(by_availability), operator, now=LATER)
     assert list(sla.unbilled_finalized_credits(acme.pk, NOVEMBER)) == []
+
+
+def test_a_credit_on_an_invoice_line_is_billed_and_not_offered_again(
+    acme, by_availability, operator
+):
+    """Billing links its line to the credit (``InvoiceLine.sla_credit``): the next run does not
+    see it, and the credit cannot be deleted under the line."""
+    from django.db.models import ProtectedError
+
+    from mamori.billing.models import Invoice, InvoiceLine, LineKind
+
+    outage(acme, jst(10, 1), jst(10, 7))
+    credit = sla.finalize(month(by_availability), operator, now=LATER)
+    invoice = Invoice.objects.create(
+        client=acme,
+        number="2026-12-0001",
+        month=dt.date(2026, 12, 1),
+        issue_date=dt.date(2026, 12, 31),
+        due_date=dt.date(2027, 1, 31),
+        net_total=0,
+        tax_total=0,
+        total=0,
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind=LineKind.SLA_CREDIT,
+        quantity=1,
+        unit_price=-credit.credit_amount,
+        amount=-credit.credit_amount,
+        tax_rate=10,
+        sla_credit=credit,
+    )
+    assert list(sla.unbilled_finalized_credits(acme.pk, dt.date(2026, 12, 1))) == []
+    with pytest.raises((ProtectedError, ValidationError)):
+        credit.delete()
