@@ -99,6 +99,9 @@ PARAMETERS = {
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
     "set_incident_cause": lambda s: {"cause": "hosting", "cause_detail": "Cloud zone outage"},
+    "record_incident_recovery": lambda s: {"recovered_at": "2026-11-03T11:00:00+09:00"},
+    "start_incident_wait": lambda s: {"awaited": "Access to the admin panel"},
+    "end_incident_wait": lambda s: {},
     "create_check": lambda s: {
         "client": "acme",
         "name": "api.acme.example",
@@ -228,6 +231,8 @@ PROVIDER_ONLY |= {
 }
 # Attributing an incident is the provider's work; the client's administrators add notes.
 PROVIDER_ONLY |= {"set_incident_cause"}
+# So are its recovery time and its waiting for the client (CT-09).
+PROVIDER_ONLY |= {"record_incident_recovery", "start_incident_wait", "end_incident_wait"}
 # Checks are set up by the provider; the client reads them.
 PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 # Maintenance windows are planned and cancelled by the provider; the client reads them.

@@ -100,7 +100,13 @@ def test_a_paused_checks_incident_can_be_closed(check, incident, operator):
     incidents.close(incident, operator)
     incident.refresh_from_db()
     assert incident.state == IncidentState.CLOSED
-    assert incident.recovered_at == incident.closed_at
+    # Changed with issue 16: closing is not recovering. Nobody saw it recover, so an operator
+    # records when the service came back (the SLA measures up to that time).
+    assert incident.recovered_at is None
+    back = incident.started_at + dt.timedelta(minutes=30)
+    incidents.record_recovery(incident, operator, back)
+    incident.refresh_from_db()
+    assert (incident.recovered_at, incident.state) == (back, IncidentState.CLOSED)
 
 
 def test_the_timeline_and_notices_headings_are_inside_their_cards(client, incident, operator):

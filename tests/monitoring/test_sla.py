@@ -1,5 +1,10 @@
 """The SLA's rules on incidents set up by hand (MON-07): the turn of a month, overlapping
-incidents, scopes, maintenance, the 6-hour rule, tiers, rounding and finalizing."""
+incidents, scopes, maintenance, the 6-hour rule, tiers, rounding and finalizing.
+
+Changed with issue 16 (the contract's rules, 004 §30.4/§36): outages under 6 hours no longer
+lower the availability, degraded service never counts, and the credit is the one table's (no
+"larger of availability and long outage"). The rules themselves, month by month, are in
+``test_sla_contract.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from mamori.core.models import AuditEvent
@@ -21,6 +27,7 @@ from mamori.monitoring.models import (
     MaintenanceWindow,
     SlaCredit,
     SlaPolicy,
+    SlaTable,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("MON-07")]
@@ -62,7 +69,18 @@ def policy(acme) -> SlaPolicy:
         monthly_fee=Decimal(50000),
         tiers=TIERS,
         long_outage_hours=6,
-        long_outage_credit_percent=Decimal(30),
+    )
+
+
+@pytest.fixture
+def by_length(acme) -> SlaPolicy:
+    return SlaPolicy.objects.create(
+        client=acme,
+        name="SLA by length",
+        monthly_fee=Decimal(50000),
+        table=SlaTable.OUTAGE_LENGTH,
+        length_tiers=[{"hours": 6, "credit_percent": 30}],
+        long_outage_hours=6,
     )
 
 
@@ -79,43 +97,51 @@ def outage(client, start, end, *, cause=Cause.PROVIDER, confirmed=None, **extra)
     )
 
 
-def test_an_outage_across_the_turn_of_a_month_is_split_and_its_long_rule_counted_once(acme, policy):
-    """Oct 31 22:00 → Nov 1 05:00: 120 minutes in October, 300 in November; the 7-hour outage
-    was known in October, so October gets the 6-hour rule (30 %), November only its tier
-    (1 − 300/43,200 = 99.305… % → below 99.5 → 15 %)."""
+def test_an_outage_across_the_turn_of_a_month_is_split_and_its_long_rule_counted_once(
+    acme, policy, by_length
+):
+    """Oct 31 22:00 → Nov 1 05:00: a 7-hour outage, judged whole (≥ 6 h). By availability each
+    month loses its part: October 120 minutes (1 − 120/44,640 = 99.731 % → 10 %), November 300
+    (1 − 300/43,200 = 99.305… % → below 99.5 → 15 %). By length it was known in October, so
+    October gets the credit (30 %) and November nothing."""
     outage(acme, jst(31, 22, month=10), jst(1, 5))
     october = sla.compute_month(policy, OCTOBER, now=LATER)
     november = sla.compute_month(policy, NOVEMBER, now=LATER)
     assert (october.minutes_in_month, october.downtime_minutes) == (31 * 1440, 120)
     assert october.longest_outage_minutes == 420
-    assert october.credit_percent == 30
+    assert october.credit_percent == 10
     assert (november.downtime_minutes, november.longest_outage_minutes) == (300, 0)
     assert november.availability_percent == Decimal("99.305")
     assert november.credit_percent == 15
     assert november.credit_amount == 7500
+    assert sla.compute_month(by_length, OCTOBER, now=LATER).credit_percent == 30
+    assert sla.compute_month(by_length, NOVEMBER, now=LATER).credit_percent == 0
 
 
 def test_overlapping_incidents_count_once_and_excluded_time_is_what_counted_time_is_not(
     acme, policy
 ):
-    outage(acme, jst(3, 10), jst(3, 11))  # 10:00–11:00
-    outage(acme, jst(3, 10, 30), jst(3, 11, 30), cause=Cause.UNATTRIBUTED)  # 10:30–11:30
-    outage(acme, jst(3, 11), jst(3, 12), cause=Cause.CARRIER)  # 11:00–12:00
-    outage(acme, jst(3, 11, 45), jst(3, 12, 15), cause=Cause.HOSTING)  # 11:45–12:15
+    outage(acme, jst(3, 10), jst(3, 14))  # 10:00–14:00
+    outage(acme, jst(3, 12), jst(3, 16), cause=Cause.UNATTRIBUTED)  # 12:00–16:00
+    outage(acme, jst(3, 15), jst(3, 17), cause=Cause.CARRIER)  # 15:00–17:00
+    outage(acme, jst(3, 16, 45), jst(3, 17, 15), cause=Cause.HOSTING)  # 16:45–17:15
     credit = sla.compute_month(policy, NOVEMBER, now=LATER)
-    assert credit.downtime_minutes == 90  # 10:00–11:30
-    assert credit.excluded_minutes == 45  # 11:30–12:15
+    assert credit.downtime_minutes == 360  # 10:00–16:00: one outage of 6 hours
+    assert credit.excluded_minutes == 75  # 16:00–17:15
     assert credit.provisional is True  # the unattributed one counted
 
 
 def test_a_finalized_month_does_not_change(acme, policy, operator):
-    outage(acme, jst(3, 10), jst(3, 11))
+    outage(acme, jst(3, 10), jst(3, 17))
     credit = sla.compute_month(policy, NOVEMBER, now=LATER)
     sla.finalize(credit, operator, now=LATER)
     outage(acme, jst(4, 0), jst(4, 23))  # found later: billing has the month already
     again = sla.compute_month(policy, NOVEMBER, now=LATER + dt.timedelta(days=1))
     assert again.pk == credit.pk
-    assert (again.downtime_minutes, again.finalized_at) == (60, LATER)
+    assert (again.downtime_minutes, again.finalized_at) == (420, LATER)
+    again.credit_amount = 0
+    with pytest.raises(ValidationError):  # not even by hand
+        again.save()
     with pytest.raises(sla.SlaError, match="finalized already"):
         sla.finalize(again, operator)
     assert AuditEvent.objects.filter(action="sla.finalize", actor=operator).count() == 1
@@ -124,7 +150,7 @@ def test_a_finalized_month_does_not_change(acme, policy, operator):
 def test_a_month_is_not_finalized_before_it_ends_or_while_downtime_has_no_cause(
     acme, policy, operator
 ):
-    incident = outage(acme, jst(3, 10), jst(3, 11), cause=Cause.UNATTRIBUTED)
+    incident = outage(acme, jst(3, 10), jst(3, 17), cause=Cause.UNATTRIBUTED)
     credit = sla.compute_month(policy, NOVEMBER, now=jst(20, 0))
     with pytest.raises(sla.SlaError, match="not over"):
         sla.finalize(credit, operator, now=jst(20, 0))
@@ -138,12 +164,17 @@ def test_a_month_is_not_finalized_before_it_ends_or_while_downtime_has_no_cause(
     assert credit.finalized_at == LATER and credit.provisional is False
 
 
-def test_an_open_total_outage_that_may_still_reach_six_hours_holds_finalizing(acme, policy):
-    outage(acme, jst(1, 3, month=12), None, confirmed=jst(1, 3, month=12))
+def test_an_open_total_outage_that_may_still_reach_six_hours_holds_finalizing(
+    acme, policy, make_check
+):
+    check = make_check(acme, "tcp", {"host": "www.acme.example", "port": 443})
+    outage(acme, jst(1, 3, month=12), None, confirmed=jst(1, 3, month=12), uptime_check=check)
     november = sla.compute_month(policy, NOVEMBER, now=jst(1, 5, month=12))
     # The outage is December's; November can be finalized.
     assert sla.finalize(november, None, now=jst(1, 5, month=12)).finalized_at is not None
-    outage(acme, jst(30, 23), None)  # open since Nov 30 23:00, known for 4 hours by Dec 1 03:00
+    Incident.objects.all().delete()
+    # open since Nov 30 23:00, known for 4 hours by Dec 1 03:00
+    outage(acme, jst(30, 23), None, uptime_check=check)
     policy2 = SlaPolicy.objects.create(client=acme, name="SLA 2", monthly_fee=1000, tiers=TIERS)
     credit = sla.compute_month(policy2, NOVEMBER, now=jst(1, 3, month=12))
     with pytest.raises(sla.SlaError, match="still open"):
@@ -162,30 +193,30 @@ def places(acme):
 
 
 def test_a_policy_of_one_site_or_server_counts_only_what_it_covers(acme, places):
-    """www (on web01) is down 10 min, shop 20, web01 itself 40, db01 80, the whole client 160
+    """www (on web01) is down 6 hours, shop 7, web01 itself 8, db01 9, the whole client 10
     (an incident naming no site nor server)."""
-    outage(acme, jst(2, 0), jst(2, 0, 10), site=places["www"], server=None)
-    outage(acme, jst(3, 0), jst(3, 0, 20), site=places["shop"])
-    outage(acme, jst(4, 0), jst(4, 0, 40), server=places["web01"])
-    outage(acme, jst(5, 0), jst(5, 1, 20), server=places["db01"])
-    outage(acme, jst(6, 0), jst(6, 2, 40))
+    outage(acme, jst(2, 0), jst(2, 6), site=places["www"], server=None)
+    outage(acme, jst(3, 0), jst(3, 7), site=places["shop"])
+    outage(acme, jst(4, 0), jst(4, 8), server=places["web01"])
+    outage(acme, jst(5, 0), jst(5, 9), server=places["db01"])
+    outage(acme, jst(6, 0), jst(6, 10))
 
     def downtime(**scope) -> int:
         policy = SlaPolicy.objects.create(client=acme, name=str(scope), monthly_fee=1, **scope)
-        return sla.compute_month(policy, NOVEMBER, now=LATER).downtime_minutes
+        return sla.compute_month(policy, NOVEMBER, now=LATER).downtime_minutes // 60
 
-    assert downtime() == 10 + 20 + 40 + 80 + 160
-    assert downtime(site=places["www"]) == 10 + 40 + 160
-    assert downtime(site=places["shop"]) == 20 + 160
-    assert downtime(server=places["web01"]) == 10 + 40 + 160
-    assert downtime(server=places["db01"]) == 80 + 160
+    assert downtime() == 6 + 7 + 8 + 9 + 10
+    assert downtime(site=places["www"]) == 6 + 8 + 10
+    assert downtime(site=places["shop"]) == 7 + 10
+    assert downtime(server=places["web01"]) == 6 + 8 + 10
+    assert downtime(server=places["db01"]) == 9 + 10
 
 
 def test_maintenance_is_left_out_of_the_month_and_of_each_incident_it_covers(acme, places):
     """A client-wide window 02:00–03:00 (60 min) and a window on shop only 04:00–06:00. The
     client-wide policy loses 60 minutes of the month (shop's window covers only part of it);
-    shop's policy loses 180. An outage of shop 01:00–05:00 counts 01:00–02:00 and
-    03:00–04:00 = 120 minutes for both."""
+    shop's policy loses 180. An outage of shop 01:00–11:00 counts 01:00–02:00, 03:00–04:00
+    and 06:00–11:00 = 420 minutes for both (7 hours: it reaches the 6-hour rule)."""
     MaintenanceWindow.objects.create(
         client=acme, title="all", starts_at=jst(9, 2), ends_at=jst(9, 3)
     )
@@ -199,28 +230,31 @@ def test_maintenance_is_left_out_of_the_month_and_of_each_incident_it_covers(acm
         ends_at=jst(9, 6),
         cancelled_at=jst(1, 0),
     )
-    outage(acme, jst(9, 1), jst(9, 5), site=places["shop"])
+    outage(acme, jst(9, 1), jst(9, 11), site=places["shop"])
     whole = SlaPolicy.objects.create(client=acme, name="all", monthly_fee=1)
     shop = SlaPolicy.objects.create(client=acme, name="shop", monthly_fee=1, site=places["shop"])
     for policy, maintenance in ((whole, 60), (shop, 180)):
         credit = sla.compute_month(policy, NOVEMBER, now=LATER)
-        assert (credit.maintenance_minutes, credit.downtime_minutes) == (maintenance, 120)
-        expected = Fraction(NOV_MINUTES - maintenance - 120, NOV_MINUTES - maintenance)
+        assert (credit.maintenance_minutes, credit.downtime_minutes) == (maintenance, 420)
+        expected = Fraction(NOV_MINUTES - maintenance - 420, NOV_MINUTES - maintenance)
         assert sla.figures(policy, NOVEMBER, now=LATER).availability == expected
 
 
-def test_the_six_hour_rule_counts_from_when_the_provider_knew(acme, policy):
-    """Down from 00:00 but confirmed at 00:10: 5 h 55 min known → no long-outage credit (the
-    tier alone: 365/43,200 → 99.155 % → 15 %). The same outage confirmed at 00:05 is known for
-    exactly 6 hours → 30 %."""
+def test_the_six_hour_rule_counts_from_when_the_provider_knew(acme, policy, by_length):
+    """Down from 00:00 but confirmed at 00:10: 5 h 55 min known → nothing at all (not even in
+    the availability). The same outage confirmed at 00:05 is known for exactly 6 hours → the
+    table: 360/43,200 → 99.166 % → 15 % by availability; 30 % by length."""
     incident = outage(acme, jst(7, 0), jst(7, 6, 5), confirmed=jst(7, 0, 10))
     credit = sla.compute_month(policy, NOVEMBER, now=LATER)
-    assert (credit.longest_outage_minutes, credit.credit_percent) == (355, 15)
+    assert (credit.longest_outage_minutes, credit.downtime_minutes) == (355, 0)
+    assert credit.credit_percent == 0
     incident.confirmed_at = jst(7, 0, 5)
     incident.save()
     credit = sla.compute_month(policy, NOVEMBER, now=LATER)
-    assert (credit.longest_outage_minutes, credit.credit_percent) == (360, 30)
-    assert credit.credit_amount == 15000
+    assert (credit.longest_outage_minutes, credit.downtime_minutes) == (360, 360)
+    assert (credit.credit_percent, credit.credit_amount) == (15, 7500)
+    credit = sla.compute_month(by_length, NOVEMBER, now=LATER)
+    assert (credit.credit_percent, credit.credit_amount) == (30, 15000)
 
 
 def test_the_six_hour_rule_needs_a_total_outage_of_the_provider_outside_maintenance(acme, policy):
@@ -230,8 +264,11 @@ def test_the_six_hour_rule_needs_a_total_outage_of_the_provider_outside_maintena
     outage(acme, jst(12, 0), jst(12, 9), cause=Cause.HOSTING)  # the cloud's (§36.4)
     result = sla.figures(policy, NOVEMBER, now=LATER)
     assert result.longest_outage_minutes == 300
-    assert result.long_outage_percent == 0
-    assert result.downtime_minutes == 300 + 540  # the degraded one lowers availability
+    assert result.credit_percent == 0
+    # Changed with issue 16: the degraded one no longer lowers the availability (§36.1 counts
+    # only 利用が全くできない状態).
+    assert result.downtime_minutes == 0
+    assert result.excluded_minutes == 420 - 120 + 540 + 540
 
 
 def test_tiers_take_the_lowest_matching_one_and_compare_the_exact_availability():
@@ -243,16 +280,17 @@ def test_tiers_take_the_lowest_matching_one_and_compare_the_exact_availability()
     assert sla.tier_credit([], Fraction(0)) == 0
 
 
-def test_the_credit_is_the_larger_of_both_rules_capped_and_rounded_down(acme):
+def test_the_credit_is_the_tables_capped_and_rounded_down(acme):
+    """Changed with issue 16: one table (§36.1), no longer the larger of two rules."""
     policy = SlaPolicy.objects.create(
         client=acme,
         name="generous",
         monthly_fee=Decimal(33333),
         tiers=[{"below": 99.9, "credit_percent": 12.5}, {"below": 50, "credit_percent": 100}],
         long_outage_hours=6,
-        long_outage_credit_percent=Decimal("7.5"),
+        length_tiers=[{"hours": 6, "credit_percent": 7.5}],  # not this table's
     )
-    outage(acme, jst(3, 0), jst(3, 8))  # 480 min: 98.88 % → 12.5 %; long outage 7.5 %
+    outage(acme, jst(3, 0), jst(3, 8))  # 480 min: 98.88 % → 12.5 %
     credit = sla.compute_month(policy, NOVEMBER, now=LATER)
     assert credit.credit_percent == Decimal("12.5")
     assert credit.credit_amount == 4166  # 33,333 × 12.5 % = 4,166.625
@@ -278,10 +316,11 @@ def test_a_month_without_incidents_or_data_is_fully_available(acme, policy, make
 
 def test_an_open_incident_counts_until_now_in_a_month_in_progress(acme, policy):
     outage(acme, jst(20, 0), None)
-    credit = sla.compute_month(policy, NOVEMBER, now=jst(20, 2))
-    assert credit.downtime_minutes == 120
-    later = sla.compute_month(policy, NOVEMBER, now=jst(20, 3))
-    assert later.pk == credit.pk and later.downtime_minutes == 180
+    assert sla.compute_month(policy, NOVEMBER, now=jst(20, 2)).downtime_minutes == 0  # < 6 h
+    credit = sla.compute_month(policy, NOVEMBER, now=jst(20, 7))
+    assert credit.downtime_minutes == 420
+    later = sla.compute_month(policy, NOVEMBER, now=jst(20, 8))
+    assert later.pk == credit.pk and later.downtime_minutes == 480
     assert SlaCredit.objects.count() == 1
 
 
@@ -313,11 +352,11 @@ def test_months_are_local_months():
 
 @pytest.mark.req("MON-07")
 def test_the_background_pass_computes_last_month_once_when_it_is_over(acme, policy):
-    outage(acme, jst(3, 1), jst(3, 2))
+    outage(acme, jst(3, 1), jst(3, 8))
     on_first = jst(1, 0, 5, month=12)
     credits = sla.compute_closed_months(now=on_first)
     assert [(c.policy, c.month, c.downtime_minutes) for c in credits] == [
-        (policy, dt.date(2026, 11, 1), 60)
+        (policy, dt.date(2026, 11, 1), 420)
     ]
     # Already there: later passes leave it (and the audit trail) alone.
     events = AuditEvent.objects.count()

@@ -90,7 +90,6 @@ def policy(acme) -> SlaPolicy:
             {"below": 95.0, "credit_percent": 50},
         ],
         long_outage_hours=6,
-        long_outage_credit_percent=Decimal(30),
     )
 
 
@@ -107,10 +106,14 @@ def test_a_scripted_november_gives_the_credit_worked_out_by_hand(november, polic
       04:20 → 20 min (provider).
     - E: one failed run, not confirmed → no incident, no SLA downtime.
 
-    Counted downtime 30 + 420 + 20 = 470 min. Availability = 1 − 470 / (43,200 − 120)
-    = 42,610 / 43,080 = 98.90900…% → stored 98.909. Tiers: 98.909 is below 99.9, 99.5 and 99.0
-    but not 95.0; the lowest matching tier is "below 99.0" → 25 %. The 6-hour rule gives 30 %.
-    Credit = max(25, 30) = 30 % of ¥123,456 = ¥37,036.8 → ¥37,036 (rounded down).
+    The contract (004 §30.4, §36.1; changed with issue 16): only B, a provider-caused total
+    outage of 6 hours or more, counts, from when the provider knew of it: 410 min. A and D are
+    shorter than 6 hours and give nothing; C is the carrier's. Not counted: A 30, B's 10 minutes
+    before it was confirmed, C 120, D 20 = 180 (excluded_minutes).
+
+    Availability = 1 − 410 / (43,200 − 120) = 42,670 / 43,080 = 99.04828…% → stored 99.048.
+    Tiers: 99.048 is below 99.9 and 99.5 but not 99.0; the lowest matching tier is "below 99.5"
+    → 15 % of ¥123,456 = ¥18,518.4 → ¥18,518 (rounded down).
 
     Measured by the checks (daily roll-ups): 30 × 144 = 4,320 runs, of which 3 (A) + 42 (B)
     + 12 (C) + 11 (D: 02:30–04:10) + 1 (E) = 69 failed → 4,251 / 4,320 = 98.40277…% → 98.402.
@@ -120,17 +123,18 @@ def test_a_scripted_november_gives_the_credit_worked_out_by_hand(november, polic
     assert credit.month == NOVEMBER
     assert credit.minutes_in_month == 43200
     assert credit.maintenance_minutes == 120
-    assert credit.downtime_minutes == 470
-    assert credit.excluded_minutes == 120
+    assert credit.downtime_minutes == 410
+    assert credit.excluded_minutes == 180
+    assert credit.client_delay_minutes == 0
     assert credit.longest_outage_minutes == 410
-    assert credit.availability_percent == Decimal("98.909")
-    assert credit.credit_percent == Decimal(30)
-    assert credit.credit_amount == Decimal(37036)
+    assert credit.availability_percent == Decimal("99.048")
+    assert credit.credit_percent == Decimal(15)
+    assert credit.credit_amount == Decimal(18518)
     assert credit.provisional is False
 
     result = sla.figures(policy, NOVEMBER, now=now)
-    assert result.availability == sla.Fraction(42610, 43080)
-    assert (result.tier_percent, result.long_outage_percent) == (Decimal(25), Decimal(30))
+    assert result.availability == sla.Fraction(42670, 43080)
+    assert (result.tier_percent, result.length_percent) == (Decimal(15), Decimal(0))
 
     [measured] = sla.measured(policy, NOVEMBER)
     assert (measured.check, measured.runs, measured.up) == (november, 4320, 4251)
@@ -138,4 +142,4 @@ def test_a_scripted_november_gives_the_credit_worked_out_by_hand(november, polic
 
     finalized = sla.finalize(credit, operator, now=now)
     assert finalized.finalized_at == now
-    assert finalized.credit_amount == Decimal(37036)
+    assert finalized.credit_amount == Decimal(18518)

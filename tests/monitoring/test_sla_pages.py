@@ -15,7 +15,7 @@ from django.utils import translation
 from mamori.core.models import AuditEvent
 from mamori.core.tokens import create_token
 from mamori.monitoring import sla
-from mamori.monitoring.models import Cause, Incident, SlaCredit, SlaPolicy
+from mamori.monitoring.models import Cause, Incident, SlaCredit, SlaPolicy, SlaTable
 from mamori.monitoring.views_sla import parse_tiers
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("MON-07")]
@@ -37,7 +37,6 @@ def policy(acme) -> SlaPolicy:
         name="運用支援サービス SLA",
         monthly_fee=Decimal(50000),
         tiers=[{"below": 99.9, "credit_percent": 10}, {"below": 99.0, "credit_percent": 25}],
-        long_outage_credit_percent=Decimal(30),
     )
 
 
@@ -48,13 +47,14 @@ def globex_policy(globex) -> SlaPolicy:
 
 @pytest.fixture
 def unattributed(acme) -> Incident:
-    """An hour of downtime without a cause on Nov 3: 1 − 60/43,200 = 99.861 % → 10 %."""
+    """Seven hours of total outage without a cause on Nov 3 (≥ 6 h: it counts):
+    1 − 420/43,200 = 99.027 % → 10 %."""
     return Incident.objects.create(
         client=acme,
         title="www down",
         started_at=dt.datetime(2026, 11, 3, 10, tzinfo=JST),
         confirmed_at=dt.datetime(2026, 11, 3, 10, tzinfo=JST),
-        recovered_at=dt.datetime(2026, 11, 3, 11, tzinfo=JST),
+        recovered_at=dt.datetime(2026, 11, 3, 17, tzinfo=JST),
         state="recovered",
     )
 
@@ -72,7 +72,7 @@ def test_client_users_read_their_figures_marked_provisional_without_buttons(
     sla.compute_month(globex_policy, NOVEMBER)
     client.force_login(owner)
     body = table(client)
-    assert "99.861 %" in body and "5,000円" in body  # the owner reads Japanese
+    assert "99.027 %" in body and "5,000円" in body  # the owner reads Japanese
     with translation.override(owner.preferred_language()):
         assert translation.gettext("provisional") in body
         assert translation.gettext("Finalize") not in body
@@ -136,7 +136,8 @@ def test_operators_add_and_edit_a_policy_with_its_tiers(client, operator, acme):
         "target_percent": "99.9",
         "tiers_text": "95 50\n99.9 10%\n99.0, 25\n",
         "long_outage_hours": "6",
-        "long_outage_credit_percent": "30",
+        "table": "availability",
+        "length_tiers_text": "12 25\n6 10",
     }
     response = client.post(url, data)
     assert response.status_code == 302
@@ -146,15 +147,24 @@ def test_operators_add_and_edit_a_policy_with_its_tiers(client, operator, acme):
         {"below": 99, "credit_percent": 25},
         {"below": 95, "credit_percent": 50},
     ]
+    assert policy.length_tiers == [
+        {"hours": 6, "credit_percent": 10},
+        {"hours": 12, "credit_percent": 25},
+    ]
     event = AuditEvent.objects.get(action="sla_policy.create")
     assert event.changes["tiers"] == policy.tiers
+    assert event.changes["length_tiers"] == policy.length_tiers
 
     edit = reverse("sla_policy_edit", args=[policy.pk])
     assert "99.9 10\n99 25\n95 50" in client.get(edit).content.decode()
-    response = client.post(edit, {**data, "tiers_text": "99.5 15", "monthly_fee": "90000"})
+    response = client.post(
+        edit,
+        {**data, "tiers_text": "99.5 15", "monthly_fee": "90000", "table": "outage_length"},
+    )
     assert response.status_code == 302
     policy.refresh_from_db()
     assert (policy.tiers, policy.monthly_fee) == ([{"below": 99.5, "credit_percent": 15}], 90000)
+    assert policy.table == SlaTable.OUTAGE_LENGTH
     assert AuditEvent.objects.filter(action="sla_policy.update").count() == 1
 
 
@@ -166,7 +176,8 @@ def test_the_policy_form_says_precisely_what_is_wrong(client, operator, acme):
         "currency": "JPY",
         "target_percent": "99.9",
         "tiers_text": "99.9 10\n99.0 5",
-        "long_outage_credit_percent": "130",
+        "length_tiers_text": "6 130",
+        "table": "outage_length",
         "valid_from": "2026-12-01",
         "valid_until": "2026-11-01",
     }
@@ -178,7 +189,10 @@ def test_the_policy_form_says_precisely_what_is_wrong(client, operator, acme):
             )
             % {"n": 2, "m": 1},
             translation.gettext("The fee cannot be negative."),
-            translation.gettext("The credit must be 0 to 100 %."),
+            translation.gettext(
+                "Line %(n)s: the credit must be 0 to 100 %%, with at most 2 decimals."
+            )
+            % {"n": 1},
             translation.gettext("The end comes before the start."),
         ):
             assert message in body
@@ -235,7 +249,7 @@ def test_the_command_computes_finalizes_and_shows_a_month(policy, unattributed):
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match="1 month"):
         call_command("sla", "compute", "--month", "2026-11", "--finalize", stdout=out, stderr=err)
-    assert "availability 99.861 %" in out.getvalue() and "[provisional]" in out.getvalue()
+    assert "availability 99.027 %" in out.getvalue() and "[provisional]" in out.getvalue()
     assert "no cause yet" in err.getvalue()
     unattributed.cause = Cause.CARRIER
     unattributed.save()
@@ -246,7 +260,7 @@ def test_the_command_computes_finalizes_and_shows_a_month(policy, unattributed):
     assert "availability 100.000 %" in out.getvalue() and "[finalized]" in out.getvalue()
     out = StringIO()
     call_command("sla", "show", "--month", "2026-11", stdout=out)
-    assert "not counted 60 min" in out.getvalue() and "= ¥0 [finalized]" in out.getvalue()
+    assert "not counted 420 min" in out.getvalue() and "= ¥0 [finalized]" in out.getvalue()
     out = StringIO()
     call_command("sla", "show", "--month", "2026-09", stdout=out)
     assert "Nothing computed for 2026-09" in out.getvalue()

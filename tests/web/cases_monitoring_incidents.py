@@ -6,7 +6,7 @@ its hosting provider, so that every staff action on it succeeds for a writer.
 
 import datetime as dt
 
-from mamori.clients.models import Client
+from mamori.clients.models import Client, ClientWait
 from mamori.monitoring.models import Cause, Incident, IncidentEvent
 from tests.web.tenancy import ACME_EDITORS, ACME_PEOPLE, ACTION, FORM, LIST, PAGE, Case
 
@@ -44,6 +44,17 @@ def listing(s) -> dict:
     return {}
 
 
+def waiting(s) -> dict:
+    """acme's incident waits on the client (set up directly: no event, so the snapshot of a
+    refused user's attempt stays the same)."""
+    incident = acme_incident()
+    if not ClientWait.objects.of(incident).open().exists():
+        ClientWait.objects.create(
+            client=incident.client, target=incident, awaited="Access", since=incident.started_at
+        )
+    return {}
+
+
 def staff_action(post) -> Case:
     return Case(ACTION, incident_kwargs, post=post, writers=STAFF, snapshot=incident_rows)
 
@@ -76,4 +87,8 @@ CASES: dict[str, Case] = {
     "incident_emergency": staff_action(lambda s: {"text": "Blocked 203.0.113.9", "minutes": "30"}),
     "incident_stop": staff_action(lambda s: {"reason": "Load average 80: stopped the web server"}),
     "incident_close": staff_action(lambda s: {}),
+    # Issue 16: its recovery time, recorded by hand, and waiting on the client (CT-09).
+    "incident_recovery": staff_action(lambda s: {"recovered_at": "2026-11-01T15:00"}),
+    "incident_wait": staff_action(lambda s: {"awaited": "Access to the admin panel"}),
+    "incident_wait_end": staff_action(waiting),
 }

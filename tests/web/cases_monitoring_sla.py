@@ -22,7 +22,6 @@ def acme_policy() -> SlaPolicy:
         defaults={
             "monthly_fee": Decimal(50000),
             "tiers": [{"below": 99.9, "credit_percent": 10}],
-            "long_outage_credit_percent": Decimal(30),
         },
     )
     return policy
@@ -62,7 +61,8 @@ def policy_form(s) -> dict:
         "target_percent": "99.9",
         "tiers_text": "99.9 10\n99.0 25",
         "long_outage_hours": "6",
-        "long_outage_credit_percent": "30",
+        "table": "availability",
+        "length_tiers_text": "",
     }
 
 

@@ -18,6 +18,8 @@ from ninja.pagination import paginate
 
 from mamori.api.errors import invalid_from
 from mamori.api.schemas import Error, Input
+from mamori.clients import waits
+from mamori.clients.models import ClientWait
 from mamori.monitoring import incidents
 from mamori.monitoring.incidents import IncidentError
 from mamori.monitoring.models import Cause, Incident
@@ -51,6 +53,18 @@ class IncidentEventOut(Schema):
         return obj.shown_text
 
 
+class ClientWaitOut(Schema):
+    id: int
+    awaited: str
+    since: datetime
+    until: datetime | None
+    by: str | None
+
+    @staticmethod
+    def resolve_by(obj) -> str | None:
+        return obj.started_by.get_username() if obj.started_by_id else None
+
+
 class IncidentOut(Schema):
     id: int
     client: str
@@ -63,7 +77,12 @@ class IncidentOut(Schema):
     started_at: datetime
     confirmed_at: datetime | None
     acknowledged_at: datetime | None
-    recovered_at: datetime | None
+    recovered_at: datetime | None = Field(
+        None,
+        description="When the service came back (a check's recovery, or recorded by an operator "
+        "for an incident opened by hand); not the closing time.",
+    )
+    opened_by_hand: bool
     closed_at: datetime | None
     downtime_minutes: int
     cause: str
@@ -84,10 +103,33 @@ class IncidentDetailOut(IncidentOut):
     actions: str
     prevention: str
     events: list[IncidentEventOut]
+    waiting_for_client: bool
+    client_waits: list[ClientWaitOut]
+
+    @staticmethod
+    def resolve_waiting_for_client(obj) -> bool:
+        return waits.open_wait(obj) is not None
 
     @staticmethod
     def resolve_events(obj) -> list:
         return list(obj.events.select_related("user"))
+
+    @staticmethod
+    def resolve_client_waits(obj) -> list:
+        return list(ClientWait.objects.of(obj).select_related("started_by"))
+
+
+class IncidentRecoveryIn(Input):
+    recovered_at: datetime = Field(..., description="When the service came back.")
+
+
+class IncidentWaitIn(Input):
+    awaited: str = Field(..., min_length=1, max_length=2000, description="What is awaited.")
+    since: datetime | None = Field(None, description="Default: now.")
+
+
+class IncidentWaitEndIn(Input):
+    until: datetime | None = Field(None, description="Default: now.")
 
 
 class NoteIn(Input):
@@ -158,6 +200,50 @@ def set_incident_cause(request: HttpRequest, incident_id: int, payload: CauseIn)
             prevention=payload.prevention,
             request=request,
         )
+    except IncidentError as exc:
+        raise invalid_from(exc) from None
+    return get_object_or_404(_incidents(request), pk=incident.pk)
+
+
+@router.post(
+    "/incidents/{incident_id}/recovery",
+    response={200: IncidentDetailOut, 403: Error, 404: Error, 422: Error},
+    summary="Record when the service came back (an incident opened by hand)",
+)
+def record_incident_recovery(request: HttpRequest, incident_id: int, payload: IncidentRecoveryIn):
+    incident = get_object_or_404(_incidents(request), pk=incident_id)
+    try:
+        incidents.record_recovery(incident, request.auth, payload.recovered_at, request=request)
+    except IncidentError as exc:
+        raise invalid_from(exc) from None
+    return get_object_or_404(_incidents(request), pk=incident.pk)
+
+
+@router.post(
+    "/incidents/{incident_id}/waiting",
+    response={200: IncidentDetailOut, 403: Error, 404: Error, 422: Error},
+    summary="Put an incident in waiting for the client (CT-09)",
+)
+def start_incident_wait(request: HttpRequest, incident_id: int, payload: IncidentWaitIn):
+    incident = get_object_or_404(_incidents(request), pk=incident_id)
+    try:
+        incidents.wait_for_client(
+            incident, request.auth, payload.awaited, since=payload.since, request=request
+        )
+    except IncidentError as exc:
+        raise invalid_from(exc) from None
+    return get_object_or_404(_incidents(request), pk=incident.pk)
+
+
+@router.post(
+    "/incidents/{incident_id}/waiting/end",
+    response={200: IncidentDetailOut, 403: Error, 404: Error, 422: Error},
+    summary="End an incident's wait for the client (CT-09)",
+)
+def end_incident_wait(request: HttpRequest, incident_id: int, payload: IncidentWaitEndIn):
+    incident = get_object_or_404(_incidents(request), pk=incident_id)
+    try:
+        incidents.end_client_wait(incident, request.auth, until=payload.until, request=request)
     except IncidentError as exc:
         raise invalid_from(exc) from None
     return get_object_or_404(_incidents(request), pk=incident.pk)

@@ -34,6 +34,9 @@ class SlaCreditOut(Schema):
     maintenance_minutes: int
     downtime_minutes: int = Field(..., description="Downtime counted against the provider.")
     excluded_minutes: int = Field(..., description="Downtime of causes that do not count.")
+    client_delay_minutes: int = Field(
+        ..., description="Time waiting on the client (CT-09): left out of the downtime."
+    )
     longest_outage_minutes: int
     availability_percent: Decimal
     target_percent: Decimal

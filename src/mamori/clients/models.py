@@ -6,10 +6,12 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core.models import Language
@@ -373,3 +375,66 @@ class ContractNotice(models.Model):
     @property
     def client(self) -> Client:
         return self.contract.client
+
+class ClientWaitQuerySet(ClientScopedQuerySet):
+    def open(self):
+        return self.filter(until__isnull=True)
+
+    def of(self, target: models.Model):
+        """The waits of one task (any model: an incident, a request, a renewal ...)."""
+        from django.contrib.contenttypes.models import ContentType
+
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(target), object_id=target.pk
+        )
+
+
+class ClientWait(models.Model):
+    """A span during which a task waits on the client (CT-09): an answer, a document, access,
+    an approval. Generic: ``target`` is whatever task waits (an incident today; requests,
+    renewals and re-issues later). The span is the client's delay, not the provider's, in
+    reports and in the SLA. Written only through :mod:`mamori.clients.waits`."""
+
+    change_rule = Rule.STAFF
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="waits")
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    awaited = models.TextField(_("what is awaited"))
+    since = models.DateTimeField(_("waiting since"))
+    until = models.DateTimeField(_("waiting until"), null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ClientWaitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["since", "pk"]
+        verbose_name = _("wait on the client")
+        verbose_name_plural = _("waits on the client")
+        indexes = [models.Index(fields=["content_type", "object_id"], name="client_wait_target")]
+        constraints = [
+            # One open wait per task: a second "waiting" click finds the first.
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"],
+                condition=models.Q(until__isnull=True),
+                name="one_open_client_wait_per_task",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(until__isnull=True) | models.Q(until__gte=models.F("since")),
+                name="client_wait_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.awaited
+
+    def span(self, now):
+        """``(since, until or now)``."""
+        return self.since, self.until or now

@@ -103,7 +103,7 @@ def create_monitoring_data(ports: dict[str, int]) -> None:
             {"below": 95.0, "credit_percent": 50},
         ],
         long_outage_hours=6,
-        long_outage_credit_percent=30,
+        length_tiers=[{"hours": 6, "credit_percent": 30}],
     )
 
 

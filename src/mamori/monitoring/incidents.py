@@ -35,7 +35,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mamori.clients.models import NoticeTopic
+from mamori.clients import waits
+from mamori.clients.models import ClientWait, NoticeTopic
 from mamori.core import audit
 from mamori.core.permissions import Rule, require_change
 from mamori.monitoring import maintenance, outcomes
@@ -373,7 +374,8 @@ def close_refusal(incident: Incident) -> str | None:
 
 def close(incident: Incident, user, *, request=None) -> None:
     """Close a recovered incident (or an operator's own incident) once its cause is set; refused
-    with :func:`close_refusal`'s reason otherwise."""
+    with :func:`close_refusal`'s reason otherwise. Closing never sets the recovery time: an
+    incident opened by hand gets it from :func:`record_recovery`."""
     _allowed(user, incident)
     with transaction.atomic():
         _locked(incident)
@@ -387,9 +389,9 @@ def close(incident: Incident, user, *, request=None) -> None:
             timezone.now(),
             user,
         )
-        if incident.recovered_at is None:
-            incident.recovered_at = incident.closed_at
-        incident.save(update_fields=["state", "closed_at", "closed_by", "recovered_at"])
+        # Closing is not recovering: an incident opened by hand keeps its recorded recovery
+        # (or none yet: record_recovery), which is what the SLA measures.
+        incident.save(update_fields=["state", "closed_at", "closed_by"])
         add_event(incident, IncidentEventKind.CLOSED, at=incident.closed_at, user=user)
         audit.record("incident.close", incident, actor=user, request=request)
 
@@ -508,3 +510,107 @@ def add_note(incident: Incident, user, text: str, *, request=None) -> IncidentEv
         event = add_event(incident, IncidentEventKind.NOTE, user=user, text=text)
         audit.record("incident.note", incident, actor=user, request=request)
     return event
+
+
+def record_recovery(incident: Incident, user, at: dt.datetime, *, request=None) -> None:
+    """Record when the service came back, for an incident opened by hand or closed while its
+    check was paused (a check's incident otherwise recovers by itself). May be corrected
+    later; the SLA measures the outage up to it, not up to the closing time. An open incident
+    becomes recovered (and the client's contacts are told once, if they were told of the
+    opening)."""
+    _allowed(user, incident)
+    if not incident.recovery_by_hand:
+        raise IncidentError(_("This incident recovers when its check does."))
+    if at is None:
+        raise IncidentError(_("Give the time the service came back."), "recovered_at")
+    if at > timezone.now() + dt.timedelta(minutes=5):
+        raise IncidentError(_("The time is in the future."), "recovered_at")
+    with transaction.atomic():
+        _locked(incident)
+        if at < incident.started_at:
+            raise IncidentError(_("The recovery comes before the start."), "recovered_at")
+        before = incident.recovered_at
+        incident.recovered_at = at
+        fields = ["recovered_at"]
+        if incident.state == IncidentState.OPEN:
+            incident.state = IncidentState.RECOVERED
+            fields.append("state")
+        incident.save(update_fields=fields)
+        add_event(
+            incident,
+            IncidentEventKind.RECOVERED,
+            at=at,
+            user=user,
+            data={"recorded": True, "previous": before.isoformat() if before else None},
+        )
+        if before is None and incident.events.filter(kind=IncidentEventKind.NOTIFIED).exists():
+            _notify(
+                incident,
+                NoticeKind.INCIDENT_RECOVERED,
+                "recovered",
+                IncidentEventKind.RECOVERY_NOTIFIED,
+                timezone.now(),
+            )
+        audit.record(
+            "incident.recovery",
+            incident,
+            actor=user,
+            request=request,
+            changes={"recovered_at": [before, at]},
+        )
+
+
+def wait_for_client(
+    incident: Incident,
+    user,
+    awaited: str,
+    *,
+    since: dt.datetime | None = None,
+    request=None,
+) -> ClientWait:
+    """Put the incident in "waiting for the client" (CT-09): what is awaited, since when. The
+    time is the client's delay: the SLA leaves it out of the provider's downtime."""
+    _allowed(user, incident)
+    if incident.state == IncidentState.CLOSED:
+        raise IncidentError(_("The incident is closed."))
+    if since is not None and since < incident.started_at:
+        raise IncidentError(_("The wait cannot begin before the incident."), "since")
+    with transaction.atomic():
+        _locked(incident)
+        try:
+            wait = waits.start_waiting(
+                incident,
+                awaited=awaited,
+                since=since,
+                user=user,
+                request=request,
+                audit_action="incident.wait",
+            )
+        except waits.WaitError as exc:
+            raise IncidentError(str(exc), exc.field or NON_FIELD_ERRORS) from None
+        add_event(incident, IncidentEventKind.WAITING, at=wait.since, user=user, text=wait.awaited)
+    return wait
+
+
+def end_client_wait(
+    incident: Incident, user, *, until: dt.datetime | None = None, request=None
+) -> ClientWait:
+    """The client answered: the incident no longer waits (CT-09)."""
+    _allowed(user, incident)
+    with transaction.atomic():
+        _locked(incident)
+        try:
+            wait = waits.stop_waiting(
+                incident, until=until, user=user, request=request, audit_action="incident.wait_end"
+            )
+        except waits.WaitError as exc:
+            raise IncidentError(str(exc), exc.field or NON_FIELD_ERRORS) from None
+        add_event(
+            incident,
+            IncidentEventKind.WAITING_ENDED,
+            at=wait.until,
+            user=user,
+            text=wait.awaited,
+            data={"minutes": int((wait.until - wait.since).total_seconds() // 60)},
+        )
+    return wait

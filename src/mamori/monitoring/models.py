@@ -360,7 +360,24 @@ class Incident(models.Model):
 
     @property
     def counts_against_sla(self) -> bool:
-        return self.cause in SLA_CAUSES
+        """Whether it may count against the provider's SLA: a total outage (004 §36.1: 利用が
+        全くできない状態) whose cause is the provider's or not attributed yet. Only its part of
+        an outage of 6 hours or more earns anything (:mod:`mamori.monitoring.sla`)."""
+        return self.total_outage and self.cause in SLA_CAUSES
+
+    @property
+    def opened_by_hand(self) -> bool:
+        """Opened by an operator, not by a check."""
+        return self.uptime_check_id is None
+
+    @property
+    def recovery_by_hand(self) -> bool:
+        """No check will see it recover: opened by hand, or closed unrecovered while its check
+        was paused. An operator records when the service came back (a check's own recovery is
+        never overwritten by hand)."""
+        return self.opened_by_hand or (
+            self.state == IncidentState.CLOSED and self.recovered_at is None
+        )
 
     def downtime(self, until: dt.datetime | None = None) -> dt.timedelta:
         end = self.recovered_at or until or timezone.now()
@@ -380,6 +397,8 @@ class IncidentEventKind(models.TextChoices):
     RECOVERY_NOTIFIED = "recovery_notified", _("Client notified of recovery")
     CLOSED = "closed", pgettext_lazy("incident", "Closed")
     REOPENED = "reopened", _("Reopened")
+    WAITING = "waiting", _("Waiting for the client")
+    WAITING_ENDED = "waiting_ended", _("No longer waiting for the client")
 
 
 class IncidentEventQuerySet(ClientScopedQuerySet):
@@ -601,9 +620,38 @@ def validate_sla_tiers(value: object) -> None:
             )
 
 
+def validate_sla_length_tiers(value: object) -> None:
+    """``[{"hours": 6, "credit_percent": 10}, ...]``: a total outage of ``hours`` or longer
+    earns ``credit_percent`` of the monthly fee; the longest matching tier wins."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Expected a list of tiers."))
+    for tier in value:
+        if (
+            not isinstance(tier, dict)
+            or set(tier) != {"hours", "credit_percent"}
+            or not all(isinstance(tier[k], int | float) for k in tier)
+            or not 0 < tier["hours"] <= 24 * 31
+            or not 0 <= tier["credit_percent"] <= 100
+        ):
+            raise ValidationError(
+                _(
+                    "Each tier needs 'hours' (above 0, at most a month) and 'credit_percent' "
+                    "(0–100 %)."
+                )
+            )
+
+
+class SlaTable(models.TextChoices):
+    """How the contract's SLA table reads (004 §36.1 refers to a separate SLA table)."""
+
+    AVAILABILITY = "availability", _("By monthly availability")
+    OUTAGE_LENGTH = "outage_length", _("By length of the outage")
+
+
 class SlaPolicy(models.Model):
-    """A contract's SLA table for one client (MON-07): the availability tiers and the long
-    outage rule of 004 §30.4 / §36 turned into a credit on the monthly fee.
+    """A contract's SLA table for one client (MON-07; 004 §30.4, §36): which provider-caused
+    total outages count (``long_outage_hours`` and longer) and what they earn, by availability
+    (``tiers``) or by outage length (``length_tiers``), as ``table`` says.
 
     Covers the client's checks, or only those of ``site``/``server`` when set.
     """
@@ -633,16 +681,26 @@ class SlaPolicy(models.Model):
     target_percent = models.DecimalField(
         _("availability target (%)"), max_digits=6, decimal_places=3, default=99.9
     )
-    tiers = models.JSONField(_("credit tiers"), default=list, validators=[validate_sla_tiers])
+    table = models.CharField(
+        _("SLA table"), max_length=16, choices=SlaTable.choices, default=SlaTable.AVAILABILITY
+    )
+    tiers = models.JSONField(
+        _("credit tiers by availability"), default=list, validators=[validate_sla_tiers]
+    )
+    length_tiers = models.JSONField(
+        _("credit tiers by outage length"),
+        default=list,
+        blank=True,
+        validators=[validate_sla_length_tiers],
+    )
     long_outage_hours = models.PositiveIntegerField(
-        _("long outage threshold (hours)"),
+        _("shortest outage that counts (hours)"),
         null=True,
         blank=True,
         default=6,
-        help_text=_("A provider-caused total outage this long or longer earns the credit below."),
-    )
-    long_outage_credit_percent = models.DecimalField(
-        _("long outage credit (%)"), max_digits=5, decimal_places=2, default=0
+        help_text=_(
+            "A provider-caused total outage shorter than this gives nothing (004 §30.4: 6 hours)."
+        ),
     )
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
@@ -683,6 +741,11 @@ class SlaCredit(models.Model):
         default=False,
         help_text=_("Some downtime has no cause yet and is counted against the provider."),
     )
+    client_delay_minutes = models.PositiveIntegerField(
+        _("client's delay (minutes)"),
+        default=0,
+        help_text=_("Time the provider waited on the client (CT-09): not the provider's downtime."),
+    )
     computed_at = models.DateTimeField(_("computed"), default=timezone.now)
     finalized_at = models.DateTimeField(_("finalized"), null=True, blank=True)
 
@@ -698,3 +761,20 @@ class SlaCredit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy} {self.month:%Y-%m}"
+
+    def save(self, *args, **kwargs) -> None:
+        """A finalized month is what billing relies on: it never changes again."""
+        if self._finalized_in_database():
+            raise ValidationError(_("This month is finalized: it cannot change."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._finalized_in_database():
+            raise ValidationError(_("This month is finalized: it cannot change."))
+        return super().delete(*args, **kwargs)
+
+    def _finalized_in_database(self) -> bool:
+        return (
+            self.pk is not None
+            and type(self).objects.filter(pk=self.pk, finalized_at__isnull=False).exists()
+        )

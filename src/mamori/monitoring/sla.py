@@ -1,7 +1,8 @@
-"""The monthly SLA and its credit on the monthly fee (MON-07; contract 004 §30.4, §36).
+"""The monthly SLA and its credit on the monthly fee (MON-07; contract 004 §30.4, §36; CT-09).
 
 :func:`compute_month` turns one month of one :class:`SlaPolicy` into an :class:`SlaCredit`
-row that billing reads; :func:`finalize` freezes it. The rules, in order:
+row; :func:`finalize` freezes it and :func:`unbilled_finalized_credits` hands it to billing.
+The rules, from the contract's text:
 
 - **The month** is a calendar month in the operators' time zone (``TIME_ZONE``), clipped to the
   policy's ``valid_from``/``valid_until``. A month in progress can be computed (figures so far,
@@ -9,32 +10,54 @@ row that billing reads; :func:`finalize` freezes it. The rules, in order:
 - **Scope**: the policy covers the whole client, one site (its incidents, and those of the
   server hosting it) or one server (its incidents and those of the sites it hosts). Incidents
   that name neither a site nor a server are about the whole client and count for every policy.
-- **Maintenance** (MON-06): windows that cover the whole scope (the client's, the site's or its
-  server's, the server's) are left out of the month: availability is measured over the month
-  minus them. Each incident's downtime also leaves out the windows that cover that incident.
-- **Downtime**: each incident in scope is down from ``started_at`` (the first failed run) to
-  ``recovered_at`` (or now), clipped to the month, less maintenance. Incidents whose cause
-  counts (:data:`SLA_CAUSES`: the provider's own, or not yet attributed) are merged into one
-  union, ``downtime_minutes``; the others (carrier §36.3, cloud or hosting vendor §36.4,
-  client, attack, force majeure ...) into ``excluded_minutes``, less what the counted union
-  already holds. Overlapping incidents never count twice.
-- **Availability** = 1 − downtime ÷ (month − maintenance). Minutes of downtime are rounded up
-  and minutes of maintenance down (in the client's favour); the stored percentage is rounded
-  down to 3 decimals, and the tiers compare the exact value (99.8999… is below 99.9).
-- **Tiers**: availability below a tier's ``below`` earns its ``credit_percent``; of the tiers
-  that match, the lowest ``below`` wins.
-- **The 6-hour rule** (004 §30.4): a total outage of the provider is measured from when the
-  provider learned of it (``confirmed_at``: the run that confirmed the failure, or when an
-  operator recorded it) to its recovery, whole (not clipped to the month), less maintenance.
-  Under ``long_outage_hours`` (6) it gives nothing by itself; at or over, it earns
-  ``long_outage_credit_percent``. It belongs to the month in which the provider learned of it,
-  so an outage across the turn of a month is credited once.
-- **Credit**: the larger of the tier credit and the long-outage credit, capped at 100 %.
-  §30.4 sends a long outage to §36, and §36.1 grants one reduction of the monthly fee under the
-  one SLA table: the long outage already lowers the month's availability, so adding both would
-  pay twice for the same hours. ``credit_amount`` = fee × percent, rounded down to whole units.
-- **Provisional** when downtime without a cause was counted: the figure can only fall once the
-  operators attribute it. Such a month cannot be finalized.
+- **What counts** (§36.1, §36.3, §36.4): only a *total outage* (利用が全くできない状態,
+  ``Incident.total_outage``) whose cause is the provider's (:data:`SLA_CAUSES`: the provider's
+  own, or not yet attributed, which makes the month provisional). Degraded service, and
+  outages of the network carrier, the cloud or hosting vendor, the client, an attack, force
+  majeure ... give nothing; their time is shown as ``excluded_minutes``.
+- **From when** (§30.4: 当社が知った時から): a counted outage runs from when the provider knew
+  of it (``confirmed_at``: the run that confirmed the failure, or when an operator recorded
+  it) to its recovery (``recovered_at``). An incident opened by hand gets its recovery time
+  recorded by an operator (:func:`mamori.monitoring.incidents.record_recovery`); its closing
+  time is *not* its recovery: until the recovery is recorded it is open-ended (counted until
+  now) and the month cannot be finalized.
+- **Less maintenance** (MON-06): windows that cover the whole scope are left out of the month
+  (availability is measured over the month minus them), and the windows covering an incident
+  are left out of its outage.
+- **Less waiting on the client** (CT-09): spans in which the incident waited on the client
+  (:class:`mamori.clients.models.ClientWait`) are the client's delay, not the provider's: they
+  are left out of the outage and shown as ``client_delay_minutes`` (the part of them that no
+  other counted outage of the scope covered at the same time).
+- **Overlapping incidents are one outage**: the counted incidents of the scope are merged
+  into their union. An *outage* is one continuous stretch of that union (incidents that
+  overlap or touch, from the provider's knowledge to the recovery); its length is the time
+  in it that counts (less maintenance and client waiting). Decision: §30.4 measures "the
+  period in which the service could not be used at all" (利用不能期間), which is a property
+  of the service, not of how many incidents were recorded: two overlapping 4-hour incidents
+  offset by 2 hours are one 6-hour outage and reach the 6-hour rule; two outages with service
+  between them (even a minute) are two outages, each judged on its own. Waiting and
+  maintenance inside an outage do not split it, they only shorten it.
+- **The 6-hour rule** (§30.4): an outage shorter than ``long_outage_hours`` (6) gives nothing
+  at all, neither by itself nor in the availability; from 6 hours the contract's SLA table
+  applies (§36.1). An outage is judged by its whole length, also across the turn of a month.
+- **The table** is data on the policy (``table``):
+
+  - *by availability*: availability = 1 − downtime ÷ (month − maintenance), where downtime is
+    the counted time of the outages of 6 hours or more, within the month. Minutes of downtime
+    are rounded up and minutes of maintenance down (in the client's favour); the stored
+    percentage is rounded down to 3 decimals, and the tiers compare the exact value
+    (99.8999… is below 99.9). Availability below a tier's ``below`` earns its
+    ``credit_percent``; of the tiers that match, the lowest ``below`` wins.
+  - *by outage length*: the longest outage that began in the month (so an outage across the
+    turn of a month is credited once) earns the credit of the longest tier whose ``hours`` it
+    reaches.
+
+  ``credit_amount`` = fee × percent (capped at 100 %), rounded down to whole units.
+- **Provisional** when unattributed time is part of an outage that counts: the figure can only
+  fall once the operators attribute it. Such a month cannot be finalized.
+- **Finalized** months are immutable (the model refuses to save them again) and reach billing
+  through :func:`unbilled_finalized_credits`, once: billing links an invoice line to the
+  credit (``SlaCredit.<BILLED_RELATION>``), and a linked credit is not offered again.
 """
 
 from __future__ import annotations
@@ -42,28 +65,29 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mamori.clients.models import ClientWait
 from mamori.core import audit
 from mamori.monitoring import maintenance
 from mamori.monitoring.models import (
-    SLA_CAUSES,
     Cause,
     Check,
     Incident,
-    IncidentState,
     MaintenanceWindow,
     Resolution,
     Rollup,
     SlaCredit,
     SlaPolicy,
+    SlaTable,
 )
 
 Span = tuple[dt.datetime, dt.datetime]
@@ -213,15 +237,22 @@ class Figures:
     """One month of one policy, before it is stored. Minutes are whole minutes."""
 
     period: Span
+    table: str
     minutes_in_month: int
     maintenance_minutes: int
     downtime_minutes: int
     excluded_minutes: int
+    client_delay_minutes: int
     longest_outage_minutes: int
     availability: Fraction  # 0..1, exact
-    tier_percent: Decimal
-    long_outage_percent: Decimal
+    tier_percent: Decimal  # what the table by availability gives
+    length_percent: Decimal  # what the table by outage length gives
     provisional: bool
+    #: Counted incidents no check will see recover (opened by hand, or closed while the check
+    #: was paused) whose recovery is not recorded: they run until now.
+    unrecovered: list[Incident] = field(default_factory=list)
+    #: A counted outage touching the month is still open and may still change the credit.
+    open_outage: bool = False
 
     @property
     def availability_percent(self) -> Decimal:
@@ -230,7 +261,8 @@ class Figures:
 
     @property
     def credit_percent(self) -> Decimal:
-        return min(Decimal(100), max(self.tier_percent, self.long_outage_percent))
+        percent = self.length_percent if self.table == SlaTable.OUTAGE_LENGTH else self.tier_percent
+        return min(Decimal(100), percent)
 
 
 def tier_credit(tiers: list[dict], availability: Fraction) -> Decimal:
@@ -243,21 +275,53 @@ def tier_credit(tiers: list[dict], availability: Fraction) -> Decimal:
     return Decimal(str(lowest["credit_percent"]))
 
 
+def length_credit(tiers: list[dict], outage_seconds: int) -> Decimal:
+    """The credit of the longest tier whose ``hours`` the outage reaches; 0 if none."""
+    matching = [t for t in tiers if outage_seconds >= Decimal(str(t["hours"])) * 3600]
+    if not matching:
+        return Decimal(0)
+    longest = max(matching, key=lambda t: Decimal(str(t["hours"])))
+    return Decimal(str(longest["credit_percent"]))
+
+
 def credit_amount(fee: Decimal, percent: Decimal) -> Decimal:
     """``fee`` × ``percent`` %, rounded down to whole yen (or whole units of the currency)."""
     return (Decimal(fee) * percent / 100).quantize(Decimal(1), rounding=ROUND_DOWN)
 
 
 def _end(incident: Incident, now: dt.datetime) -> dt.datetime:
-    return incident.recovered_at or incident.closed_at or now
+    """When the service came back: the recovery (a check's, or recorded by an operator), or
+    now while it is not known. Never the closing time (closing is paperwork)."""
+    return incident.recovered_at or now
 
 
-def outage_seconds(incident: Incident, windows: Sequence[Span], now: dt.datetime) -> int:
-    """How long the provider has known of the outage (004 §30.4: from ``confirmed_at``) until
-    its recovery, less maintenance."""
-    known = incident.confirmed_at or incident.started_at
-    end = _end(incident, now)
-    return seconds(subtract([(known, end)], windows)) if end > known else 0
+def _known(incident: Incident) -> dt.datetime:
+    """When the provider knew of the outage (004 §30.4)."""
+    return incident.confirmed_at or incident.started_at
+
+
+def intersect(spans: Iterable[Span], others: Sequence[Span]) -> list[Span]:
+    """The parts of ``spans`` that ``others`` cover."""
+    spans = union(spans)
+    return subtract(spans, subtract(spans, others))
+
+
+def _in(spans: Iterable[Span], period: Span) -> list[Span]:
+    return [c for c in (clip(s, period) for s in spans) if c[0] < c[1]]
+
+
+def _waits(incidents: Sequence[Incident], now: dt.datetime) -> dict[int, list[Span]]:
+    """The spans in which each incident waited on the client (CT-09), by incident id."""
+    found: dict[int, list[Span]] = {}
+    if not incidents:
+        return found
+    kind = ContentType.objects.get_for_model(Incident)
+    waits = ClientWait.objects.filter(
+        content_type=kind, object_id__in=[i.pk for i in incidents]
+    ).order_by("since")
+    for wait in waits:
+        found.setdefault(wait.object_id, []).append(wait.span(now))
+    return found
 
 
 def figures(policy: SlaPolicy, month: dt.date, *, now: dt.datetime | None = None) -> Figures:
@@ -269,64 +333,110 @@ def figures(policy: SlaPolicy, month: dt.date, *, now: dt.datetime | None = None
         raise SlaError(_("The policy is not valid in %(month)s.") % {"month": f"{month:%Y-%m}"})
     if period[0] > now:
         raise SlaError(_("%(month)s has not begun.") % {"month": f"{month:%Y-%m}"})
+    wide = _wide(period)
     windows = list(MaintenanceWindow.objects.filter(client_id=policy.client_id))
-    occurrences = {w.pk: maintenance.merged_periods([w], *_wide(period)) for w in windows}
+    occurrences = {w.pk: maintenance.merged_periods([w], *wide) for w in windows}
     in_scope = set(
         MaintenanceWindow.objects.filter(scope_windows_filter(policy)).values_list("pk", flat=True)
     )
     scope_maintenance = union(
         clip(span, period) for pk in in_scope for span in occurrences.get(pk, [])
     )
-
-    counted: list[Span] = []
-    excluded: list[Span] = []
-    provisional = False
-    longest = 0
-    long_threshold = (policy.long_outage_hours or 0) * 3600
-    long_percent = Decimal(0)
-    incidents = (
+    # Wide enough for an outage measured whole across the turn of a month.
+    incidents = list(
         Incident.objects.filter(incident_filter(policy))
-        .filter(started_at__lt=period[1])
-        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__gt=period[0]))
+        .filter(started_at__lt=wide[1])
+        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__gt=wide[0]))
         .select_related("site", "uptime_check__site")
     )
+    waits = _waits(incidents, now)
+
+    stretches: list[Span] = []  # the counted incidents, from knowledge to recovery, whole
+    counted: list[Span] = []  # the same less maintenance and waiting: the provider's time
+    unattributed: list[Span] = []
+    waited: list[Span] = []
+    every: list[Span] = []  # every incident's downtime, less maintenance (for excluded)
+    open_stretches: list[Span] = []
+    unrecovered: list[Incident] = []
     for incident in incidents:
+        end = _end(incident, now)
         own_windows = union(
             span for w in windows if covers(w, incident) for span in occurrences.get(w.pk, [])
         )
-        down = subtract([clip((incident.started_at, _end(incident, now)), period)], own_windows)
-        counts = incident.cause in SLA_CAUSES
-        (counted if counts else excluded).extend(down)
-        if counts and incident.cause == Cause.UNATTRIBUTED and seconds(down) > 0:
-            provisional = True
-        known = incident.confirmed_at or incident.started_at
-        if counts and incident.total_outage and period[0] <= known < period[1]:
-            length = outage_seconds(incident, own_windows, now)
-            longest = max(longest, length)
-            if policy.long_outage_hours and length >= long_threshold:
-                long_percent = Decimal(policy.long_outage_credit_percent)
-                provisional = provisional or incident.cause == Cause.UNATTRIBUTED
+        every.extend(subtract([(incident.started_at, end)], own_windows))
+        if not incident.counts_against_sla:
+            continue
+        stretch = (_known(incident), end)
+        if stretch[0] >= stretch[1]:
+            continue
+        stretches.append(stretch)
+        own_waits = intersect(waits.get(incident.pk, []), [stretch])
+        waited.extend(subtract(own_waits, own_windows))
+        mine = subtract([stretch], own_windows + own_waits)
+        counted.extend(mine)
+        if incident.cause == Cause.UNATTRIBUTED:
+            unattributed.extend(mine)
+        if incident.recovered_at is None:
+            open_stretches.append(stretch)
+            if incident.recovery_by_hand and stretch[0] < period[1]:
+                unrecovered.append(incident)
 
     counted = union(counted)
-    excluded = subtract(excluded, counted)
+    threshold = (policy.long_outage_hours or 0) * 3600
+    qualifying: list[Span] = []
+    longest = 0
+    longest_qualifying = 0
+    provisional = False
+    open_outage = False
+    for outage in union(stretches):
+        own = intersect(counted, [outage])
+        length = seconds(own)
+        begins_here = period[0] <= outage[0] < period[1]
+        touches = outage[0] < period[1] and outage[1] > period[0]
+        if begins_here:
+            longest = max(longest, length)
+        if touches and intersect(open_stretches, [outage]):
+            # Still running: it may yet reach 6 hours, or a longer tier.
+            open_outage = open_outage or length < threshold or policy.table != SlaTable.AVAILABILITY
+        if length < threshold:
+            continue
+        qualifying.extend(own)
+        if begins_here:
+            longest_qualifying = max(longest_qualifying, length)
+        if touches and intersect(unattributed, [outage]):
+            provisional = True
+
+    downtime_spans = _in(qualifying, period)
+    delay_spans = _in(subtract(union(waited), counted), period)
+    excluded_spans = subtract(_in(every, period), downtime_spans + delay_spans)
+    unrecovered = [i for i in unrecovered if _end(i, now) > period[0]]
+
     minutes_in_month = seconds([period]) // 60
     maintenance_minutes = seconds(scope_maintenance) // 60
-    downtime = math.ceil(seconds(counted) / 60)
+    downtime = math.ceil(seconds(downtime_spans) / 60)
     available = minutes_in_month - maintenance_minutes
     availability = (
         Fraction(max(0, available - downtime), available) if available > 0 else Fraction(1)
     )
     return Figures(
         period=period,
+        table=policy.table,
         minutes_in_month=minutes_in_month,
         maintenance_minutes=maintenance_minutes,
         downtime_minutes=downtime,
-        excluded_minutes=math.ceil(seconds(excluded) / 60),
+        excluded_minutes=math.ceil(seconds(excluded_spans) / 60),
+        client_delay_minutes=seconds(delay_spans) // 60,
         longest_outage_minutes=longest // 60,
         availability=availability,
         tier_percent=tier_credit(policy.tiers or [], availability),
-        long_outage_percent=long_percent,
+        length_percent=(
+            length_credit(policy.length_tiers or [], longest_qualifying)
+            if longest_qualifying
+            else Decimal(0)
+        ),
         provisional=provisional,
+        unrecovered=unrecovered,
+        open_outage=open_outage,
     )
 
 
@@ -345,6 +455,7 @@ def _fields(result: Figures, policy: SlaPolicy, now: dt.datetime) -> dict:
         "maintenance_minutes": result.maintenance_minutes,
         "downtime_minutes": result.downtime_minutes,
         "excluded_minutes": result.excluded_minutes,
+        "client_delay_minutes": result.client_delay_minutes,
         "longest_outage_minutes": result.longest_outage_minutes,
         "availability_percent": result.availability_percent,
         "credit_percent": percent,
@@ -392,8 +503,8 @@ def finalize(credit: SlaCredit, user=None, *, request=None, now: dt.datetime | N
     """Recompute ``credit``'s month one last time and freeze it for billing (``sla.finalize``).
 
     Raises :class:`SlaError` (and changes nothing) if it is finalized already, the month is not
-    over, downtime is still unattributed (provisional), or a total outage that could still
-    reach the long-outage threshold is open.
+    over, downtime is still unattributed (provisional), an incident opened by hand has no
+    recorded recovery, or a total outage that could still change the credit is open.
     """
     now = now or timezone.now()
     policy = credit.policy
@@ -401,14 +512,7 @@ def finalize(credit: SlaCredit, user=None, *, request=None, now: dt.datetime | N
         raise SlaError(_("This month is finalized already."))
     if month_bounds(credit.month)[1] > now:
         raise SlaError(_("The month is not over yet."))
-    if figures(policy, credit.month, now=now).provisional:
-        raise SlaError(
-            _("Some downtime of this month has no cause yet: attribute it before finalizing.")
-        )
-    if _open_candidates(policy, credit.month, now):
-        raise SlaError(
-            _("A total outage of this month is still open and may reach the long-outage limit.")
-        )
+    _refusal(figures(policy, credit.month, now=now))
     with transaction.atomic():
         fresh = compute_month(policy, credit.month, actor=user, request=request, now=now)
         if fresh.finalized_at is not None:  # finalized meanwhile by someone else
@@ -431,17 +535,46 @@ def finalize(credit: SlaCredit, user=None, *, request=None, now: dt.datetime | N
     return credit
 
 
-def _open_candidates(policy: SlaPolicy, month: dt.date, now: dt.datetime) -> bool:
-    if not policy.long_outage_hours:
-        return False
-    start, end = month_bounds(month)
-    threshold = now - dt.timedelta(hours=policy.long_outage_hours)
-    return (
-        Incident.objects.filter(incident_filter(policy), total_outage=True)
-        .filter(cause__in=SLA_CAUSES, state=IncidentState.OPEN, recovered_at__isnull=True)
-        .filter(confirmed_at__gte=start, confirmed_at__lt=end, confirmed_at__gt=threshold)
-        .exists()
+def _refusal(result: Figures) -> None:
+    """Raise :class:`SlaError` when the month's figures may still change."""
+    if result.unrecovered:
+        raise SlaError(
+            _(
+                "No check saw incident %(ids)s recover and its recovery is not recorded: "
+                "record when the service came back before finalizing."
+            )
+            % {"ids": ", ".join(f"#{i.pk}" for i in result.unrecovered)}
+        )
+    if result.provisional:
+        raise SlaError(
+            _("Some downtime of this month has no cause yet: attribute it before finalizing.")
+        )
+    if result.open_outage:
+        raise SlaError(
+            _("A total outage of this month is still open and may reach the long-outage limit.")
+        )
+
+
+#: The reverse relation of billing's invoice line to :class:`SlaCredit`
+#: (``billing.InvoiceLine.sla_credit``, one-to-one, ``related_name="invoice_line"``). A credit
+#: with such a line is billed.
+BILLED_RELATION = "invoice_line"
+
+
+def unbilled_finalized_credits(client_id: int, up_to_month: dt.date):
+    """The finalized credits of ``client_id`` for ``up_to_month`` and the months before it
+    that earn something and are not billed yet: what the next invoice run turns into negative
+    lines (each once). Oldest first. Billing marks a credit billed by linking an invoice line
+    to it (:data:`BILLED_RELATION`); until that relation exists every such credit is offered."""
+    credits = SlaCredit.objects.filter(
+        policy__client_id=client_id,
+        finalized_at__isnull=False,
+        month__lte=up_to_month.replace(day=1),
+        credit_amount__gt=0,
     )
+    if BILLED_RELATION in {f.name for f in SlaCredit._meta.get_fields()}:
+        credits = credits.filter(**{f"{BILLED_RELATION}__isnull": True})
+    return credits.select_related("policy").order_by("month", "policy__name", "pk")
 
 
 def _audit_changes(credit: SlaCredit) -> dict:
@@ -451,6 +584,7 @@ def _audit_changes(credit: SlaCredit) -> dict:
         "downtime_minutes": credit.downtime_minutes,
         "credit_percent": str(credit.credit_percent),
         "credit_amount": str(credit.credit_amount),
+        "client_delay_minutes": credit.client_delay_minutes,
         "provisional": credit.provisional,
     }
 

@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mamori.access.services import provider_name
-from mamori.clients.models import Client
+from mamori.clients import waits
+from mamori.clients.models import Client, ClientWait
 from mamori.core.permissions import changeable, may_change, require_change
 from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
@@ -100,6 +101,32 @@ class StopForm(forms.Form):
         if at is not None and at > timezone.now() + dt.timedelta(minutes=5):
             raise forms.ValidationError(_("The time is in the future."))
         return at
+
+
+def _moment(label, *, required=False, help_text=None):
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=help_text,
+    )
+
+
+class RecoveryForm(forms.Form):
+    recovered_at = _moment(gettext_lazy("Service back at"), required=True)
+
+
+class WaitForm(forms.Form):
+    awaited = forms.CharField(
+        label=gettext_lazy("What is awaited from the client"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    since = _moment(gettext_lazy("Waiting since"), help_text=gettext_lazy("Empty: now."))
+
+
+class WaitEndForm(forms.Form):
+    until = _moment(gettext_lazy("Answered at"), help_text=gettext_lazy("Empty: now."))
 
 
 class IncidentForm(forms.Form):
@@ -236,6 +263,12 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms_) -> dict:
         "cause_form": forms_.get("cause_form") or CauseForm(initial=cause_initial),
         "emergency_form": forms_.get("emergency_form") or EmergencyForm(),
         "stop_form": forms_.get("stop_form") or StopForm(),
+        "recovery_form": forms_.get("recovery_form")
+        or RecoveryForm(initial={"recovered_at": incident.recovered_at}),
+        "wait_form": forms_.get("wait_form") or WaitForm(),
+        "wait_end_form": forms_.get("wait_end_form") or WaitEndForm(),
+        "client_waits": ClientWait.objects.of(incident).select_related("started_by", "ended_by"),
+        "open_wait": waits.open_wait(incident),
         "closed": incident.state == IncidentState.CLOSED,
         "close_refusal": incidents.close_refusal(incident),
     }
@@ -370,6 +403,66 @@ def incident_stop(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("incident_detail", incident.pk)
 
 
+def _incident_form_action(request, pk, form_class, name, act, done) -> HttpResponse:
+    """A staff action with a small form: validate, call ``act(incident, data)``, say ``done``;
+    errors go back onto the incident's page with the form."""
+    incident = _staff_post(request, pk)
+    if incident is None:
+        return redirect("incident_detail", pk)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _redisplay(request, incident, **{name: form})
+    try:
+        act(incident, form.cleaned_data)
+    except IncidentError as exc:
+        form.add_error(None if exc.field not in form.fields else exc.field, str(exc))
+        return _redisplay(request, incident, **{name: form})
+    messages.success(request, done)
+    return redirect("incident_detail", incident.pk)
+
+
+@login_required
+def incident_recovery(request: HttpRequest, pk: int) -> HttpResponse:
+    return _incident_form_action(
+        request,
+        pk,
+        RecoveryForm,
+        "recovery_form",
+        lambda incident, data: incidents.record_recovery(
+            incident, request.user, data["recovered_at"], request=request
+        ),
+        _("Recovery time recorded."),
+    )
+
+
+@login_required
+def incident_wait(request: HttpRequest, pk: int) -> HttpResponse:
+    return _incident_form_action(
+        request,
+        pk,
+        WaitForm,
+        "wait_form",
+        lambda incident, data: incidents.wait_for_client(
+            incident, request.user, data["awaited"], since=data["since"], request=request
+        ),
+        _("The incident is waiting for the client."),
+    )
+
+
+@login_required
+def incident_wait_end(request: HttpRequest, pk: int) -> HttpResponse:
+    return _incident_form_action(
+        request,
+        pk,
+        WaitEndForm,
+        "wait_end_form",
+        lambda incident, data: incidents.end_client_wait(
+            incident, request.user, until=data["until"], request=request
+        ),
+        _("The incident no longer waits for the client."),
+    )
+
+
 @login_required
 def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _staff_post(request, pk)
@@ -443,4 +536,7 @@ urlpatterns = [
     path("incidents/<int:pk>/emergency/", incident_emergency, name="incident_emergency"),
     path("incidents/<int:pk>/stop/", incident_stop, name="incident_stop"),
     path("incidents/<int:pk>/close/", incident_close, name="incident_close"),
+    path("incidents/<int:pk>/recovery/", incident_recovery, name="incident_recovery"),
+    path("incidents/<int:pk>/waiting/", incident_wait, name="incident_wait"),
+    path("incidents/<int:pk>/waiting/end/", incident_wait_end, name="incident_wait_end"),
 ]

@@ -201,19 +201,82 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def parse_length_tiers(text: str) -> list[dict]:
+    """One tier per line: the hours of an outage and the credit (%), e.g. ``12 25``. Raises
+    :class:`ValidationError` naming the line at fault."""
+    tiers: list[dict] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.replace(",", " ").replace("%", " ").replace("h", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ValidationError(
+                _("Line %(n)s: write two numbers, the hours and the credit, e.g. 12 25.")
+                % {"n": number}
+            )
+        try:
+            hours, credit = (Decimal(w) for w in words)
+        except InvalidOperation:
+            raise ValidationError(
+                _("Line %(n)s: %(text)s is not a number.") % {"n": number, "text": line.strip()}
+            ) from None
+        if not (0 < hours <= 24 * 31) or hours.as_tuple().exponent < -2:
+            raise ValidationError(
+                _(
+                    "Line %(n)s: the hours must be above 0 and at most a month, with at most 2 "
+                    "decimals."
+                )
+                % {"n": number}
+            )
+        if not (0 <= credit <= 100) or credit.as_tuple().exponent < -2:
+            raise ValidationError(
+                _("Line %(n)s: the credit must be 0 to 100 %%, with at most 2 decimals.")
+                % {"n": number}
+            )
+        if any(Decimal(str(other["hours"])) == hours for other in tiers):
+            raise ValidationError(
+                _("Line %(n)s: a tier of %(hours)s hours is there already.")
+                % {"n": number, "hours": hours}
+            )
+        tiers.append({"hours": _number(hours), "credit_percent": _number(credit), "line": number})
+    ordered = sorted(tiers, key=lambda t: t["hours"])
+    for shorter, longer in itertools.pairwise(ordered):
+        if longer["credit_percent"] < shorter["credit_percent"]:
+            raise ValidationError(
+                _("Line %(n)s: a longer outage must not earn a smaller credit than line %(m)s.")
+                % {"n": longer["line"], "m": shorter["line"]}
+            )
+    return [{"hours": t["hours"], "credit_percent": t["credit_percent"]} for t in ordered]
+
+
+def length_tiers_text(tiers: list[dict]) -> str:
+    return "\n".join(f"{t['hours']} {t['credit_percent']}" for t in tiers)
+
+
 def tiers_text(tiers: list[dict]) -> str:
     return "\n".join(f"{t['below']} {t['credit_percent']}" for t in tiers)
 
 
 class SlaPolicyForm(forms.ModelForm):
     tiers_text = forms.CharField(
-        label=gettext_lazy("Credit tiers"),
+        label=gettext_lazy("Credit tiers by availability"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5, "placeholder": "99.9 10\n99.0 25\n95.0 50"}),
         help_text=gettext_lazy(
             "One tier per line: the availability (%) below which it applies, then the credit "
             "(% of the monthly fee). “99.0 25” means: under 99.0 % availability, 25 % off. "
             "The lowest matching tier applies."
+        ),
+    )
+
+    length_tiers_text = forms.CharField(
+        label=gettext_lazy("Credit tiers by outage length"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "6 10\n12 25\n24 50"}),
+        help_text=gettext_lazy(
+            "One tier per line: the hours of one continuous total outage, then the credit "
+            "(% of the monthly fee). “12 25” means: an outage of 12 hours or more, 25 % off. "
+            "The longest matching tier applies."
         ),
     )
 
@@ -227,7 +290,7 @@ class SlaPolicyForm(forms.ModelForm):
             "currency",
             "target_percent",
             "long_outage_hours",
-            "long_outage_credit_percent",
+            "table",
             "valid_from",
             "valid_until",
         ]
@@ -244,6 +307,7 @@ class SlaPolicyForm(forms.ModelForm):
         self.fields["site"].help_text = _("Empty: every check of the client.")
         if self.instance.pk:
             self.initial["tiers_text"] = tiers_text(self.instance.tiers)
+            self.initial["length_tiers_text"] = length_tiers_text(self.instance.length_tiers)
 
     def clean_tiers_text(self) -> list[dict]:
         return parse_tiers(self.cleaned_data["tiers_text"])
@@ -254,11 +318,8 @@ class SlaPolicyForm(forms.ModelForm):
             raise ValidationError(_("The fee cannot be negative."))
         return fee
 
-    def clean_long_outage_credit_percent(self):
-        value = self.cleaned_data["long_outage_credit_percent"]
-        if value is not None and not 0 <= value <= 100:
-            raise ValidationError(_("The credit must be 0 to 100 %."))
-        return value
+    def clean_length_tiers_text(self) -> list[dict]:
+        return parse_length_tiers(self.cleaned_data["length_tiers_text"])
 
     def clean(self):
         data = super().clean()
@@ -271,6 +332,7 @@ class SlaPolicyForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> SlaPolicy:
         self.instance.tiers = self.cleaned_data["tiers_text"]
+        self.instance.length_tiers = self.cleaned_data["length_tiers_text"]
         return super().save(commit)
 
 
@@ -279,8 +341,11 @@ def _save_policy(request: HttpRequest, form: SlaPolicyForm, action: str) -> SlaP
         policy = form.save()
         changes = {name: form.cleaned_data.get(name) for name in form.changed_data}
         changes.pop("tiers_text", None)
+        changes.pop("length_tiers_text", None)
         if "tiers_text" in form.changed_data or action == "sla_policy.create":
             changes["tiers"] = policy.tiers
+        if "length_tiers_text" in form.changed_data or action == "sla_policy.create":
+            changes["length_tiers"] = policy.length_tiers
         for name in ("site", "server"):
             if name in changes:
                 changes[name] = str(changes[name]) if changes[name] else None

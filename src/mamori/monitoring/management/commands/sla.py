@@ -89,6 +89,7 @@ def _line(credit: SlaCredit) -> str:
     return (
         f"{credit.month:%Y-%m}  {_name(credit)}: availability {credit.availability_percent} % "
         f"(down {credit.downtime_minutes} min, not counted {credit.excluded_minutes} min, "
+        f"client's delay {credit.client_delay_minutes} min, "
         f"maintenance {credit.maintenance_minutes} min, longest outage "
         f"{credit.longest_outage_minutes} min); credit {credit.credit_percent} % = "
         f"{format_money(credit.credit_amount, credit.policy.currency, 'en')} [{state}]"
