@@ -376,6 +376,7 @@ class ContractNotice(models.Model):
     def client(self) -> Client:
         return self.contract.client
 
+
 class ClientWaitQuerySet(ClientScopedQuerySet):
     def open(self):
         return self.filter(until__isnull=True)
