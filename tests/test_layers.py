@@ -58,7 +58,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     # A user belongs to a client: scoping and permissions are defined over clients.Client.
-    ("ground floor", ["mamori.core", "mamori.clients.models"]),
+    # The billing models are records of clients and contracts (fees, invoices): the inventory's
+    # import and export carry contracts' fees; the invoice run (mamori.billing) stays above.
+    ("ground floor", ["mamori.core", "mamori.clients.models", "mamori.billing.models"]),
     ("libraries", ["mamori.probe", "mamori.conf", "mamori.settings", "mamori.celery"]),
 ]
 

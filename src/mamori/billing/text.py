@@ -132,6 +132,13 @@ def _words(kind: str, params: dict, language: str) -> str:
         return words
     if kind == "correction":
         number = params.get("number", "")
+        if params.get("of_kind"):
+            words = _words(params["of_kind"], params.get("of") or {}, language)
+            return (
+                f"訂正：{words}（請求書 {number}）"
+                if ja
+                else f"Correction: {words} (invoice {number})"
+            )
         return (f"請求書 {number} の訂正" if ja else f"Correction of invoice {number}").strip()
     return params.get("text", "") or kind
 
