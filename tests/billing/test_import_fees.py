@@ -58,3 +58,24 @@ def test_a_bad_fee_imports_nothing(acme, operator, owner):
     # Fees are the provider's to set: a client's administrator may not.
     report = import_file(FILE.encode(), filename="fees.yaml", actor=owner)
     assert not report.ok and not Fee.objects.exists()
+
+
+@pytest.mark.req("BIL-01")
+def test_fee_services_write_with_audit_and_staff_only(acme, operator, owner):
+    from django.core.exceptions import ValidationError
+
+    from mamori.billing import services
+    from mamori.inventory.services import Refused
+
+    contract = acme.contracts.get()
+    fee = services.create_fee(operator, contract, {"kind": "monthly", "amount": 10000})
+    assert services.change_fee(operator, fee, {"amount": 12000}) == {
+        "amount": [Decimal(10000), Decimal(12000)]
+    }
+    assert services.change_fee(operator, fee, {"amount": 12000}) == {}
+    actions = AuditEvent.objects.filter(object_type="billing.Fee").values_list("action", flat=True)
+    assert sorted(actions) == ["fee.create", "fee.update"]
+    with pytest.raises(Refused):
+        services.create_fee(owner, contract, {"kind": "monthly", "amount": 1})
+    with pytest.raises(ValidationError):
+        services.create_fee(operator, contract, {"kind": "weekly", "amount": 1})
