@@ -32,10 +32,10 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mamori.billing import tax
@@ -51,6 +51,7 @@ from mamori.billing.models import (
     LineKind,
     TaxRate,
 )
+from mamori.billing.text import transfer_fee_note
 from mamori.clients.models import Client, Contract, NoticeTopic
 from mamori.core import audit
 from mamori.core.models import User
@@ -87,14 +88,6 @@ def contract_billing_end(contract: Contract) -> date | None:
     if not contract.auto_renew:
         return contract.first_term_end
     return None
-
-
-def transfer_fee_note(language: str) -> str:
-    """The sentence every invoice carries: transfer fees are the client's (001 §11.3, 002 §8,
-    004 §30.6)."""
-    if language == "en":
-        return "Please pay by bank transfer by the due date; transfer fees are borne by you."
-    return "お支払期限までに下記口座へお振込みください。振込手数料は貴社にてご負担願います。"
 
 
 # --- what is due ---------------------------------------------------------------------------
@@ -243,7 +236,7 @@ def fee_lines(fees, month: date, billed_one_off: set[int]) -> list[PlannedLine]:
 
 
 def charge_line(charge: Charge) -> PlannedLine:
-    amount = (charge.quantity * charge.unit_price).quantize(Decimal(1))
+    amount = (charge.quantity * charge.unit_price).quantize(Decimal(1), rounding=ROUND_DOWN)
     return PlannedLine(
         kind=LineKind.CHARGE,
         params={"source": charge.source, **(charge.params or {})},
@@ -521,9 +514,15 @@ def run_month(
             continue
         if dry_run:
             continue
-        invoice = issue_invoice(
-            client, month, lines, result.totals, issuer, language, issue_date, actor
-        )
+        try:
+            invoice = issue_invoice(
+                client, month, lines, result.totals, issuer, language, issue_date, actor
+            )
+        except IntegrityError:
+            # A charge or credit of these lines was billed meanwhile by a run of another month.
+            result.status, result.code = "refused", "billed_meanwhile"
+            result.message = "some of its lines were billed meanwhile by another run: run again"
+            continue
         if invoice is None:  # issued meanwhile by another run
             result.status = "already_issued"
             result.number = (
