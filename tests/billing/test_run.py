@@ -236,3 +236,38 @@ def test_api_scoped_to_what_each_user_sees(acme, globex, owner, outsider, operat
     assert bad.status_code == 422
     month = staff.get("/api/v1/invoices?month=2026-13")
     assert month.status_code == 422
+
+
+@pytest.mark.req("CERT-15", "MON-08")
+def test_sources_that_cannot_become_charges_are_reported(acme, operator, db):
+    from django.utils import timezone
+
+    from mamori.billing import sources
+    from mamori.lifecycle import manual
+    from mamori.lifecycle.models import ManagedCertificate, Order
+    from mamori.monitoring import incidents
+
+    IssuerProfile.objects.create(pk=1, name="まもり", registration_number="T1234567890123")
+    managed = ManagedCertificate.objects.create(
+        client=acme, name="www", names=["www.acme.example"], issuer="manual"
+    )
+    order = Order.objects.create(
+        managed=managed,
+        purpose="issue",
+        issuer="manual",
+        names=["www.acme.example"],
+        key_type="ec256",
+    )
+    manual.record_fee(order, D("120.50"), "USD", actor=operator)
+    incident = incidents.open_manual(acme, operator, "障害", notify=False)
+    incidents.record_emergency_measure(incident, operator, "再起動", minutes=30)
+    today = timezone.localdate()
+    pending = sources.record_charges(today)
+    # No conversion of dollars, no price for work without an hourly rate.
+    assert sorted(s["code"] for s in pending.skipped) == ["no_work_rate", "not_yen"]
+    assert not Charge.objects.exists()
+    # With a rate, the work becomes one charge, once: 30 / 60 × 7,001 = 3,500.5 → 3,500.
+    IssuerProfile.objects.filter(pk=1).update(work_rate_per_hour=D(7001))
+    assert [c.unit_price for c in sources.record_charges(today).charges] == [D(3500)]
+    assert sources.record_charges(today).charges == []
+    assert Charge.objects.get().source == "emergency"
