@@ -37,6 +37,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.clients.services",
             # The pages of a client's records write through those services.
             "mamori.clients.record_views",
+            # The contract page shows the terms and records notices through the services.
+            "mamori.clients.contract_views",
             "mamori.clients.forms",
             "mamori.inventory.management",
             "mamori.inventory.views",
@@ -58,7 +60,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     # A user belongs to a client: scoping and permissions are defined over clients.Client.
-    ("ground floor", ["mamori.core", "mamori.clients.models"]),
+    # The billing models are records of clients and contracts (fees, invoices): the inventory's
+    # import and export carry contracts' fees; the invoice run (mamori.billing) stays above.
+    ("ground floor", ["mamori.core", "mamori.clients.models", "mamori.billing.models"]),
     ("libraries", ["mamori.probe", "mamori.conf", "mamori.settings", "mamori.celery"]),
 ]
 

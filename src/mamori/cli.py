@@ -58,6 +58,10 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
             ("sla", "The monthly SLA: compute, finalize and show it"),
         ],
     ),
+    (
+        "Billing",
+        [("invoices", "Invoices: run a month, list, show, export for accounting, credit notes")],
+    ),
     ("Vault", [("vault", "Where the master key and keystore are; rotate the master key")]),
     (
         "Access and audit",

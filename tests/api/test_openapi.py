@@ -96,6 +96,10 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/maintenance-windows/{window_id}",
         "/api/v1/maintenance-windows/{window_id}/cancel",
         "/api/v1/sla/credits",
+        "/api/v1/invoices",
+        "/api/v1/invoices/{number}",
+        "/api/v1/invoices/{number}/credit-notes",
+        "/api/v1/invoice-runs",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

@@ -393,15 +393,20 @@ def test_a_credit_on_an_invoice_line_is_billed_and_not_offered_again(
         tax_total=0,
         total=0,
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        position=1,
-        kind=LineKind.SLA_CREDIT,
-        quantity=1,
-        unit_price=-credit.credit_amount,
-        amount=-credit.credit_amount,
-        tax_rate=10,
-        sla_credit=credit,
+    # Lines are written once, with their invoice, as the invoice run writes them.
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                position=1,
+                kind=LineKind.SLA_CREDIT,
+                quantity=1,
+                unit_price=-credit.credit_amount,
+                amount=-credit.credit_amount,
+                tax_rate=10,
+                sla_credit=credit,
+            )
+        ]
     )
     assert list(sla.unbilled_finalized_credits(acme.pk, dt.date(2026, 12, 1))) == []
     with pytest.raises((ProtectedError, ValidationError)):

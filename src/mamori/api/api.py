@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     audit,
+    billing,
     certificates,
     client_records,
     clients,
@@ -126,6 +127,8 @@ api.add_router("", monitoring_incidents.router)
 api.add_router("", monitoring_checks.router)
 api.add_router("", monitoring_maintenance.router)
 api.add_router("/sla", monitoring_sla.router)
+# Money (issue 16): invoices and credit notes.
+api.add_router("", billing.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -205,7 +205,10 @@ class Charge(models.Model):
     )
     source = models.CharField(_("source"), max_length=10, choices=ChargeSource.choices)
     source_key = models.CharField(max_length=100, blank=True)
-    description = models.CharField(_("description"), max_length=200)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # What the charge is, as parameters of its source (billing.text), e.g. a CA fee's names or an
+    # emergency measure's minutes and date; ``description`` (the operator's words) wins.
+    params = models.JSONField(default=dict, blank=True)
     occurred_on = models.DateField(_("date"))
     quantity = models.DecimalField(
         _("quantity"), max_digits=10, decimal_places=2, default=Decimal(1)
@@ -257,6 +260,13 @@ class InvoiceCounter(models.Model):
 
 class InvoiceQuerySet(ClientScopedQuerySet):
     pass
+
+
+class ImmutableInvoice(Exception):
+    """An issued invoice (or one of its lines) was to be changed or deleted: a correction is a
+    credit note (billing.run.issue_credit_note)."""
+
+    code = "invoice_immutable"
 
 
 class Invoice(models.Model):
@@ -318,6 +328,15 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args, **kwargs) -> None:
+        """Only the first save (the issue) writes: an issued invoice never changes."""
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableInvoice(f"invoice {self.number} is issued and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableInvoice(f"invoice {self.number} is issued and cannot be deleted")
+
 
 class LineKind(models.TextChoices):
     FEE = "fee", _("Fee")
@@ -372,6 +391,13 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}/{self.position}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Lines are written with their invoice, at issue (billing.run, in bulk); never after."""
+        raise ImmutableInvoice(f"the lines of invoice {self.invoice_id} cannot be changed")
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableInvoice(f"the lines of invoice {self.invoice_id} cannot be deleted")
 
     @property
     def reduced(self) -> bool:

@@ -129,6 +129,11 @@ ACTION_LABELS = {
     "sla.finalize": _("SLA month finalized for billing"),
     "sla_policy.create": _("SLA policy added"),
     "sla_policy.update": _("SLA policy changed"),
+    "fee.create": _("Fee added"),
+    "fee.update": _("Fee changed"),
+    "charge.create": _("Charge recorded for billing"),
+    "invoice.issue": _("Invoice issued"),
+    "invoice.credit_note": _("Credit note issued"),
 }
 
 

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -58,11 +59,12 @@ SORT_KEYS = {
     "acme_accounts": lambda o: (o.name,),
     "managed_certificates": lambda o: (o.name,),
     "deployment_targets": lambda o: (o.name,),
+    "fees": lambda o: (o.kind, o.starts_on or dt.date.min, o.description),
     "checks": lambda o: (o.name,),
     "maintenance_windows": lambda o: (o.starts_at, o.title),
 }
 # Where the records nested in a record are found on it (``managed.targets``).
-NESTED_RELATIONS = {"deployment_targets": "targets"}
+NESTED_RELATIONS = {"deployment_targets": "targets", "fees": "fees"}
 
 
 class UnknownClients(LookupError):
@@ -106,7 +108,10 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         queryset = queryset.filter(code__in=codes)
     queryset = queryset.order_by("code").prefetch_related(
         "contacts",
-        Prefetch("contracts", queryset=Contract.objects.select_related("terms_profile")),
+        Prefetch(
+            "contracts",
+            queryset=Contract.objects.select_related("terms_profile").prefetch_related("fees"),
+        ),
         "servers",
         "domains",
         Prefetch("sites", queryset=Site.objects.select_related("server")),
@@ -173,6 +178,8 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
             return None if value.is_destroyed else value.name
         return value.url if isinstance(value, Site) else value.name
     value = canonical(spec, value)
+    if spec.kind is Kind.INT and isinstance(value, Decimal):
+        value = int(value)  # a fee's amount: whole yen
     if isinstance(value, dt.datetime):
         return local_iso(value)
     if spec.name == "sni" and value == getattr(obj, "host", None):

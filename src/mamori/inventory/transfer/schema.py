@@ -19,6 +19,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mamori.billing.models import Fee
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from mamori.inventory.transfer import names
@@ -157,6 +158,23 @@ SECTIONS: dict[str, Section] = {
                 F("formed_on", Kind.DATE),
                 F("applied_via_web", Kind.BOOL),
             ),
+            children=("fees",),
+        ),
+        # A contract's fees (BIL-01): matched by kind, start and description, so that a file
+        # can hold a fee and its successor from a later date.
+        Section(
+            "fees",
+            Fee,
+            (
+                F("kind", key=True, required=True),
+                F("starts_on", Kind.DATE, key=True, default=None),
+                F("description", key=True, default=""),
+                F("amount", Kind.INT, required=True),
+                F("tax_rate", Kind.INT),
+                F("tax_included", Kind.BOOL),
+                F("ends_on", Kind.DATE),
+            ),
+            parent_attr="contract",
         ),
         Section(
             "servers",
