@@ -120,6 +120,17 @@ def hostile_context() -> dict:
             get_absolute_url=url("/tasks/1/"),
         ),
         "final": True,
+        "invoice": ns(
+            number="INV-2026-0005",
+            month=at.date(),
+            issue_date=at.date(),
+            due_date=at.date(),
+            total=84188,
+            currency="JPY",
+            corrects=ns(number="INV-2026-0004", issue_date=at.date()),
+        ),
+        "url": LINK,
+        "credit_note": False,
     }
 
 
