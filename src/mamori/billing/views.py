@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.billing import document, pdf
 from mamori.billing.models import Invoice, Payment, reads_invoices
@@ -42,7 +43,7 @@ class InvoiceFilterForm(forms.Form):
         input_formats=["%Y-%m"],
         widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
     )
-    payment = forms.ChoiceField(label=_("Payment"), required=False)
+    payment = forms.ChoiceField(label=pgettext_lazy("invoice state", "Payment"), required=False)
 
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
