@@ -149,3 +149,32 @@ def test_rendering_again_gives_the_same_text(invoices, tmp_path):
     first = pdf_text(pdf.render(invoices.acme, "ja"), tmp_path)
     assert pdf_text(pdf.render(invoices.acme, "ja"), tmp_path) == first
     assert pdf.filename(invoices.acme, "ja") == "INV-2026-0005_ja.pdf"
+
+
+@pytest.mark.req("BIL-03")
+def test_a_long_invoice_runs_over_pages_with_its_headings(invoices, tmp_path):
+    """Forty lines: the table's headings start every page, each page is numbered with the
+    invoice's number, and the totals come once, at the end."""
+    from decimal import Decimal
+
+    from mamori.billing.models import InvoiceLine, LineKind
+
+    for position in range(6, 41):
+        InvoiceLine.objects.create(
+            invoice=invoices.acme,
+            position=position,
+            kind=LineKind.CHARGE,
+            quantity=Decimal(1),
+            unit_price=Decimal(1000),
+            amount=Decimal(1000),
+            tax_rate=10,
+            description=f"追加作業 {position}（サーバー設定変更・ログ調査・報告書作成）",
+        )
+    text = pdf_text(pdf.render(invoices.acme, "ja"), tmp_path)
+    pages = [squeeze(page) for page in text.split("\f") if page.strip()]
+    assert len(pages) >= 2
+    for number, page in enumerate(pages, start=1):
+        assert "品目 数量 単価 金額 税率" in page
+        assert re.search(rf"INV-2026-0005 {number} ?/ ?{len(pages)}\s*$", page)
+    assert ["合計" in page for page in pages] == [False] * (len(pages) - 1) + [True]
+    to_png(pdf.render(invoices.acme, "ja"), "invoice_long_ja", tmp_path)
