@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from mamori.access import login_views as login
 from mamori.api.api import api
+from mamori.billing import views as billing
 from mamori.certificates import views as certificates
 from mamori.clients import contract_views as contracts
 from mamori.clients import offboarding_views as offboarding
@@ -71,6 +72,9 @@ urlpatterns = [
     path("import/", inventory.inventory_import, name="inventory_import"),
     path("import/format/", inventory.import_format, name="import_format"),
     path("import/template.yaml", inventory.import_template, name="import_template"),
+    path("invoices/", billing.invoice_list, name="invoice_list"),
+    path("invoices/<int:pk>/", billing.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/<str:language>.pdf", billing.invoice_pdf, name="invoice_pdf"),
     path("notices/", notices.notice_list, name="notice_list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
     path(

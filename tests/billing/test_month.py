@@ -25,6 +25,7 @@ from mamori.lifecycle import manual
 from mamori.lifecycle.models import ManagedCertificate, Order
 from mamori.monitoring import incidents
 from mamori.monitoring.models import SlaCredit, SlaPolicy
+from mamori.notices.models import Notice
 
 D = Decimal
 DATA = Path(__file__).parent / "data" / "provider.yaml"
@@ -96,6 +97,18 @@ def provider(db, operator):
     return clients
 
 
+def render_html(invoice, language: str) -> str:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from mamori.billing import document
+
+    with translation.override(language):
+        return render_to_string(
+            "billing/_document.html", {"doc": document.build(invoice, language)}
+        )
+
+
 def lines_of(invoice: Invoice) -> list[tuple]:
     return [
         (line.kind, line_text(line), line.amount, line.tax_rate, line.tax_included)
@@ -121,7 +134,9 @@ def test_november_as_an_accountant_writes_it(provider, operator):
         assert invoice.due_date == dt.date(2026, 12, 31)
         assert invoice.issuer["registration_number"] == "T1234567890123"
         assert invoice.recipient["name"] == invoice.client.name
-        assert "手数料" in invoice.note or "transfer fees" in invoice.note
+        # BIL-02: transfer fees are the client's, said on the document under the bank account.
+        assert "振込手数料は貴社にてご負担ください" in render_html(invoice, "ja")
+        assert "transfer fees" in render_html(invoice, "en").lower()
 
     # ca-co (003): the CA fee ¥41,800; tax 41,800 × 10 % = 4,180; total 45,980.
     ca = invoices["ca-co"]
@@ -191,7 +206,10 @@ def test_running_the_month_again_changes_nothing(provider, operator):
         InvoiceLine.objects.count(),
         Charge.objects.count(),
         list(InvoiceCounter.objects.values_list("series", "next_number")),
+        sorted(Notice.objects.filter(kind="invoice_issued").values_list("key", "recipient")),
     )
+    # Each invoice is queued once to each billing contact, with the invoice itself.
+    assert before[-1] and all(key.startswith("invoice-issued:") for key, _to in before[-1])
     again = billing.run_month(NOVEMBER, actor=operator, today=dt.date(2026, 12, 2))
     assert {r.status for r in again.results} == {"already_issued"}
     after = (
@@ -199,6 +217,7 @@ def test_running_the_month_again_changes_nothing(provider, operator):
         InvoiceLine.objects.count(),
         Charge.objects.count(),
         list(InvoiceCounter.objects.values_list("series", "next_number")),
+        sorted(Notice.objects.filter(kind="invoice_issued").values_list("key", "recipient")),
     )
     assert after == before
     # December bills neither the SLA credit nor the CA fee nor the emergency work again.

@@ -126,6 +126,17 @@ def hostile_context() -> dict:
         "deadline": at.date(),
         "term_end": at.date(),
         "next_term": ns(start=at.date(), end=at.date()),
+        "invoice": ns(
+            number="INV-2026-0005",
+            month=at.date(),
+            issue_date=at.date(),
+            due_date=at.date(),
+            total=84188,
+            currency="JPY",
+            corrects=ns(number="INV-2026-0004", issue_date=at.date()),
+        ),
+        "url": LINK,
+        "credit_note": False,
     }
 
 

@@ -91,6 +91,11 @@ TYPED = (
     "lifecycle.SiteSeal",
     "vault.Secret",
     "core.User",
+    # The provider's particulars and the lines an operator described in their own words, as
+    # printed on an invoice (a document; its labels are in the reader's language).
+    "billing.IssuerProfile",
+    "billing.Invoice",
+    "billing.InvoiceLine",
 )
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.

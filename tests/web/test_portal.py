@@ -20,10 +20,13 @@ NAV = re.compile(r'<nav class="mainnav[^"]*"[^>]*>(.*?)</nav>', re.S)
 HREF = re.compile(r'href="(/[^"#?]*)')
 ACTION = re.compile(r'(?:<form[^>]*\baction|\bhx-post)="(/[^"#?]*)"')
 
-# What a client's people come for; its administrators also manage its users and read its audit.
+# What a client's people come for; its administrators also manage its users and read its audit
+# trail.
 SHARED = ["dashboard", "client_detail", "certificate_list", "incident_list", "maintenance_calendar"]
 SHARED += ["sla_table", "managed_list", "notice_list", "vault_list"]
-PORTAL = {"owner": [*SHARED, "user_list", "audit_list"], "member": SHARED}
+# Its administrators also read its invoices (BIL-02), listed after the reports.
+OWNER = [*SHARED[:6], "invoice_list", *SHARED[6:], "user_list", "audit_list"]
+PORTAL = {"owner": OWNER, "member": SHARED}
 # The provider's tools: never offered to a client's people, on any page.
 OPERATOR_TOOLS = {
     *("inventory_import", "endpoint_add", "task_list", "acme_account_list", "acme_account_add"),

@@ -6,3 +6,9 @@ class BillingConfig(AppConfig):
     name = "mamori.billing"
     label = "billing"
     verbose_name = _("Fees and invoices")
+
+    def ready(self) -> None:
+        # An invoice's e-mail carries its PDF, made by the outbox when it sends (billing.sending).
+        from mamori.billing import sending
+
+        sending.register()

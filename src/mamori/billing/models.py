@@ -258,7 +258,25 @@ class InvoiceCounter(models.Model):
         return f"{self.series}: {self.next_number}"
 
 
-class InvoiceQuerySet(ClientScopedQuerySet):
+def reads_invoices(user) -> bool:
+    """Whether ``user``'s role reads invoices and payments at all: the provider's administrators
+    and operators, and a client's administrators (their own client's, by ``visible_to``). A
+    client's viewers and the provider's subcontractors see the work, not the money."""
+    from mamori.core.models import ALL_CLIENT_ROLES, Role
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.role in ALL_CLIENT_ROLES or user.role == Role.CLIENT_ADMIN
+
+
+class MoneyScopedQuerySet(ClientScopedQuerySet):
+    """Rows of a client's money: seen by the roles of :func:`reads_invoices` only."""
+
+    def visible_to(self, user):  # type: ignore[override]
+        return super().visible_to(user) if reads_invoices(user) else self.none()
+
+
+class InvoiceQuerySet(MoneyScopedQuerySet):
     pass
 
 
@@ -345,7 +363,7 @@ class LineKind(models.TextChoices):
     CORRECTION = "correction", _("Correction")
 
 
-class InvoiceLineQuerySet(ClientScopedQuerySet):
+class InvoiceLineQuerySet(MoneyScopedQuerySet):
     client_lookup = "invoice__client"
 
 
@@ -404,7 +422,7 @@ class InvoiceLine(models.Model):
         return self.tax_rate in REDUCED_RATES
 
 
-class PaymentQuerySet(ClientScopedQuerySet):
+class PaymentQuerySet(MoneyScopedQuerySet):
     client_lookup = "invoice__client"
 
 

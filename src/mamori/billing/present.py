@@ -76,6 +76,9 @@ def invoice_data(invoice: Invoice, language: str | None = None) -> dict:
         "tax_total": str(invoice.tax_total),
         "total": str(invoice.total),
         "note": invoice.note,
+        # 001 §11.3, 002 §8, 004 §30.6: bank-transfer fees are the client's (the document
+        # says so under the bank account).
+        "transfer_fees_borne_by": "client",
     }
 
 

@@ -38,7 +38,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mamori.billing import tax
+from mamori.billing import sending, tax
 from mamori.billing.models import (
     Charge,
     Fee,
@@ -51,7 +51,6 @@ from mamori.billing.models import (
     LineKind,
     TaxRate,
 )
-from mamori.billing.text import transfer_fee_note
 from mamori.clients import terms
 from mamori.clients.models import Client, Contract, NoticeTopic
 from mamori.clients.models import NoticeKind as ContractNoticeKind
@@ -580,7 +579,7 @@ def issue_invoice(
             recipient=recipient_particulars(client),
             lines=lines,
             totals=totals,
-            note=transfer_fee_note(language),
+            note="",
             actor=actor,
         )
         orders = [
@@ -592,6 +591,8 @@ def issue_invoice(
             Order.objects.filter(pk__in=orders, fee_billed_at__isnull=True).update(
                 fee_billed_at=timezone.now()
             )
+        # The e-mails to the billing contacts, in the same transaction: sent once, never lost.
+        sending.queue_invoice(invoice)
         audit.record(
             "invoice.issue",
             invoice,
@@ -695,6 +696,7 @@ def issue_credit_note(
             corrects=invoice,
             corrects_lines=refers,
         )
+        sending.queue_invoice(credit_note)
         audit.record(
             "invoice.credit_note",
             credit_note,

@@ -159,11 +159,3 @@ def line_text(line, language: str | None = None) -> str:
     if language is None:
         language = line.invoice.language
     return describe(line.kind, line.params, language, line.description)
-
-
-def transfer_fee_note(language: str) -> str:
-    """The sentence every invoice carries: transfer fees are the client's (001 §11.3, 002 §8,
-    004 §30.6)."""
-    if language == "en":
-        return "Please pay by bank transfer by the due date; transfer fees are borne by you."
-    return "お支払期限までに下記口座へお振込みください。振込手数料は貴社にてご負担願います。"

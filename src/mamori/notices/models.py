@@ -61,6 +61,7 @@ class NoticeKind(models.TextChoices):
     MONITORING_OUTAGE = "monitoring_outage", _("Mamori's own network outage")
     DOMAIN_EXPIRING = "domain_expiring", _("Domain registration expiring")
     CONTRACT_NOTICE_DEADLINE = "contract_notice_deadline", _("Contract notice deadline")
+    INVOICE_ISSUED = "invoice_issued", _("Invoice issued")
 
 
 class RecipientKind(models.TextChoices):
@@ -146,6 +147,11 @@ class Notice(models.Model):
         on_delete=models.SET_NULL,
         related_name="notices",
     )
+    # Files an e-mail carries, made when it is sent by the maker registered for each ``kind``
+    # (mamori.notices.services.register_attachment), e.g. [{"kind": "invoice_pdf", "invoice": 7}]
+    # for an invoice's PDF in the notice's language. The outbox keeps what to attach, not the
+    # bytes: the thing attached (an issued invoice) never changes.
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
     state = models.CharField(
         _("state"), max_length=10, choices=NoticeState.choices, default=NoticeState.PENDING
     )

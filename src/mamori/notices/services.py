@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import logging
 import smtplib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,6 +182,32 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     return Rendered(" ".join(subject.split())[:300], text.strip() + "\n", html)
 
 
+#: What makes an attachment's file from its entry in ``Notice.attachments``: kind → maker, and a
+#: maker takes the entry and the notice and returns (file name, content, MIME type). A feature
+#: above this one registers its kinds when the app is ready (billing: the invoice PDF).
+AttachmentMaker = Callable[[dict[str, Any], Notice], tuple[str, bytes, str]]
+ATTACHMENT_MAKERS: dict[str, AttachmentMaker] = {}
+
+
+class AttachmentError(Exception):
+    """An attachment of a notice could not be made (unknown kind, or its maker failed)."""
+
+
+def register_attachment(kind: str, maker: AttachmentMaker) -> None:
+    ATTACHMENT_MAKERS[kind] = maker
+
+
+def attachment_files(notice: Notice) -> list[tuple[str, bytes, str]]:
+    """The files of ``notice``'s attachments, made now."""
+    files = []
+    for entry in notice.attachments or []:
+        maker = ATTACHMENT_MAKERS.get(str(entry.get("kind")))
+        if maker is None:
+            raise AttachmentError(f"no maker for attachment kind {entry.get('kind')!r}")
+        files.append(maker(entry, notice))
+    return files
+
+
 def notice_key(event_key: str, recipient: Recipient, channel: str = Channel.EMAIL) -> str:
     """Idempotency key: the event, the recipient and the channel (hashed when too long)."""
     key = f"{event_key}|{recipient.kind}:{recipient.address.lower()}|{channel}"
@@ -204,6 +230,7 @@ def enqueue(
     *,
     client: Client | None = None,
     links: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> EnqueueResult:
     """Put one notice per recipient in the outbox unless it is already there.
 
@@ -211,8 +238,9 @@ def enqueue(
     carries the same text, its subject as the title, under its own idempotency key.
 
     ``event_key`` names what the notice is about (e.g. ``cert-expiry:<fingerprint>:30``);
-    ``links`` sets the related objects (``endpoint``, ``certificate``, ``event``). Safe to call
-    any number of times, from any number of workers.
+    ``links`` sets the related objects (``endpoint``, ``certificate``, ``event``);
+    ``attachments`` (see ``Notice.attachments``) go with the e-mails only, a chat message has
+    none. Safe to call any number of times, from any number of workers.
     """
     result = EnqueueResult()
     links = links or {}
@@ -240,6 +268,7 @@ def enqueue(
                     subject=rendered.subject,
                     body_text=rendered.text,
                     body_html="" if chat else rendered.html,
+                    attachments=[] if chat else list(attachments or []),
                     **links,
                 )
         except IntegrityError:
@@ -361,6 +390,8 @@ def _send_one(notice: Notice, connection, report: DeliveryReport) -> None:
     if notice.body_html:
         message.attach_alternative(notice.body_html, "text/html")
     try:
+        for name, content, mimetype in attachment_files(notice):
+            message.attach(name, content, mimetype)
         message.send()
     except Exception as error:
         # The connection may be half-broken; the next message reconnects.
