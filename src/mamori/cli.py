@@ -57,6 +57,13 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
             ("sla", "The monthly SLA: compute, finalize and show it"),
         ],
     ),
+    (
+        "Billing",
+        [
+            ("billing", "The invoice issuer: name, registration number, bank account, rounding"),
+            ("payments", "Record payments against invoices; late-payment interest"),
+        ],
+    ),
     ("Vault", [("vault", "Where the master key and keystore are; rotate the master key")]),
     (
         "Access and audit",

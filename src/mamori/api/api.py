@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     audit,
+    billing_payments,
     certificates,
     client_records,
     clients,
@@ -123,6 +124,8 @@ api.add_router("", monitoring_incidents.router)
 api.add_router("", monitoring_checks.router)
 api.add_router("", monitoring_maintenance.router)
 api.add_router("/sla", monitoring_sla.router)
+# Billing: fees, liability cap and changes of contracts; payments and interest of invoices.
+api.add_router("", billing_payments.router)
 
 
 @api.exception_handler(PermissionDenied)
