@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from mamori.billing import changes
 from mamori.billing.fees import fees_in_force
@@ -19,6 +20,13 @@ from tests.billing.payments_support import contract_of, monthly_fee
 pytestmark = pytest.mark.req("CT-06")
 
 D = dt.date
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """These tests read the services' messages in English."""
+    with translation.override("en"):
+        yield
 
 
 def _amounts(contract, on):

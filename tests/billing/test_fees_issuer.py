@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from mamori.billing import fees, issuer
 from mamori.billing.models import Fee, IssuerProfile
@@ -17,6 +18,13 @@ from tests.billing.payments_support import contract_of, invoice
 pytestmark = pytest.mark.req("BIL-01")
 
 D = dt.date
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """These tests read the services' messages in English."""
+    with translation.override("en"):
+        yield
 
 
 def test_fee_create_change_delete_with_audit(acme, operator):

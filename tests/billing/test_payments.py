@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from mamori.billing import payments
 from mamori.billing.models import Charge, ChargeSource, InvoiceKind, Payment, TaxRate
@@ -18,6 +19,13 @@ from tests.billing.payments_support import invoice, pay
 pytestmark = pytest.mark.req("BIL-04")
 
 D = dt.date
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """These tests read the services' messages in English."""
+    with translation.override("en"):
+        yield
 
 
 def test_partial_payments_add_up_and_overpayment_is_refused(acme, operator):

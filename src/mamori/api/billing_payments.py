@@ -49,8 +49,9 @@ def _contract(request: HttpRequest, contract_id: int) -> Contract:
 # --- fees -----------------------------------------------------------------------------------------
 
 
-class FeeOut(Schema):
+class ContractFeeOut(Schema):
     id: int
+    client: str
     contract: int = Field(..., alias="contract_id")
     kind: str
     description: str
@@ -61,8 +62,12 @@ class FeeOut(Schema):
     ends_on: Day | None
     change: int | None = Field(None, alias="change_id")
 
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.contract.client.code
 
-class FeeIn(Input):
+
+class ContractFeeIn(Input):
     kind: FeeKindName  # type: ignore[valid-type]
     description: str = ""
     amount: Decimal = Yen
@@ -72,7 +77,7 @@ class FeeIn(Input):
     ends_on: Day | None = None
 
 
-class FeePatch(Input):
+class ContractFeePatch(Input):
     kind: FeeKindName | None = None  # type: ignore[valid-type]
     description: str | None = None
     amount: Decimal | None = Field(None, ge=0, le=Decimal("99999999999999"))
@@ -91,20 +96,26 @@ def _fee(request: HttpRequest, contract_id: int, fee_id: int) -> Fee:
 
 
 @router.get(
-    "/contracts/{contract_id}/fees", response={200: list[FeeOut], 404: Error}, summary="List fees"
+    "/contracts/{contract_id}/fees",
+    response={200: list[ContractFeeOut], 404: Error},
+    summary="List fees",
 )
 def list_fees(request: HttpRequest, contract_id: int):
     contract = _contract(request, contract_id)
-    return Fee.objects.visible_to(request.auth).filter(contract=contract)
+    return (
+        Fee.objects.visible_to(request.auth)
+        .filter(contract=contract)
+        .select_related("contract__client")
+    )
 
 
 @router.post(
     "/contracts/{contract_id}/fees",
-    response={201: FeeOut, 403: Error, 404: Error, 422: Error},
+    response={201: ContractFeeOut, 403: Error, 404: Error, 422: Error},
     summary="Add a fee",
     description="Provider staff who see the client.",
 )
-def create_fee(request: HttpRequest, contract_id: int, payload: FeeIn):
+def create_fee(request: HttpRequest, contract_id: int, payload: ContractFeeIn):
     contract = _contract(request, contract_id)
     with service_answers():
         fee = fees.create_fee(request.auth, contract, payload.dict(), request=request)
@@ -113,11 +124,11 @@ def create_fee(request: HttpRequest, contract_id: int, payload: FeeIn):
 
 @router.patch(
     "/contracts/{contract_id}/fees/{fee_id}",
-    response={200: FeeOut, 403: Error, 404: Error, 422: Error},
+    response={200: ContractFeeOut, 403: Error, 404: Error, 422: Error},
     summary="Change a fee",
     description="Only the fields given change. An invoiced fee may only be ended or renamed.",
 )
-def update_fee(request: HttpRequest, contract_id: int, fee_id: int, payload: FeePatch):
+def update_fee(request: HttpRequest, contract_id: int, fee_id: int, payload: ContractFeePatch):
     fee = _fee(request, contract_id, fee_id)
     values = given(payload, fees.FEE_FIELDS)
     not_null(values, ("kind", "description", "amount", "tax_rate", "tax_included"))
@@ -142,26 +153,27 @@ def delete_fee(request: HttpRequest, contract_id: int, fee_id: int):
 # --- the liability cap ----------------------------------------------------------------------------
 
 
-class StepOut(Schema):
+class CapStepOut(Schema):
     what: str
     amount: Decimal
     date: Day | None
 
 
-class CapOut(Schema):
+class LiabilityCapOut(Schema):
+    client: str
     contract: int
     on: Day
     rule: str
     clause: str
     amount: Decimal
     period_start: Day | None
-    steps: list[StepOut]
+    steps: list[CapStepOut]
     formula: str
 
 
 @router.get(
     "/contracts/{contract_id}/liability-cap",
-    response={200: CapOut, 404: Error},
+    response={200: LiabilityCapOut, 404: Error},
     summary="The contract's liability cap on a day",
     description="With the arithmetic (`steps`, `formula`); `on` defaults to today.",
 )
@@ -174,7 +186,7 @@ def get_liability_cap(request: HttpRequest, contract_id: int, on: Day | None = N
 # --- orders and changes ---------------------------------------------------------------------------
 
 
-class FeeChangeIn(Input):
+class ContractFeeChangeIn(Input):
     fee: int | None = Field(None, description="The fee changed; empty: a new fee.")
     kind: FeeKindName | None = None  # type: ignore[valid-type]
     description: str | None = None
@@ -185,22 +197,23 @@ class FeeChangeIn(Input):
     tax_included: bool | None = None
 
 
-class DocumentIn(Input):
+class ChangeDocumentIn(Input):
     name: str = Field(..., min_length=1, max_length=150)
     content_base64: str
     personal: bool = Field(False, description="Holds personal data (kept encrypted anyway).")
 
 
-class ChangeIn(Input):
+class ContractChangeIn(Input):
     kind: ChangeKindName  # type: ignore[valid-type]
     received_on: Day
     summary: str
-    fee_changes: list[FeeChangeIn] = []
-    documents: list[DocumentIn] = []
+    fee_changes: list[ContractFeeChangeIn] = []
+    documents: list[ChangeDocumentIn] = []
 
 
-class ChangeOut(Schema):
+class ContractChangeOut(Schema):
     id: int
+    client: str
     contract: int = Field(..., alias="contract_id")
     kind: str
     received_on: Day
@@ -211,11 +224,15 @@ class ChangeOut(Schema):
     documents: list[int]
 
     @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.contract.client.code
+
+    @staticmethod
     def resolve_documents(obj) -> list[int]:
         return [secret.pk for secret in obj.documents.all()]
 
 
-class DecisionIn(Input):
+class ChangeDecisionIn(Input):
     on: Day | None = Field(None, description="The day of the answer; default: today.")
 
 
@@ -228,7 +245,7 @@ def _change(request: HttpRequest, change_id: int) -> ContractChange:
 
 @router.get(
     "/contracts/{contract_id}/changes",
-    response={200: list[ChangeOut], 404: Error},
+    response={200: list[ContractChangeOut], 404: Error},
     summary="List a contract's orders and changes",
 )
 def list_contract_changes(request: HttpRequest, contract_id: int):
@@ -238,11 +255,11 @@ def list_contract_changes(request: HttpRequest, contract_id: int):
 
 @router.post(
     "/contracts/{contract_id}/changes",
-    response={201: ChangeOut, 403: Error, 404: Error, 422: Error},
+    response={201: ContractChangeOut, 403: Error, 404: Error, 422: Error},
     summary="Record an order form or change request",
     description="It changes nothing until accepted. Documents are kept encrypted in the vault.",
 )
-def create_contract_change(request: HttpRequest, contract_id: int, payload: ChangeIn):
+def create_contract_change(request: HttpRequest, contract_id: int, payload: ContractChangeIn):
     contract = _contract(request, contract_id)
     documents = []
     for n, doc in enumerate(payload.documents):
@@ -267,11 +284,11 @@ def create_contract_change(request: HttpRequest, contract_id: int, payload: Chan
 
 @router.post(
     "/contract-changes/{change_id}/accept",
-    response={200: ChangeOut, 403: Error, 404: Error, 422: Error},
+    response={200: ContractChangeOut, 403: Error, 404: Error, 422: Error},
     summary="Accept an order or change",
     description="Changed fees end the day before and the new amounts start on that day.",
 )
-def accept_contract_change(request: HttpRequest, change_id: int, payload: DecisionIn):
+def accept_contract_change(request: HttpRequest, change_id: int, payload: ChangeDecisionIn):
     change = _change(request, change_id)
     with service_answers():
         changes.accept_change(
@@ -282,11 +299,11 @@ def accept_contract_change(request: HttpRequest, change_id: int, payload: Decisi
 
 @router.post(
     "/contract-changes/{change_id}/decline",
-    response={200: ChangeOut, 403: Error, 404: Error, 422: Error},
+    response={200: ContractChangeOut, 403: Error, 404: Error, 422: Error},
     summary="Decline an order or change",
     description="Recorded; nothing else changes.",
 )
-def decline_contract_change(request: HttpRequest, change_id: int, payload: DecisionIn):
+def decline_contract_change(request: HttpRequest, change_id: int, payload: ChangeDecisionIn):
     change = _change(request, change_id)
     with service_answers():
         changes.decline_change(
@@ -298,25 +315,31 @@ def decline_contract_change(request: HttpRequest, change_id: int, payload: Decis
 # --- payments and interest ------------------------------------------------------------------------
 
 
-class PaymentOut(Schema):
+class InvoicePaymentOut(Schema):
     id: int
+    client: str
     invoice: str
     received_on: Day
     amount: Decimal
     note: str
 
     @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.invoice.client.code
+
+    @staticmethod
     def resolve_invoice(obj) -> str:
         return obj.invoice.number
 
 
-class PaymentIn(Input):
+class InvoicePaymentIn(Input):
     amount: Decimal = Field(..., ge=1, le=Decimal("99999999999999"), description="Whole yen.")
     received_on: Day
     note: str = ""
 
 
-class InterestOut(Schema):
+class LateInterestOut(Schema):
+    client: str
     invoice: str
     on: Day
     overdue: bool
@@ -325,7 +348,7 @@ class InterestOut(Schema):
     billed: Decimal | None = Field(None, description="The amount of the charge just made.")
 
 
-class InterestIn(Input):
+class LateInterestIn(Input):
     on: Day
 
 
@@ -337,7 +360,7 @@ def _invoice(request: HttpRequest, number: str) -> Invoice:
 
 @router.get(
     "/invoices/{invoice_number}/payments",
-    response={200: list[PaymentOut], 404: Error},
+    response={200: list[InvoicePaymentOut], 404: Error},
     summary="List an invoice's payments",
 )
 def list_payments(request: HttpRequest, invoice_number: str):
@@ -349,12 +372,12 @@ def list_payments(request: HttpRequest, invoice_number: str):
 
 @router.post(
     "/invoices/{invoice_number}/payments",
-    response={201: PaymentOut, 403: Error, 404: Error, 422: Error},
+    response={201: InvoicePaymentOut, 403: Error, 404: Error, 422: Error},
     summary="Record a payment",
     description="Partial payments add up; more than is still owed, or a payment on a credit "
     "note, is refused (422).",
 )
-def record_payment(request: HttpRequest, invoice_number: str, payload: PaymentIn):
+def record_payment(request: HttpRequest, invoice_number: str, payload: InvoicePaymentIn):
     invoice = _invoice(request, invoice_number)
     with service_answers():
         payment = payments.record_payment(
@@ -370,6 +393,7 @@ def record_payment(request: HttpRequest, invoice_number: str, payload: PaymentIn
 
 def _interest(invoice: Invoice, on, billed=None) -> dict:
     return {
+        "client": invoice.client.code,
         "invoice": invoice.number,
         "on": on,
         "overdue": payments.is_overdue(invoice, on),
@@ -381,7 +405,7 @@ def _interest(invoice: Invoice, on, billed=None) -> dict:
 
 @router.get(
     "/invoices/{invoice_number}/interest",
-    response={200: InterestOut, 404: Error},
+    response={200: LateInterestOut, 404: Error},
     summary="Late-payment interest up to a day",
     description="14.5 % a year, 365-day basis, yen rounded down; `on` defaults to today.",
 )
@@ -392,12 +416,12 @@ def get_interest(request: HttpRequest, invoice_number: str, on: Day | None = Non
 
 @router.post(
     "/invoices/{invoice_number}/interest",
-    response={200: InterestOut, 403: Error, 404: Error, 422: Error},
+    response={200: LateInterestOut, 403: Error, 404: Error, 422: Error},
     summary="Bill late-payment interest up to a day",
     description="As a charge on the next invoice, less what was billed before; a day is never "
     "billed twice.",
 )
-def bill_interest(request: HttpRequest, invoice_number: str, payload: InterestIn):
+def bill_interest(request: HttpRequest, invoice_number: str, payload: LateInterestIn):
     invoice = _invoice(request, invoice_number)
     with service_answers():
         charge = payments.bill_interest(request.auth, invoice, payload.on, request=request)
