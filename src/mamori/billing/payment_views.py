@@ -284,13 +284,13 @@ def payment_context(invoice: Invoice, user, form: PaymentForm | None = None) -> 
     }
 
 
-@login_required
-def invoice_payments(request: HttpRequest, number: str) -> HttpResponse:
-    invoice = _invoice(request, number)
+def _payments_page(
+    request: HttpRequest, invoice: Invoice, form: PaymentForm | None = None, status: int = 200
+) -> HttpResponse:
     on = today()
     staff = may_change(request.user, invoice.client, Rule.STAFF)
     context = {
-        **payment_context(invoice, request.user),
+        **payment_context(invoice, request.user, form),
         "payments": Payment.objects.visible_to(request.user).filter(invoice=invoice),
         "overdue": payments.is_overdue(invoice, on),
         "interest": payments.interest_due(invoice, on),
@@ -299,7 +299,12 @@ def invoice_payments(request: HttpRequest, number: str) -> HttpResponse:
         "may_bill": staff and invoice.kind == InvoiceKind.INVOICE,
         "on": on,
     }
-    return render(request, "billing/payments.html", context)
+    return render(request, "billing/payments.html", context, status=status)
+
+
+@login_required
+def invoice_payments(request: HttpRequest, number: str) -> HttpResponse:
+    return _payments_page(request, _invoice(request, number))
 
 
 @login_required
@@ -331,14 +336,7 @@ def payment_add(request: HttpRequest, number: str) -> HttpResponse:
                 },
             )
             return redirect("invoice_payments", number=invoice.number)
-    context = {
-        **payment_context(invoice, request.user, form),
-        "payments": Payment.objects.visible_to(request.user).filter(invoice=invoice),
-        "interest": payments.interest_due(invoice, today()),
-        "interest_form": InterestForm(initial={"on": today()}),
-        "on": today(),
-    }
-    return render(request, "billing/payments.html", context, status=422)
+    return _payments_page(request, invoice, form, status=422)
 
 
 @login_required
