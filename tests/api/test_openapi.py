@@ -90,6 +90,14 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/maintenance-windows/{window_id}",
         "/api/v1/maintenance-windows/{window_id}/cancel",
         "/api/v1/sla/credits",
+        "/api/v1/contracts/{contract_id}/fees",
+        "/api/v1/contracts/{contract_id}/fees/{fee_id}",
+        "/api/v1/contracts/{contract_id}/liability-cap",
+        "/api/v1/contracts/{contract_id}/changes",
+        "/api/v1/contract-changes/{change_id}/accept",
+        "/api/v1/contract-changes/{change_id}/decline",
+        "/api/v1/invoices/{invoice_number}/payments",
+        "/api/v1/invoices/{invoice_number}/interest",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
