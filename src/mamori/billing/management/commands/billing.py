@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from mamori.billing import issuer
-from mamori.billing.models import TaxRounding
+from mamori.billing.models import IssuerProfile, TaxRounding
 from mamori.core.management import EXIT_USAGE, find_user
 from mamori.inventory.services import Refused
 
@@ -57,11 +57,10 @@ class Command(BaseCommand):
                 raise CommandError(e.message, returncode=EXIT_USAGE) from None
             except ValidationError as e:
                 raise CommandError(_problems(e), returncode=EXIT_USAGE) from None
-            self.stdout.write(
-                _("Saved: %(fields)s.") % {"fields": ", ".join(changed)}
-                if changed
-                else _("Nothing was changed.")
-            )
+            meta = IssuerProfile._meta
+            names = ", ".join(str(meta.get_field(name).verbose_name) for name in changed)
+            saved = _("Saved: %(fields)s.") % {"fields": names}
+            self.stdout.write(saved if changed else _("Nothing was changed."))
         self.show(o["json"])
 
     def show(self, as_json: bool) -> None:
