@@ -98,6 +98,7 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/contract-changes/{change_id}/decline",
         "/api/v1/invoices/{invoice_number}/payments",
         "/api/v1/invoices/{invoice_number}/interest",
+        "/api/v1/clients/{code}/surcharges",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

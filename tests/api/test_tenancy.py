@@ -199,6 +199,7 @@ BODIES = {
     "decline_contract_change": lambda s: {"on": "2026-07-01"},
     "record_payment": lambda s: {"amount": "10000", "received_on": "2026-06-20"},
     "bill_interest": lambda s: {"on": "2026-07-31"},
+    "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
     "create_acme_account": lambda s: {
         "client": "acme",
         "name": "second-ca",
@@ -250,6 +251,7 @@ PROVIDER_ONLY |= {
     "decline_contract_change",
     "record_payment",
     "bill_interest",
+    "add_surcharge",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 

@@ -147,3 +147,29 @@ def test_changes_api(client, acme, operator):
     )
     assert again.status_code == 422
     assert ContractChange.objects.get().state == ChangeState.ACCEPTED
+
+
+@pytest.mark.req("BIL-04")
+def test_surcharge_api(client, acme, globex, operator):
+    url = "/api/v1/clients/acme/surcharges"
+    made = client.post(
+        url,
+        {
+            "evaded": "33000",
+            "reason": "未申告のサーバー",
+            "occurred_on": "2027-02-01",
+            "contract": acme.contracts.first().pk,
+        },
+        content_type="application/json",
+        headers=bearer(operator),
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["amount"] == "66000" and made.json()["source"] == "surcharge"
+    foreign = globex.contracts.create(type="ssl_management", start=D(2026, 4, 1))
+    wrong = client.post(
+        url,
+        {"evaded": "1", "reason": "x", "occurred_on": "2027-02-01", "contract": foreign.pk},
+        content_type="application/json",
+        headers=bearer(operator),
+    )
+    assert wrong.status_code == 422

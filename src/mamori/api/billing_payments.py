@@ -30,7 +30,7 @@ from mamori.billing.models import (
     Invoice,
     Payment,
 )
-from mamori.clients.models import Contract
+from mamori.clients.models import Client, Contract
 
 router = Router(tags=["billing"])
 
@@ -426,3 +426,54 @@ def bill_interest(request: HttpRequest, invoice_number: str, payload: LateIntere
     with service_answers():
         charge = payments.bill_interest(request.auth, invoice, payload.on, request=request)
     return _interest(invoice, payload.on, charge.unit_price if charge else None)
+
+
+# --- the fee-evasion surcharge --------------------------------------------------------------------
+
+
+class SurchargeIn(Input):
+    evaded: Decimal = Field(..., ge=1, le=Decimal("49999999999999"), description="Whole yen.")
+    reason: str = Field(..., description="What was evaded, and how it was found.")
+    occurred_on: Day
+    contract: int | None = Field(None, description="The contract concerned, if one.")
+
+
+class SurchargeOut(Schema):
+    id: int
+    client: str
+    contract: int | None = Field(None, alias="contract_id")
+    source: str
+    description: str
+    occurred_on: Day
+    amount: Decimal = Field(..., alias="unit_price")
+    tax_rate: int
+
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.client.code
+
+
+@router.post(
+    "/clients/{code}/surcharges",
+    response={201: SurchargeOut, 403: Error, 404: Error, 422: Error},
+    summary="Add the fee-evasion surcharge",
+    description="Twice the evaded amount (004 §32), billed on the next invoice.",
+)
+def add_surcharge(request: HttpRequest, code: str, payload: SurchargeIn):
+    client = get_object_or_404(Client.objects.visible_to(request.auth), code=code)
+    contract = None
+    if payload.contract is not None:
+        contract = client.contracts.filter(pk=payload.contract).first()
+        if contract is None:
+            raise invalid(problem("contract", "Not one of this client's contracts."))
+    with service_answers():
+        charge = payments.add_surcharge(
+            request.auth,
+            client,
+            evaded=payload.evaded,
+            reason=payload.reason,
+            occurred_on=payload.occurred_on,
+            contract=contract,
+            request=request,
+        )
+    return Status(201, charge)
