@@ -40,7 +40,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("import", "Add or update clients, contracts, sites and endpoints from a file"),
             ("export", "Write the inventory to a YAML or CSV file"),
-            ("contracts", "Contract terms: dates, notice deadlines, record a cancellation"),
+            ("contracts", "Contracts: dates, notice deadlines, a cancellation, the liability cap"),
             ("offboard", "Contract end: a client's holdings, return archive and destruction"),
         ],
     ),
@@ -60,7 +60,11 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     (
         "Billing",
-        [("invoices", "Invoices: run a month, list, show, export for accounting, credit notes")],
+        [
+            ("invoices", "Invoices: run a month, list, show, export for accounting, credit notes"),
+            ("billing", "The invoice issuer: name, registration number, bank account, rounding"),
+            ("payments", "Record payments against invoices; late-payment interest"),
+        ],
     ),
     ("Vault", [("vault", "Where the master key and keystore are; rotate the master key")]),
     (

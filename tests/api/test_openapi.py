@@ -100,6 +100,15 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/invoices/{number}",
         "/api/v1/invoices/{number}/credit-notes",
         "/api/v1/invoice-runs",
+        "/api/v1/contracts/{contract_id}/fees",
+        "/api/v1/contracts/{contract_id}/fees/{fee_id}",
+        "/api/v1/contracts/{contract_id}/liability-cap",
+        "/api/v1/contracts/{contract_id}/changes",
+        "/api/v1/contract-changes/{change_id}/accept",
+        "/api/v1/contract-changes/{change_id}/decline",
+        "/api/v1/invoices/{invoice_number}/payments",
+        "/api/v1/invoices/{invoice_number}/interest",
+        "/api/v1/clients/{code}/surcharges",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

@@ -31,6 +31,7 @@ from tests.web.cases_monitoring_checks import acme_check
 from tests.web.cases_monitoring_incidents import acme_incident
 from tests.web.cases_monitoring_maintenance import acme_window
 from tests.web.cases_monitoring_sla import acme_credit
+from tests.web.cases_payments import acme_change, acme_invoice
 from tests.web.cases_vault import acme_secret
 
 # The page tests' fixtures (a scene of two clients' data); pytest finds them here.
@@ -72,6 +73,15 @@ def spare_profile() -> TermsProfile:
     )[0]
 
 
+def spare_fee(s):
+    """A fee of the spare contract (the one the contract routes are called with)."""
+    from mamori.billing.models import Fee
+
+    return Fee.objects.get_or_create(
+        contract=spare_contract(s), kind="monthly", defaults={"amount": 33000}
+    )[0]
+
+
 PARAMETERS = {
     "code": lambda s: s.acme.code,
     "endpoint_id": lambda s: s.problem_endpoint.pk,
@@ -95,6 +105,9 @@ PARAMETERS = {
     "contact_id": lambda s: spare_contact(s).pk,
     "contract_id": lambda s: spare_contract(s).pk,
     "profile_code": lambda s: spare_profile().code,
+    "fee_id": lambda s: spare_fee(s).pk,
+    "change_id": lambda s: acme_change().pk,
+    "invoice_number": lambda s: acme_invoice().number,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -196,6 +209,19 @@ BODIES = {
     "mark_revocation_done": lambda s: {"ca_reference": "REV-1"},
     "wait_task": lambda s: {"awaiting": "information", "note": "Registry extract"},
     "close_task": lambda s: {"resolution": "Re-issued"},
+    "create_fee": lambda s: {"kind": "monthly", "amount": "33000", "tax_rate": 10},
+    "update_fee": lambda s: {"amount": "35000"},
+    "create_contract_change": lambda s: {
+        "kind": "order",
+        "received_on": "2026-06-01",
+        "summary": "追加作業",
+        "fee_changes": [{"kind": "other", "amount": "20000"}],
+    },
+    "accept_contract_change": lambda s: {"on": "2026-07-01"},
+    "decline_contract_change": lambda s: {"on": "2026-07-01"},
+    "record_payment": lambda s: {"amount": "10000", "received_on": "2026-06-20"},
+    "bill_interest": lambda s: {"on": "2026-07-31"},
+    "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
     "create_acme_account": lambda s: {
         "client": "acme",
         "name": "second-ca",
@@ -249,6 +275,18 @@ PROVIDER_GLOBAL = {
     "create_terms_profile",
     "update_terms_profile",
     "delete_terms_profile",
+}
+# Fees, orders and changes, payments and interest are kept by the provider's staff.
+PROVIDER_ONLY |= {
+    "create_fee",
+    "update_fee",
+    "delete_fee",
+    "create_contract_change",
+    "accept_contract_change",
+    "decline_contract_change",
+    "record_payment",
+    "bill_interest",
+    "add_surcharge",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
@@ -346,6 +384,24 @@ def acme_sla_credit(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_credit()
+
+
+@pytest.fixture(autouse=True)
+def acme_billing(request):
+    """A fee and a change of the spare contract and a payment of acme's invoice, for their
+    lists."""
+    if "scene" in request.fixturenames:
+        from mamori.billing.models import ContractChange, Payment
+
+        scene = request.getfixturevalue("scene")
+        spare_fee(scene)
+        ContractChange.objects.create(
+            contract=spare_contract(scene),
+            kind="change",
+            received_on=dt.date(2026, 5, 1),
+            summary="Two more servers",
+        )
+        Payment.objects.create(invoice=acme_invoice(), amount=1000, received_on=dt.date(2026, 6, 1))
 
 
 def operations() -> list[tuple[str, str, str]]:

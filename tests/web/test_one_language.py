@@ -99,7 +99,13 @@ TYPED = (
 )
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.
-TYPED_FIELDS = {"vault.DestructionRecord": ("description", "reason", "actor_label")}
+TYPED_FIELDS = {
+    "vault.DestructionRecord": ("description", "reason", "actor_label"),
+    # A fee's own description, what an order or change asks for, a payment's note.
+    "billing.Fee": ("description",),
+    "billing.ContractChange": ("summary",),
+    "billing.Payment": ("note",),
+}
 
 
 def user_data(scene) -> list[str]:

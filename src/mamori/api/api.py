@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from mamori.api import (
     audit,
     billing,
+    billing_payments,
     certificates,
     client_records,
     clients,
@@ -129,6 +130,8 @@ api.add_router("", monitoring_maintenance.router)
 api.add_router("/sla", monitoring_sla.router)
 # Money (issue 16): invoices and credit notes.
 api.add_router("", billing.router)
+# Billing: fees, liability cap and changes of contracts; payments and interest of invoices.
+api.add_router("", billing_payments.router)
 
 
 @api.exception_handler(PermissionDenied)

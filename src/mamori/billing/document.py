@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import pgettext
 
@@ -27,6 +27,7 @@ from mamori.billing.models import (
     Invoice,
     InvoiceKind,
     InvoiceLine,
+    Payment,
 )
 from mamori.billing.text import line_text
 from mamori.core.money import format_money
@@ -271,19 +272,39 @@ class PaymentState:
 
 
 def with_paid(invoices):
-    """``invoices`` annotated with ``paid``: the sum of the payments recorded against each."""
-    return invoices.annotate(paid=Coalesce(Sum("payments__amount"), Decimal(0)))
+    """``invoices`` annotated with ``paid`` (the payments recorded against each) and
+    ``owed`` (its total less its credit notes and payments: :func:`payments.balance` in SQL)."""
+    paid = (
+        Payment.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    credited = (
+        Invoice.objects.filter(corrects=OuterRef("pk"))
+        .values("corrects")
+        .annotate(s=Sum(Abs("total")))
+        .values("s")
+    )
+    zero = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=0))
+    return invoices.annotate(
+        paid=Coalesce(Subquery(paid), zero),
+        credited=Coalesce(Subquery(credited), zero),
+    ).annotate(owed=F("total") - F("credited") - F("paid"))
 
 
 def payment_state(invoice: Invoice, today: dt.date | None = None) -> str:
-    """Paid, unpaid or overdue (a credit note owes nothing), from the invoice's payments
-    (``paid`` from :func:`with_paid` if annotated)."""
+    """Paid, unpaid or overdue (a credit note owes nothing): what is owed after credit notes
+    and payments (``owed`` from :func:`with_paid` if annotated, else
+    :func:`mamori.billing.payments.balance`), against the due date."""
     if invoice.kind == InvoiceKind.CREDIT_NOTE or invoice.total <= 0:
         return PaymentState.CREDIT
-    paid = getattr(invoice, "paid", None)
-    if paid is None:
-        paid = invoice.payments.aggregate(s=Sum("amount"))["s"] or Decimal(0)
-    if paid >= invoice.total:
+    owed = getattr(invoice, "owed", None)
+    if owed is None:
+        from mamori.billing.payments import balance
+
+        owed = balance(invoice)
+    if owed <= 0:
         return PaymentState.PAID
     today = today or timezone.localdate()
     return PaymentState.OVERDUE if invoice.due_date < today else PaymentState.UNPAID
@@ -294,9 +315,9 @@ def filter_by_state(invoices, state: str, today: dt.date | None = None):
     today = today or timezone.localdate()
     owing = invoices.filter(kind=InvoiceKind.INVOICE, total__gt=0)
     if state == PaymentState.PAID:
-        return owing.filter(paid__gte=F("total"))
+        return owing.filter(owed__lte=0)
     if state == PaymentState.UNPAID:
-        return owing.filter(paid__lt=F("total"), due_date__gte=today)
+        return owing.filter(owed__gt=0, due_date__gte=today)
     if state == PaymentState.OVERDUE:
-        return owing.filter(paid__lt=F("total"), due_date__lt=today)
+        return owing.filter(owed__gt=0, due_date__lt=today)
     return invoices

@@ -24,6 +24,7 @@ from django.utils.translation import pgettext_lazy
 
 from mamori.billing import document, pdf
 from mamori.billing.models import Invoice, Payment, reads_invoices
+from mamori.billing.payment_views import payment_context
 from mamori.clients.models import Client
 from mamori.core.filters import ALL, with_all
 from mamori.core.htmx import wants_partial
@@ -123,6 +124,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "payments": Payment.objects.visible_to(request.user).filter(invoice=invoice),
         "credit_notes": Invoice.objects.visible_to(request.user).filter(corrects=invoice),
         "languages": LANGUAGES,
+        # Recording a payment (staff), from the payments' own module.
+        **payment_context(invoice, request.user),
     }
     return render(request, "billing/detail.html", context)
 

@@ -91,6 +91,7 @@ RANKS = {
     "incident_report": 9,  # provider staff: a recovered incident waits for its report (RPT-02)
     "on_hold": 10,  # a renewal waits for something from the client
     "task": 11,  # provider staff: an open task
+    "invoice_overdue": 5,  # an invoice unpaid after its due date (BIL-04)
 }
 #: How each kind is shown: danger (red), warn (amber) or info.
 TONES = {
@@ -108,6 +109,7 @@ TONES = {
     "incident_report": "warn",
     "on_hold": "warn",
     "task": "info",
+    "invoice_overdue": "warn",
 }
 
 
@@ -450,6 +452,33 @@ def answered_approvals(user: User, limit: int) -> list[Item]:
     ]
 
 
+def overdue_invoice_items(user: User, now: datetime, limit: int) -> list[Item]:
+    """Invoices unpaid after their due date (BIL-04), for provider staff and the client's
+    administrators."""
+    from django.urls import reverse
+
+    from mamori.billing.models import Invoice
+    from mamori.billing.payments import overdue_invoices
+    from mamori.core.models import Role
+
+    if not (user.is_provider_staff or user.role == Role.CLIENT_ADMIN):
+        return []
+    today = timezone.localdate(now)
+    found = overdue_invoices(Invoice.objects.visible_to(user), today)[:limit]
+    return [
+        Item(
+            "invoice_overdue",
+            None,
+            invoice,
+            invoice.client,
+            reverse("invoice_payments", args=[invoice.number]),
+            due=timezone.make_aware(datetime.combine(invoice.due_date, datetime.min.time())),
+            extra={"balance": invoice.balance, "days": (today - invoice.due_date).days},
+        )
+        for invoice in found
+    ]
+
+
 def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[list[Item], int]:
     """Everything of ``a`` and the monitoring's in one list, most urgent first."""
     from django.urls import reverse
@@ -527,6 +556,7 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
         )
     items += maintenance_items(user, now, limit)
     items += contract_items(user, now)
+    items += overdue_invoice_items(user, now, limit)
     for m in lc.on_hold:
         items.append(Item("on_hold", m.awaiting_since, m, m.client, m.get_absolute_url()))
     for t in lc.tasks:

@@ -1,6 +1,7 @@
-"""``mamori contracts status [CLIENT] [--json]`` and ``mamori contracts cancel CLIENT CONTRACT
+"""``mamori contracts status [CLIENT] [--json]``, ``mamori contracts cancel CLIENT CONTRACT
 --received DATE --by letter|email --sender NAME [--end-month YYYY-MM] [--withdraw]``
-(CT-02..CT-05).
+(CT-02..CT-05) and ``mamori contracts liability-cap CLIENT CONTRACT [--on DATE] [--json]``
+(BIL-06: the cap on a day, with its arithmetic).
 
 A contract is named by its id, or as the import names it: its type (``site_maintenance``), with
 ``/START`` (``site_maintenance/2026-04-01``) when the client has several of that type. Errors are
@@ -16,9 +17,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mamori.billing import liability
 from mamori.clients import services, terms
 from mamori.clients.models import Client, Contract, NoticeKind, NoticeMedium
 from mamori.core.management import EXIT_USAGE, find_user
+from mamori.core.money import format_money
 from mamori.inventory.services import Refused
 from mamori.monitoring.sla import SlaError, parse_month
 
@@ -96,12 +99,38 @@ class Command(BaseCommand):
         )
         cancel.add_argument("--json", action="store_true", help="print JSON")
         cancel.add_argument("--user", help="act as this user (audited as them)")
+        cap = sub.add_parser("liability-cap", help="the liability cap on a day, with its sums")
+        cap.add_argument("client", help="client code")
+        cap.add_argument("contract", help="contract id, TYPE or TYPE/START")
+        cap.add_argument("--on", help="as on this day (YYYY-MM-DD; default: today)")
+        cap.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, action: str, **options):
         if action == "status":
             self.status(options)
+        elif action == "liability-cap":
+            self.liability_cap(options)
         else:
             self.cancel(options)
+
+    def liability_cap(self, o) -> None:
+        client = find_client(o["client"])
+        contract = find_contract(client, o["contract"])
+        on = parse_day(o["on"]) if o.get("on") else timezone.localdate()
+        cap = liability.liability_cap(contract, on)
+        if o["json"]:
+            self.stdout.write(json.dumps(cap.as_dict(), ensure_ascii=False, indent=2))
+            return
+        self.stdout.write(f"{client.name}: {contract}")
+        self.stdout.write(f"{cap.rule_label} ({cap.clause})")
+        for step in cap.steps:
+            when = step.day.isoformat() if step.day else "—"
+            self.stdout.write(f"  {when}  {step.what}  {format_money(step.amount)}")
+        self.stdout.write(cap.formula)
+        self.stdout.write(
+            _("Liability cap on %(day)s: %(amount)s")
+            % {"day": on.isoformat(), "amount": format_money(cap.amount)}
+        )
 
     def status(self, o) -> None:
         on = parse_day(o["on"]) if o.get("on") else timezone.localdate()
