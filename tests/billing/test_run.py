@@ -169,7 +169,7 @@ def test_credit_note_rules(acme, operator, issuer):
 
 
 @pytest.mark.req("BIL-01", "BIL-03")
-def test_command_line(acme, issuer):
+def test_command_line(acme, issuer, tmp_path):
     fee(acme.contracts.get(), "monthly", 10000, description="保守（月額）")
     out = io.StringIO()
     call_command("invoices", "run", "--month", "2026-05", stdout=out)
@@ -181,6 +181,13 @@ def test_command_line(acme, issuer):
     assert '"registration_number": "T1234567890123"' in out.getvalue()
     out = io.StringIO()
     call_command("invoices", "export", "--month", "2026-05", stdout=out)
+    target = tmp_path / "invoice.pdf"
+    out = io.StringIO()
+    call_command("invoices", "pdf", number, "--language", "en", "--output", target, stdout=out)
+    assert target.read_bytes().startswith(b"%PDF-") and f"{number}: {target}" in out.getvalue()
+    with pytest.raises(CommandError) as caught:
+        call_command("invoices", "pdf", number, "--output", tmp_path / "missing" / "x.pdf")
+    assert caught.value.returncode == 2 and "cannot write" in str(caught.value)
     with pytest.raises(CommandError) as caught:
         call_command("invoices", "show", "NOPE")
     assert caught.value.returncode == 2

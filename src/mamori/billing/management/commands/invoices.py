@@ -1,4 +1,4 @@
-"""``mamori invoices run|list|show|export|credit`` (BIL-01 to BIL-03, docs/billing.md)."""
+"""``mamori invoices run|list|show|pdf|export|credit`` (BIL-01 to BIL-03, docs/billing.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ class Command(BaseCommand):
         show.add_argument("number")
         show.add_argument("--json", action="store_true")
         show.add_argument("--language", choices=["ja", "en"], help="default: the invoice's")
+        document = sub.add_parser("pdf", help="write an invoice's PDF")
+        document.add_argument("number")
+        document.add_argument("--language", choices=["ja", "en"], help="default: the invoice's")
+        document.add_argument(
+            "--output", help="the file to write (default: its usual name, here; '-': stdout)"
+        )
         export = sub.add_parser("export", help="a month's invoices as CSV for accounting")
         export.add_argument("--month", required=True, help="YYYY-MM")
         export.add_argument("--format", choices=["csv"], default="csv")
@@ -133,6 +139,23 @@ class Command(BaseCommand):
         if invoice is None:
             raise _usage(f"no invoice numbered {number!r}")
         return invoice
+
+    def _pdf(self, *, number, language, output, **_):
+        from mamori.billing import pdf
+
+        invoice = self._invoice(number)
+        language = language or invoice.language
+        data = pdf.render(invoice, language)
+        if output == "-":
+            sys.stdout.buffer.write(data)
+            return
+        path = output or pdf.filename(invoice, language)
+        try:
+            with open(path, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise _usage(f"cannot write {path}: {exc.strerror}") from None
+        self.stdout.write(f"{invoice.number}: {path} ({len(data):,} bytes, {language})")
 
     def _show(self, *, number, json: bool, language, **_):
         invoice = self._invoice(number)
