@@ -108,6 +108,7 @@ PARAMETERS = {
     "fee_id": lambda s: spare_fee(s).pk,
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
+    "number": lambda s: acme_invoice().number,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -220,6 +221,8 @@ BODIES = {
     "accept_contract_change": lambda s: {"on": "2026-07-01"},
     "decline_contract_change": lambda s: {"on": "2026-07-01"},
     "record_payment": lambda s: {"amount": "10000", "received_on": "2026-06-20"},
+    "credit_invoice": lambda s: {"reason": "誤請求の訂正"},
+    "run_invoices": lambda s: {"month": "2026-05", "dry_run": True},
     "bill_interest": lambda s: {"on": "2026-07-31"},
     "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
     "create_acme_account": lambda s: {
@@ -287,12 +290,17 @@ PROVIDER_ONLY |= {
     "record_payment",
     "bill_interest",
     "add_surcharge",
+    "credit_invoice",
 }
+# A month's invoice run covers every client: the provider's own act, not a client's record.
+PROVIDER_GLOBAL |= {"run_invoices"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
 # refused. acme's trail gets one event, so that its owner has something of acme to read.
 ADMIN_ONLY_READS = {"list_audit_events"}
+# So is the money: invoices, their payments and interest (billing.models.reads_invoices).
+ADMIN_ONLY_READS |= {"list_invoices", "read_invoice", "list_payments", "get_interest"}
 
 
 @pytest.fixture(autouse=True)

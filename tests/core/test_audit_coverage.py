@@ -95,6 +95,68 @@ WRITE_PARAMETERS = {
     "account_id": registered_acme_account,
 }
 
+
+def issuer() -> None:
+    from mamori.billing.models import IssuerProfile
+
+    IssuerProfile.objects.update_or_create(
+        pk=1, defaults={"name": "株式会社まもり", "registration_number": "T1234567890123"}
+    )
+
+
+def waiting_incident(scene, request, monkeypatch) -> None:
+    """Ending a wait needs an incident that waits for the client."""
+    from mamori.monitoring import incidents
+    from tests.web.cases_monitoring_incidents import acme_incident
+
+    incidents.wait_for_client(
+        acme_incident(), request.getfixturevalue("operator"), "The client's go-ahead"
+    )
+
+
+def invoice_with_a_line(scene, request, monkeypatch) -> None:
+    """A credit note corrects lines: the tenancy invoice gets one (written as the run does)."""
+    from decimal import Decimal
+
+    from mamori.billing.models import InvoiceLine
+    from tests.web.cases_payments import acme_invoice
+
+    issuer()
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=acme_invoice(),
+                position=1,
+                kind="fee",
+                quantity=Decimal(1),
+                unit_price=Decimal(30000),
+                amount=Decimal(30000),
+                tax_rate=10,
+            )
+        ]
+    )
+    monkeypatch.setitem(tenancy.BODIES, "credit_invoice", lambda s: {"reason": "誤請求の訂正"})
+
+
+def a_month_to_invoice(scene, request, monkeypatch) -> None:
+    """A real run (not the tenancy test's dry run): an issuer and a fee due in the month."""
+    import datetime as dt
+
+    from mamori.billing.models import Fee
+
+    issuer()
+    contract = scene.acme.contracts.order_by("start").first()
+    Fee.objects.create(contract=contract, kind="other", amount=10000, starts_on=dt.date(2026, 5, 1))
+    monkeypatch.setitem(tenancy.BODIES, "run_invoices", lambda s: {"month": "2026-05"})
+
+
+# Operations whose tenancy call changes nothing here, made to change something first.
+PREPARE = {
+    "end_incident_wait": waiting_incident,
+    "credit_invoice": invoice_with_a_line,
+    "run_invoices": a_month_to_invoice,
+}
+
 # Who tries an API write, in this order: the first whose role may do it must be audited.
 API_WRITERS = ("owner", "subcontractor", "operator", "provider_admin")
 
@@ -107,6 +169,8 @@ def test_it_audits_every_api_write(method, path, operation_id, scene, client, re
         if f"{{{name}}}" in path:
             value = fill_in(scene, request)
             monkeypatch.setitem(tenancy.PARAMETERS, name, lambda s, value=value: value)
+    if operation_id in PREPARE:
+        PREPARE[operation_id](scene, request, monkeypatch)
     for role in API_WRITERS:
         user = request.getfixturevalue(role)
         before = last_sequence()

@@ -14,6 +14,7 @@ from mamori.billing.models import (
     Payment,
 )
 from mamori.clients.models import Client
+from tests.web.cases_billing import INVOICE_READERS
 from tests.web.tenancy import ACME_PEOPLE, ACTION, FORM, PAGE, Case
 
 EXEMPT: dict[str, str] = {
@@ -42,7 +43,8 @@ def acme_invoice() -> Invoice:
         number="ACME-0001",
         defaults={
             "client": acme,
-            "month": dt.date(2026, 5, 1),
+            # April: the invoice pages' cases (cases_billing) have acme's May invoice.
+            "month": dt.date(2026, 4, 1),
             "issue_date": dt.date(2026, 5, 31),
             "due_date": dt.date(2026, 6, 30),
             "net_total": Decimal(30000),
@@ -135,7 +137,7 @@ CASES: dict[str, Case] = {
         snapshot=billing_rows,
     ),
     "invoice_payments": Case(
-        PAGE, lambda s: {"number": acme_invoice().number}, readers=ACME_PEOPLE
+        PAGE, lambda s: {"number": acme_invoice().number}, readers=INVOICE_READERS
     ),
     "payment_add": Case(
         ACTION,

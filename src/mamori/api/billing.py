@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from mamori.api.errors import forbidden, invalid, problem, query_problem
 from mamori.api.schemas import Error, Input
 from mamori.billing import present
-from mamori.billing.models import Invoice
+from mamori.billing.models import Invoice, reads_invoices
 from mamori.billing.run import BillingError, issue_credit_note, parse_month, run_month
 from mamori.core.permissions import Rule, changes_every_client, may_change
 
@@ -78,10 +78,20 @@ def _month(value: str, where: str):
         raise invalid(problem("month", str(exc))) from None
 
 
+def money_reader(request: HttpRequest) -> None:
+    """Refuse (403) a user whose role does not read money at all (a client's viewers, the
+    provider's subcontractors: :func:`~mamori.billing.models.reads_invoices`), as the audit
+    trail does; others then see what ``visible_to`` gives them."""
+    if not reads_invoices(request.auth):
+        raise forbidden()
+
+
 @router.get("/invoices", response=list[InvoiceSummary], summary="List invoices")
 @paginate
 def list_invoices(request: HttpRequest, client: str | None = None, month: str | None = None):
-    """Invoices and credit notes of the clients you may see (a client's users: their own)."""
+    """Invoices and credit notes of the clients you may see (a client's administrators: their
+    own; a client's viewers and subcontractors: 403)."""
+    money_reader(request)
     invoices = Invoice.objects.visible_to(request.auth).select_related("client", "corrects")
     if client:
         invoices = invoices.filter(client__code=client)
@@ -92,10 +102,11 @@ def list_invoices(request: HttpRequest, client: str | None = None, month: str | 
 
 @router.get(
     "/invoices/{number}",
-    response={200: dict, 404: Error, 422: Error},
+    response={200: dict, 403: Error, 404: Error, 422: Error},
     summary="Read an invoice with its lines and totals",
 )
 def read_invoice(request: HttpRequest, number: str, language: str | None = None):
+    money_reader(request)
     if language not in (None, "ja", "en"):
         raise invalid(query_problem("language", "ja or en"))
     invoice = get_object_or_404(
@@ -127,6 +138,7 @@ def run_invoices(request: HttpRequest, payload: RunIn):
     response={201: dict, 403: Error, 404: Error, 422: Error},
 )
 def credit_invoice(request: HttpRequest, number: str, payload: CreditIn):
+    money_reader(request)
     invoice = get_object_or_404(
         present.for_listing(Invoice.objects.visible_to(request.auth)), number=number
     )

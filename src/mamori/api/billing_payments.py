@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
+from mamori.api.billing import money_reader
 from mamori.api.errors import invalid, problem
 from mamori.api.inventory_records import given, not_null, service_answers
 from mamori.api.schemas import Day, Error, Input
@@ -353,6 +354,7 @@ class LateInterestIn(Input):
 
 
 def _invoice(request: HttpRequest, number: str) -> Invoice:
+    money_reader(request)
     return get_object_or_404(
         Invoice.objects.visible_to(request.auth).select_related("client"), number=number
     )
@@ -360,7 +362,7 @@ def _invoice(request: HttpRequest, number: str) -> Invoice:
 
 @router.get(
     "/invoices/{invoice_number}/payments",
-    response={200: list[InvoicePaymentOut], 404: Error},
+    response={200: list[InvoicePaymentOut], 403: Error, 404: Error},
     summary="List an invoice's payments",
 )
 def list_payments(request: HttpRequest, invoice_number: str):
@@ -405,7 +407,7 @@ def _interest(invoice: Invoice, on, billed=None) -> dict:
 
 @router.get(
     "/invoices/{invoice_number}/interest",
-    response={200: LateInterestOut, 404: Error},
+    response={200: LateInterestOut, 403: Error, 404: Error},
     summary="Late-payment interest up to a day",
     description="14.5 % a year, 365-day basis, yen rounded down; `on` defaults to today.",
 )

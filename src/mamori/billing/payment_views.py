@@ -9,7 +9,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from mamori.billing.models import (
     Invoice,
     InvoiceKind,
     Payment,
+    reads_invoices,
 )
 from mamori.billing.payment_forms import (
     ChangeForm,
@@ -37,7 +38,7 @@ from mamori.billing.payment_forms import (
 )
 from mamori.clients.models import Client, Contract
 from mamori.core.money import format_money
-from mamori.core.permissions import Rule, may_change
+from mamori.core.permissions import Rule, may_change, sees_client
 from mamori.inventory.services import Refused
 
 
@@ -267,10 +268,26 @@ def change_decide(request: HttpRequest, pk: int) -> HttpResponse:
 # --- payments, interest and the surcharge --------------------------------------------------------
 
 
+def readable_invoice(request: HttpRequest, queryset=None, **lookup) -> Invoice:
+    """The invoice found by ``lookup`` if the user reads it (from ``queryset``, default: all
+    invoices), for every invoice page: 403 for a role that reads no money of a client it sees
+    (a client's viewers, subcontractors), 404 for anyone who does not see it."""
+    user = request.user
+    if not reads_invoices(user):
+        client_id = Invoice.objects.filter(**lookup).values_list("client_id", flat=True).first()
+        if client_id is not None and sees_client(user, client_id):
+            raise PermissionDenied
+        raise Http404
+    queryset = Invoice.objects.all() if queryset is None else queryset
+    invoice = queryset.filter(pk__in=Invoice.objects.visible_to(user).values("pk"), **lookup)
+    found = invoice.select_related("client").first()
+    if found is None:
+        raise Http404
+    return found
+
+
 def _invoice(request: HttpRequest, number: str) -> Invoice:
-    return get_object_or_404(
-        Invoice.objects.visible_to(request.user).select_related("client"), number=number
-    )
+    return readable_invoice(request, number=number)
 
 
 def payment_context(invoice: Invoice, user, form: PaymentForm | None = None) -> dict:

@@ -24,11 +24,10 @@ from django.utils.translation import pgettext_lazy
 
 from mamori.billing import document, pdf
 from mamori.billing.models import Invoice, Payment, reads_invoices
-from mamori.billing.payment_views import payment_context
+from mamori.billing.payment_views import payment_context, readable_invoice
 from mamori.clients.models import Client
 from mamori.core.filters import ALL, with_all
 from mamori.core.htmx import wants_partial
-from mamori.core.permissions import sees_client
 
 PAGE_SIZE = 50
 LANGUAGES = ("ja", "en")
@@ -59,23 +58,9 @@ def _require_reader(request: HttpRequest) -> None:
 
 
 def _invoice(request: HttpRequest, pk: int) -> Invoice:
-    """The invoice ``pk`` if the user reads it; 403 for a role that reads no invoices of a
-    client it sees, 404 for anyone who does not see the invoice's client."""
-    user = request.user
-    if not reads_invoices(user):
-        client_id = Invoice.objects.filter(pk=pk).values_list("client_id", flat=True).first()
-        if sees_client(user, client_id):
-            raise PermissionDenied
-        raise Http404
-    invoice = (
-        document.with_paid(Invoice.objects.visible_to(user))
-        .select_related("client", "corrects")
-        .filter(pk=pk)
-        .first()
-    )
-    if invoice is None:
-        raise Http404
-    return invoice
+    """The invoice ``pk`` if the user reads it (:func:`payment_views.readable_invoice`)."""
+    queryset = document.with_paid(Invoice.objects.all()).select_related("corrects")
+    return readable_invoice(request, queryset, pk=pk)
 
 
 def _language(value: str | None) -> str:
