@@ -118,6 +118,22 @@ def lines_of(invoice: Invoice) -> list[tuple]:
 
 @pytest.mark.req("BIL-01", "BIL-02", "BIL-03", "BIL-05", "CERT-15", "MON-08", "MON-07")
 def test_november_as_an_accountant_writes_it(provider, operator):
+    from mamori.clients import terms
+    from mamori.clients.models import Contract
+
+    # Each client's contract follows its seed's terms profile, from the same file.
+    contracts = Contract.objects.select_related("client", "terms_profile")
+    assert {c.client.code: c.terms_profile.code for c in contracts} == {
+        "ssl-co": "fixed-1y-000",
+        "web-co": "fixed-1y-001",
+        "server-co": "fixed-1y-002",
+        "ca-co": "ca-003",
+        "ops-co": "monthly-004",
+        "ops-new": "monthly-004",
+    }
+    # 004 §13: formed on 17 November, the minimum term runs to the end of December.
+    ops_new = contracts.get(client__code="ops-new")
+    assert terms.status(ops_new, RUN_DAY).minimum_term_end == dt.date(2026, 12, 31)
     report = billing.run_month(NOVEMBER, actor=operator, today=RUN_DAY)
     assert [(r.client.code, r.status, r.number) for r in report.results] == [
         ("ca-co", "issued", "INV-2026-0001"),

@@ -9,7 +9,15 @@ import secrets
 
 from django.utils import timezone
 
-from mamori.clients.models import Client, Contact, Contract, ContractType, RenewalPolicy
+from mamori.billing.models import Fee, FeeKind, IssuerProfile
+from mamori.clients.models import (
+    Client,
+    Contact,
+    Contract,
+    ContractType,
+    RenewalPolicy,
+    TermsProfile,
+)
 from mamori.core.models import Role, User
 from mamori.demo.pki import CertificateAuthority
 from mamori.demo.servers import DemoSite
@@ -78,30 +86,39 @@ def create_data(ports: dict[str, int], names: dict[str, str], bundle: str) -> di
         name="山田太郎",
         email="yamada@sample.example",
         language="ja",
-        notify=["certificates", "incidents"],
+        notify=["certificates", "incidents", "contracts", "billing"],
     )
     Contact.objects.create(
         client=hosting,
         name="Alex Kim",
         email="alex@hosting.example",
         language="en",
-        notify=["certificates", "incidents", "reports"],
+        notify=["certificates", "incidents", "reports", "contracts", "billing"],
     )
     start = dt.date(timezone.localdate().year, 4, 1)
-    Contract.objects.create(
+    profiles = {p.code: p for p in TermsProfile.objects.all()}
+    sample_ssl = Contract.objects.create(
         client=sample,
         type=ContractType.SSL_MANAGEMENT,
         start=start,
         renewal_policy=RenewalPolicy.APPROVAL,
         expiry_notice_days=[60, 30, 14, 7, 3, 1],
+        terms_profile=profiles.get("fixed-1y-000"),
     )
-    Contract.objects.create(client=sample, type=ContractType.SITE_MAINTENANCE, start=start)
-    Contract.objects.create(
+    sample_site = Contract.objects.create(
+        client=sample,
+        type=ContractType.SITE_MAINTENANCE,
+        start=start,
+        terms_profile=profiles.get("fixed-1y-001"),
+    )
+    hosting_ssl = Contract.objects.create(
         client=hosting,
         type=ContractType.SSL_MANAGEMENT,
         start=start,
         renewal_policy=RenewalPolicy.STANDING,
+        terms_profile=profiles.get("fixed-1y-000"),
     )
+    create_billing_data(sample_ssl, sample_site, hosting_ssl)
     web01 = Server.objects.create(
         client=sample,
         name="web01",
@@ -188,6 +205,26 @@ def create_data(ports: dict[str, int], names: dict[str, str], bundle: str) -> di
         language="ja",
     )
     return passwords
+
+
+def create_billing_data(sample_ssl: Contract, sample_site: Contract, hosting_ssl: Contract) -> None:
+    """The issuer's particulars and the demo contracts' fees, so that `mamori invoices run`
+    has a month to bill (docs/billing.md)."""
+    IssuerProfile.objects.update_or_create(
+        pk=1,
+        defaults={
+            "name": "まもりデモ株式会社",
+            "postal_code": "100-0005",
+            "address": "東京都千代田区丸の内1-1-1",
+            "registration_number": "T6012345678901",
+            "bank_account": "デモ銀行 本店営業部\n普通預金 1234567\nマモリデモ（カ）",
+            "work_rate_per_hour": 8000,
+        },
+    )
+    Fee.objects.create(contract=sample_ssl, kind=FeeKind.MONTHLY, amount=5000)
+    Fee.objects.create(contract=sample_site, kind=FeeKind.INITIAL, amount=50000)
+    Fee.objects.create(contract=sample_site, kind=FeeKind.MONTHLY, amount=30000)
+    Fee.objects.create(contract=hosting_ssl, kind=FeeKind.MONTHLY, amount=3000)
 
 
 def create_lifecycle_data(sites: list[DemoSite]) -> None:
