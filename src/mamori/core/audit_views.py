@@ -134,6 +134,18 @@ ACTION_LABELS = {
     "charge.create": _("Charge recorded for billing"),
     "invoice.issue": _("Invoice issued"),
     "invoice.credit_note": _("Credit note issued"),
+    "fee.delete": _("Fee deleted"),
+    "charge.interest": _("Late-payment interest charged"),
+    "charge.surcharge": _("Fee-evasion surcharge charged"),
+    "payment.create": _("Payment recorded"),
+    "issuer.update": _("Invoice issuer changed"),
+    "contract_change.create": _("Order or change request recorded"),
+    "contract_change.accept": _("Order or change accepted"),
+    "contract_change.decline": _("Order or change declined"),
+    "terms_profile.create": _("Terms profile added"),
+    "terms_profile.update": _("Terms profile changed"),
+    "terms_profile.delete": _("Terms profile deleted"),
+    "incident.recovery": _("Recovery time recorded"),
 }
 
 
