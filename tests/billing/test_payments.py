@@ -107,6 +107,10 @@ def test_interest_is_billed_once_per_day_and_never_twice(acme, operator):
     assert first.source_key == f"{inv.number}:2027-03-03"
     assert first.unit_price == Decimal(1354)
     assert first.tax_rate == TaxRate.EXEMPT
+    from mamori.billing.text import describe
+
+    words = describe("charge", {"source": first.source, **first.params}, "ja")
+    assert words == f"遅延損害金（{inv.number}、2027年3月3日まで）"
     again = payments.bill_interest(operator, inv, D(2027, 3, 3))
     assert again.pk == first.pk
     # Up to 3/31 (59 days): 110,000 × 0.145 × 59 / 365 = 2,578.21 → ¥2,578; ¥1,354 billed.
@@ -131,7 +135,14 @@ def test_surcharge_is_twice_the_evaded_amount(acme, operator):
     )
     assert charge.source == ChargeSource.SURCHARGE
     assert charge.unit_price == Decimal(66000)
-    assert "未申告" in charge.description
+    # Stored as a code and parameters, worded in the reader's language on the invoice.
+    from mamori.billing.text import describe
+
+    line = {"source": charge.source, **charge.params}
+    assert describe("charge", line, "ja") == "特別利用料金（33,000円の2倍：未申告のサーバー2台分）"
+    assert describe("charge", line, "en") == (
+        "Fee-evasion surcharge (twice ¥33,000: 未申告のサーバー2台分)"
+    )
     event = AuditEvent.objects.get(action="charge.surcharge")
     assert event.changes["evaded"] == "33000"
     with pytest.raises(ValidationError) as e:

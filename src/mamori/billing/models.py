@@ -239,7 +239,7 @@ class Charge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.description} ({self.occurred_on:%Y-%m-%d})"
+        return f"{self.description or self.get_source_display()} ({self.occurred_on:%Y-%m-%d})"
 
 
 class InvoiceKind(models.TextChoices):

@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from mamori.billing.fees import check_staff
@@ -249,17 +247,13 @@ def bill_interest(
     if amount <= 0:
         return None
     contract = _only_contract(invoice)
-    with translation.override(settings.LANGUAGE_CODE):  # a record: the provider's language
-        description = _("Late-payment interest on %(number)s up to %(day)s") % {
-            "number": invoice.number,
-            "day": on.isoformat(),
-        }
     charge = Charge(
         client=invoice.client,
         contract=contract,
         source=ChargeSource.INTEREST,
         source_key=interest_key(invoice, on),
-        description=description,
+        # Words at display, in the reader's language (billing.text): a code and parameters.
+        params={"invoice": invoice.number, "until": on.isoformat()},
         occurred_on=on,
         quantity=Decimal(1),
         unit_price=amount,
@@ -331,16 +325,13 @@ def add_surcharge(
         errors["contract"] = _("The contract is not this client's.")
     if errors:
         raise ValidationError(errors)
-    with translation.override(settings.LANGUAGE_CODE):  # a record: the provider's language
-        description = _("Fee-evasion surcharge (twice %(evaded)s): %(reason)s") % {
-            "evaded": format_money(evaded),
-            "reason": reason.strip(),
-        }
     charge = Charge(
         client=client,
         contract=contract,
         source=ChargeSource.SURCHARGE,
-        description=description[:200],
+        # Words at display (billing.text): the label in the reader's language, the evaded
+        # amount, and the operator's own reason as they wrote it.
+        params={"evaded": str(evaded), "reason": reason.strip()[:200]},
         occurred_on=occurred_on,
         quantity=Decimal(1),
         unit_price=evaded * SURCHARGE_FACTOR,

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from mamori.clients.models import ContractType
+from mamori.core.money import format_money
 
 EN_MONTHS = [
     "January",
@@ -115,6 +116,21 @@ def _words(kind: str, params: dict, language: str) -> str:
             if detail:
                 words += open_ + ("、" if ja else ", ").join(detail) + close
             return words
+        if source == "interest" and params.get("invoice"):
+            words = _("Late-payment interest")
+            detail = [str(params["invoice"])]
+            if params.get("until"):
+                until = _day(params["until"], language)
+                detail.append(f"{until}まで" if ja else f"to {until}")
+            return words + open_ + ("、" if ja else ", ").join(detail) + close
+        if source == "surcharge" and params.get("evaded"):
+            words = _("Fee-evasion surcharge")
+            evaded = format_money(params["evaded"], "JPY", language)
+            twice = f"{evaded}の2倍" if ja else f"twice {evaded}"
+            reason = str(params.get("reason") or "")
+            return (
+                words + open_ + twice + (("：" if ja else ": ") + reason if reason else "") + close
+            )
         labels = {
             "work": _("Extra work"),
             "interest": _("Late-payment interest"),
