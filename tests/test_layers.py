@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "mamori.lifecycle",
             "mamori.monitoring",
+            # The work desk: client requests, support hours, personal-data incidents.
+            "mamori.desk",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

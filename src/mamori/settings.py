@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "mamori.lifecycle",
     "mamori.monitoring",
     "mamori.billing",
+    "mamori.desk",
     "mamori.api",
     "mamori.operations",
 ]

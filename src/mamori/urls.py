@@ -104,6 +104,8 @@ urlpatterns = [
     path("monitoring/", include("mamori.monitoring.urls")),
     # Billing: the issuer, a contract's fees, changes and liability cap, invoice payments.
     path("billing/", include("mamori.billing.payment_urls")),
+    # The work desk: requests, support hours, personal-data incidents.
+    path("desk/", include("mamori.desk.urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),
