@@ -62,6 +62,14 @@ class NoticeKind(models.TextChoices):
     DOMAIN_EXPIRING = "domain_expiring", _("Domain registration expiring")
     CONTRACT_NOTICE_DEADLINE = "contract_notice_deadline", _("Contract notice deadline")
     INVOICE_ISSUED = "invoice_issued", _("Invoice issued")
+    REQUEST_RECEIVED = "request_received", _("Request received")
+    REQUEST_NEW = "request_new", _("New request")
+    REQUEST_REPLY = "request_reply", _("Reply to a request")
+    REQUEST_SUSPENDED = "request_suspended", _("Request suspended")
+    DESK_DUE = "desk_due", _("Request target due soon")
+    DESK_UNANSWERED = "desk_unanswered", _("Question to the client unanswered")
+    ESTIMATE_ISSUED = "estimate_issued", _("Estimate")
+    DATA_INCIDENT = "data_incident", _("Personal data incident")
 
 
 class RecipientKind(models.TextChoices):
@@ -147,6 +155,16 @@ class Notice(models.Model):
         on_delete=models.SET_NULL,
         related_name="notices",
     )
+    request = models.ForeignKey(
+        "desk.Request",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+    )
+    # Extra e-mail headers of this notice: In-Reply-To and References that thread a reply into
+    # the client's conversation, Reply-To the desk's address (mamori.desk).
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
     # Files an e-mail carries, made when it is sent by the maker registered for each ``kind``
     # (mamori.notices.services.register_attachment), e.g. [{"kind": "invoice_pdf", "invoice": 7}]
     # for an invoice's PDF in the notice's language. The outbox keeps what to attach, not the

@@ -231,6 +231,7 @@ def enqueue(
     client: Client | None = None,
     links: dict[str, Any] | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> EnqueueResult:
     """Put one notice per recipient in the outbox unless it is already there.
 
@@ -240,8 +241,12 @@ def enqueue(
     ``event_key`` names what the notice is about (e.g. ``cert-expiry:<fingerprint>:30``);
     ``links`` sets the related objects (``endpoint``, ``certificate``, ``event``);
     ``attachments`` (see ``Notice.attachments``) go with the e-mails only, a chat message has
-    none. Safe to call any number of times, from any number of workers.
+    none. ``headers`` (:data:`EXTRA_HEADERS` only) go with the e-mails too: a reply threaded
+    into a client's conversation. Safe to call any number of times, from any number of workers.
     """
+    unknown = set(headers or {}) - EXTRA_HEADERS
+    if unknown:
+        raise ValueError(f"headers a notice may not set: {sorted(unknown)}")
     result = EnqueueResult()
     links = links or {}
     for recipient in recipients:
@@ -269,6 +274,7 @@ def enqueue(
                     body_text=rendered.text,
                     body_html="" if chat else rendered.html,
                     attachments=[] if chat else list(attachments or []),
+                    headers={} if chat else dict(headers or {}),
                     **links,
                 )
         except IntegrityError:
@@ -277,6 +283,10 @@ def enqueue(
             continue
         result.created.append(notice)
     return result
+
+
+#: The e-mail headers a notice may carry of its own (``Notice.headers``).
+EXTRA_HEADERS = frozenset({"In-Reply-To", "References", "Reply-To", "Auto-Submitted"})
 
 
 def message_id(notice: Notice) -> str:
@@ -384,7 +394,7 @@ def _send_one(notice: Notice, connection, report: DeliveryReport) -> None:
         body=notice.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notice.recipient],
-        headers={"Message-ID": mid, "Auto-Submitted": "auto-generated"},
+        headers={"Message-ID": mid, "Auto-Submitted": "auto-generated", **notice.headers},
         connection=connection,
     )
     if notice.body_html:
