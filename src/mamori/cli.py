@@ -59,6 +59,15 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Work desk",
+        [
+            (
+                "desk",
+                "Client requests: the queue, the mailbox, support hours, waiting on the client",
+            ),
+        ],
+    ),
+    (
         "Billing",
         [
             ("invoices", "Invoices: run a month, list, show, export for accounting, credit notes"),

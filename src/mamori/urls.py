@@ -106,6 +106,7 @@ urlpatterns = [
     path("billing/", include("mamori.billing.payment_urls")),
     # The work desk: requests, support hours, personal-data incidents.
     path("desk/", include("mamori.desk.urls")),
+    path("estimates/", include("mamori.billing.estimate_urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),
