@@ -88,6 +88,13 @@ VARIABLES: dict[str, Variable] = {
             "provider staff accounts with an e-mail address.",
         ),
         Variable(
+            "DESK_ADDRESS",
+            "",
+            "The work desk's e-mail address: replies to clients about a request name it as "
+            "Reply-To, and the desk's mailbox receives at it (docs/desk.md); empty: replies "
+            "go to the sender address.",
+        ),
+        Variable(
             "OPERATOR_CHANNELS",
             "",
             "Comma-separated chat channels that receive operator notices: Apprise URLs "

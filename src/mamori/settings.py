@@ -215,6 +215,8 @@ MAMORI_ALLOW_PRIVATE_NETWORKS = conf.env_networks("ALLOW_PRIVATE_NETWORKS")
 MAMORI_CHECK_INTERVAL = conf.env_int("CHECK_INTERVAL", 6 * 3600, minimum=60)
 MAMORI_OPERATOR_EMAILS = conf.env_list("OPERATOR_EMAILS")
 MAMORI_OPERATOR_CHANNELS = conf.env_list("OPERATOR_CHANNELS")
+# The work desk's address (Reply-To of replies to clients; the mailbox the desk polls).
+MAMORI_DESK_ADDRESS = conf.env("DESK_ADDRESS") or ""
 MAMORI_CHATWORK_API_URL = conf.env(
     "CHATWORK_API_URL", conf.VARIABLES["CHATWORK_API_URL"].default
 ).rstrip("/")

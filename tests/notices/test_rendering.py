@@ -137,6 +137,18 @@ def hostile_context() -> dict:
         ),
         "url": LINK,
         "credit_note": False,
+        # The desk's requests (request_received, request_new, request_reply).
+        "req": ns(
+            number="R-12",
+            subject=HOSTILE,
+            contract_id=3,
+            contact=ns(name=HOSTILE),
+            requester=HOSTILE,
+            received_at=at,
+            first_response_due=at,
+            get_channel_display=url(HOSTILE),
+        ),
+        "message": ns(body=HOSTILE, is_question=True),
     }
 
 

@@ -20,11 +20,13 @@ from mamori.core import audit
 from mamori.core.models import User
 from mamori.core.permissions import Rule, may_change
 from mamori.desk.models import (
+    ACTIVE_STATES,
     Channel,
     Direction,
     Request,
     RequestAttachment,
     RequestMessage,
+    RequestState,
 )
 
 #: The largest attachment kept (bytes); larger ones are refused with a message.
@@ -112,6 +114,7 @@ def create_request(
                 actor_label=None if actor else "desk",
                 changes={"channel": channel, "subject": subject, "contract": req.contract_id},
             )
+            announce_request(req)
     except IntegrityError:
         # The same e-mail, stored by another worker a moment ago.
         known = RequestMessage.objects.filter(message_id=message_id).first()
@@ -251,3 +254,307 @@ def add_attachment(
             },
         )
     return attachment
+
+
+# --- the request's life: notices, replies, notes, assignment, resolution -------------------------
+#
+# Every e-mail about a request carries its token (``[R-<pk>]``) in the subject; a reply to the
+# client also carries In-Reply-To/References pointing at the client's last e-mail, so that the
+# client's mail program shows one conversation, and the desk's address as Reply-To.
+
+
+def _recipient_of_contact(contact: Contact):
+    from mamori.notices.models import RecipientKind
+    from mamori.notices.services import Recipient
+
+    return Recipient(RecipientKind.CONTACT, contact.email, contact.language, contact=contact)
+
+
+def contact_of_user(user: User | None, client: Client) -> Contact | None:
+    """The client's contact with the e-mail address of ``user`` (a client user who files a
+    request in the portal), if there is one."""
+    if user is None or not user.client_id or not user.email or user.client_id != client.pk:
+        return None
+    return Contact.objects.filter(client=client, email__iexact=user.email).first()
+
+
+#: The contacts' notice topic under which requests without a named contact are answered.
+REQUEST_TOPIC = "contracts"
+
+
+def client_recipients(req: Request) -> list:
+    """Who on the client's side hears about ``req`` by e-mail: the contact who asked; else the
+    client user who filed it in the portal; else the client's contacts who receive contract
+    notices (:data:`REQUEST_TOPIC`). One entry per address, e-mail only (a reply threads)."""
+    from mamori.notices.models import Channel as NoticeChannel
+    from mamori.notices.models import RecipientKind
+    from mamori.notices.services import Recipient, contact_recipients
+
+    if req.contact_id and req.contact.email:
+        return [_recipient_of_contact(req.contact)]
+    creator = req.created_by
+    if creator is not None and creator.client_id == req.client_id and creator.email:
+        contact = contact_of_user(creator, req.client)
+        if contact is not None:
+            return [_recipient_of_contact(contact)]
+        return [
+            Recipient(
+                RecipientKind.CONTACT, creator.email, creator.preferred_language(), user=creator
+            )
+        ]
+    seen: set[str] = set()
+    result = []
+    for recipient in contact_recipients(req.client, REQUEST_TOPIC):
+        if recipient.channel == NoticeChannel.EMAIL and recipient.address.lower() not in seen:
+            seen.add(recipient.address.lower())
+            result.append(recipient)
+    return result
+
+
+def thread_headers(req: Request) -> dict[str, str]:
+    """The threading headers of an e-mail to the client about ``req``: In-Reply-To the
+    client's last e-mail, References every e-mail of the thread known by its Message-ID (at
+    most the last 20, RFC 5322 §3.6.4 allows trimming), Reply-To the desk's address if set."""
+    from django.conf import settings
+
+    from mamori.notices.services import message_id as notice_message_id
+
+    headers: dict[str, str] = {}
+    ids: list[str] = []
+    last_inbound = ""
+    for message in req.messages.exclude(direction=Direction.NOTE).select_related("notice"):
+        if message.direction == Direction.INBOUND and message.message_id:
+            ids.append(message.message_id)
+            last_inbound = message.message_id
+        elif message.direction == Direction.OUTBOUND and message.notice_id:
+            ids.append(notice_message_id(message.notice))
+    if last_inbound:
+        headers["In-Reply-To"] = last_inbound
+    if ids:
+        headers["References"] = " ".join(ids[-20:])
+    if settings.MAMORI_DESK_ADDRESS:
+        headers["Reply-To"] = settings.MAMORI_DESK_ADDRESS
+    return headers
+
+
+def _notice_context(req: Request, **extra) -> dict:
+    from django.conf import settings
+
+    return {
+        "client": req.client,
+        "req": req,
+        "url": settings.BASE_URL + req.get_absolute_url(),
+        **extra,
+    }
+
+
+def announce_request(req: Request) -> None:
+    """Acknowledge ``req`` to the client (``request_received``) and tell the operators
+    (``request_new``); once each, whoever calls (the event keys)."""
+    from mamori.notices.models import NoticeKind
+    from mamori.notices.services import enqueue, operator_recipients
+
+    first = req.messages.order_by("at", "pk").first()
+    context = _notice_context(req, message=first)
+    enqueue(
+        NoticeKind.REQUEST_RECEIVED,
+        f"request:{req.pk}:received",
+        client_recipients(req),
+        context,
+        client=req.client,
+        links={"request": req},
+        headers=thread_headers(req),
+    )
+    enqueue(
+        NoticeKind.REQUEST_NEW,
+        f"request:{req.pk}:new",
+        operator_recipients(req.client),
+        context,
+        client=req.client,
+        links={"request": req},
+    )
+
+
+def _require_staff(actor: User | None, req: Request) -> None:
+    if actor is None or not may_change(actor, req, Rule.STAFF):
+        raise PermissionDenied
+
+
+def reply(
+    req: Request,
+    body: str,
+    actor: User,
+    *,
+    is_question: bool = False,
+    http_request=None,
+) -> RequestMessage:
+    """The provider's answer (or question, NOT-05) to the client: an outbound message, and one
+    ``request_reply`` notice per recipient (:func:`client_recipients`), threaded into the
+    client's e-mails. The first reply is the first response (MNT-05); a new request becomes
+    open. Raises :class:`DeskError` for an empty message or a closed request."""
+    from mamori.notices.models import NoticeKind
+    from mamori.notices.services import enqueue
+
+    _require_staff(actor, req)
+    if req.state == RequestState.CLOSED:
+        raise DeskError(_("The request is closed: reopen it first."), "body")
+    with transaction.atomic():
+        headers = thread_headers(req)
+        message = add_message(
+            req,
+            direction=Direction.OUTBOUND,
+            body=body,
+            actor=actor,
+            is_question=is_question,
+            http_request=http_request,
+            sender=str(actor),
+        )
+        result = enqueue(
+            NoticeKind.REQUEST_REPLY,
+            f"request:{req.pk}:message:{message.pk}",
+            client_recipients(req),
+            _notice_context(req, message=message),
+            client=req.client,
+            links={"request": req},
+            headers=headers,
+        )
+        if result.created:
+            message.notice = result.created[0]
+            message.save(update_fields=["notice"])
+        changes: dict = {}
+        if req.first_responded_at is None:
+            req.first_responded_at = message.at
+            changes["first_responded_at"] = message.at.isoformat()
+        if req.state == RequestState.NEW:
+            req.state = RequestState.OPEN
+            changes["state"] = RequestState.OPEN
+        if changes:
+            req.save(update_fields=["first_responded_at", "state", "updated_at"])
+    return message
+
+
+def add_note(req: Request, body: str, actor: User, *, http_request=None) -> RequestMessage:
+    """An internal note on ``req``: the provider's staff read it, the client never does."""
+    _require_staff(actor, req)
+    return add_message(
+        req, direction=Direction.NOTE, body=body, actor=actor, http_request=http_request
+    )
+
+
+def client_reply(req: Request, body: str, actor: User, *, http_request=None) -> RequestMessage:
+    """The client's message on ``req`` from the portal or the API (an administrator of the
+    client). A resolved request opens again; a closed one takes no more messages."""
+    if not may_change(actor, req, Rule.CLIENT_ADMIN):
+        raise PermissionDenied
+    if req.state == RequestState.CLOSED:
+        raise DeskError(_("The request is closed: file a new request."), "body")
+    with transaction.atomic():
+        message = add_message(
+            req,
+            direction=Direction.INBOUND,
+            body=body,
+            actor=actor,
+            contact=contact_of_user(actor, req.client),
+            sender=actor.get_full_name() or actor.get_username(),
+            http_request=http_request,
+        )
+        if req.state == RequestState.RESOLVED:
+            _set_state(req, RequestState.OPEN, actor, http_request, "request.reopen")
+    return message
+
+
+def assign(req: Request, assignee: User | None, actor: User, *, http_request=None) -> Request:
+    """Give ``req`` to ``assignee`` (provider staff who may work on it), or to nobody."""
+    _require_staff(actor, req)
+    if assignee is not None and not may_change(assignee, req, Rule.STAFF):
+        raise DeskError(_("This person cannot work on this client's requests."), "assignee")
+    with transaction.atomic():
+        req.assignee = assignee
+        req.save(update_fields=["assignee", "updated_at"])
+        audit.record(
+            "request.assign",
+            req,
+            actor=actor,
+            request=http_request,
+            changes={"assignee": assignee.get_username() if assignee else None},
+        )
+    return req
+
+
+def _set_state(req: Request, state: str, actor: User | None, http_request, action: str) -> None:
+    now = timezone.now()
+    previous = req.state
+    req.state = state
+    if state == RequestState.RESOLVED:
+        req.resolved_at = now
+    elif state == RequestState.CLOSED:
+        req.closed_at = now
+        req.resolved_at = req.resolved_at or now
+    else:
+        req.resolved_at = None
+        req.closed_at = None
+    req.save(update_fields=["state", "resolved_at", "closed_at", "updated_at"])
+    audit.record(
+        action,
+        req,
+        actor=actor,
+        request=http_request,
+        changes={"state": [previous, state]},
+    )
+
+
+def resolve(req: Request, actor: User, *, http_request=None) -> Request:
+    """The work is done: ``req`` is resolved (the resolution target is met at this time)."""
+    _require_staff(actor, req)
+    if req.state not in ACTIVE_STATES:
+        raise DeskError(_("Only an active request can be resolved."), "state")
+    with transaction.atomic():
+        _set_state(req, RequestState.RESOLVED, actor, http_request, "request.resolve")
+    return req
+
+
+def close(req: Request, actor: User, *, http_request=None) -> Request:
+    """Nothing more will happen on ``req`` (after its resolution, or given up)."""
+    _require_staff(actor, req)
+    if req.state == RequestState.CLOSED:
+        raise DeskError(_("The request is closed already."), "state")
+    with transaction.atomic():
+        _set_state(req, RequestState.CLOSED, actor, http_request, "request.close")
+    return req
+
+
+def reopen(req: Request, actor: User, *, http_request=None) -> Request:
+    """Work on a resolved or closed request again."""
+    _require_staff(actor, req)
+    if req.state not in (RequestState.RESOLVED, RequestState.CLOSED):
+        raise DeskError(_("The request is still open."), "state")
+    with transaction.atomic():
+        _set_state(req, RequestState.OPEN, actor, http_request, "request.reopen")
+    return req
+
+
+def next_due_expression():
+    """The time by which the provider owes the next step of a request: the first response
+    until it is given, then the resolution (for ordering the queue; null: no target)."""
+    from django.db.models import Case, F, When
+    from django.db.models.functions import Coalesce
+
+    return Case(
+        When(
+            first_responded_at__isnull=True,
+            then=Coalesce("first_response_due", "resolution_due"),
+        ),
+        default=F("resolution_due"),
+    )
+
+
+def queue(queryset):
+    """Active requests of ``queryset`` by the time the next step is due, those without a due
+    time last, then the oldest first; each with ``next_due``."""
+    from django.db.models import F
+
+    return (
+        queryset.active()
+        .annotate(next_due=next_due_expression())
+        .order_by(F("next_due").asc(nulls_last=True), "received_at", "pk")
+    )
