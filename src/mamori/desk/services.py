@@ -82,6 +82,9 @@ def create_request(
             return known.first().request
     if contract is None:
         contract = default_contract(client, received_at or timezone.now())
+    if contact is None:
+        # A client's administrator filing in the portal or the API is usually a contact too.
+        contact = contact_of_user(actor, client)
     try:
         with transaction.atomic():
             req = Request.objects.create(
@@ -558,3 +561,14 @@ def queue(queryset):
         .annotate(next_due=next_due_expression())
         .order_by(F("next_due").asc(nulls_last=True), "received_at", "pk")
     )
+
+
+def mark_late(requests, now: dt.datetime | None = None) -> None:
+    """Set ``late`` on each request (annotated with ``next_due``) whose next step is overdue;
+    a suspended request waits on the client, so it is never late."""
+    now = now or timezone.now()
+    for req in requests:
+        due = getattr(req, "next_due", None)
+        req.late = bool(
+            due and due < now and req.state in ACTIVE_STATES and req.state != RequestState.SUSPENDED
+        )
