@@ -285,13 +285,11 @@ def contact_of_user(user: User | None, client: Client) -> Contact | None:
 REQUEST_TOPIC = "contracts"
 
 
-def client_recipients(req: Request) -> list:
-    """Who on the client's side hears about ``req`` by e-mail: the contact who asked; else the
-    client user who filed it in the portal; else the client's contacts who receive contract
-    notices (:data:`REQUEST_TOPIC`). One entry per address, e-mail only (a reply threads)."""
-    from mamori.notices.models import Channel as NoticeChannel
+def requester_recipients(req: Request) -> list:
+    """The person who asked, if Mamori knows their address: the request's contact, or the
+    client user who filed it in the portal or the API."""
     from mamori.notices.models import RecipientKind
-    from mamori.notices.services import Recipient, contact_recipients
+    from mamori.notices.services import Recipient
 
     if req.contact_id and req.contact.email:
         return [_recipient_of_contact(req.contact)]
@@ -305,6 +303,19 @@ def client_recipients(req: Request) -> list:
                 RecipientKind.CONTACT, creator.email, creator.preferred_language(), user=creator
             )
         ]
+    return []
+
+
+def client_recipients(req: Request) -> list:
+    """Who on the client's side hears about ``req`` by e-mail: the contact who asked; else the
+    client user who filed it in the portal; else the client's contacts who receive contract
+    notices (:data:`REQUEST_TOPIC`). One entry per address, e-mail only (a reply threads)."""
+    from mamori.notices.models import Channel as NoticeChannel
+    from mamori.notices.services import contact_recipients
+
+    requester = requester_recipients(req)
+    if requester:
+        return requester
     seen: set[str] = set()
     result = []
     for recipient in contact_recipients(req.client, REQUEST_TOPIC):
@@ -352,7 +363,8 @@ def _notice_context(req: Request, **extra) -> dict:
 
 
 def announce_request(req: Request) -> None:
-    """Acknowledge ``req`` to the client (``request_received``) and tell the operators
+    """Acknowledge ``req`` to whoever asked (``request_received``; nobody when only a name is
+    known, e.g. a caller, who heard it on the phone) and tell the operators
     (``request_new``); once each, whoever calls (the event keys)."""
     from mamori.notices.models import NoticeKind
     from mamori.notices.services import enqueue, operator_recipients
@@ -362,7 +374,7 @@ def announce_request(req: Request) -> None:
     enqueue(
         NoticeKind.REQUEST_RECEIVED,
         f"request:{req.pk}:received",
-        client_recipients(req),
+        requester_recipients(req),
         context,
         client=req.client,
         links={"request": req},

@@ -1,0 +1,2 @@
+"""Fixtures of the desk's tests. Each part of the desk keeps its own helpers in
+``tests/desk/<part>_support.py``; only what every part needs goes here."""
