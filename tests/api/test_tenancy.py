@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -109,6 +110,8 @@ PARAMETERS = {
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
     "number": lambda s: acme_invoice().number,
+    "request_id": lambda s: acme_request().pk,
+    "attachment_id": lambda s: acme_attachment().pk,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -225,6 +228,13 @@ BODIES = {
     "run_invoices": lambda s: {"month": "2026-05", "dry_run": True},
     "bill_interest": lambda s: {"on": "2026-07-31"},
     "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
+    "create_request": lambda s: {
+        "client": "acme",
+        "subject": "お問い合わせフォームの修正",
+        "body": "送信後の文言を変えてください。",
+    },
+    "add_request_message": lambda s: {"body": "承知しました。"},
+    "change_request_state": lambda s: {"action": "resolve"},
     "create_acme_account": lambda s: {
         "client": "acme",
         "name": "second-ca",
@@ -279,6 +289,9 @@ PROVIDER_GLOBAL = {
     "update_terms_profile",
     "delete_terms_profile",
 }
+# Requests: the client's administrators file them and write on them; resolving, closing and
+# reopening is the provider's work.
+PROVIDER_ONLY |= {"change_request_state"}
 # Fees, orders and changes, payments and interest are kept by the provider's staff.
 PROVIDER_ONLY |= {
     "create_fee",
@@ -410,6 +423,14 @@ def acme_billing(request):
             summary="Two more servers",
         )
         Payment.objects.create(invoice=acme_invoice(), amount=1000, received_on=dt.date(2026, 6, 1))
+
+
+@pytest.fixture(autouse=True)
+def acme_desk_request(request):
+    """One request of acme with a file, for the request lists."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_attachment()
 
 
 def operations() -> list[tuple[str, str, str]]:
