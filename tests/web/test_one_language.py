@@ -96,6 +96,10 @@ TYPED = (
     "billing.IssuerProfile",
     "billing.Invoice",
     "billing.InvoiceLine",
+    # A request's subject and words, its messages and file names (the client's or the operator's).
+    "desk.Request",
+    "desk.RequestMessage",
+    "desk.RequestAttachment",
 )
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.
