@@ -11,7 +11,6 @@ from django.urls import reverse
 from mamori.core.models import AuditEvent
 from mamori.desk import services
 from mamori.desk.models import Request, RequestAttachment
-from mamori.notices.models import Notice
 from tests.desk.requests_support import make_request
 
 pytestmark = [pytest.mark.req("MNT-03"), pytest.mark.django_db(databases="__all__")]
