@@ -109,6 +109,13 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/invoices/{invoice_number}/payments",
         "/api/v1/invoices/{invoice_number}/interest",
         "/api/v1/clients/{code}/surcharges",
+        # The work desk's requests.
+        "/api/v1/requests",
+        "/api/v1/requests/{request_id}",
+        "/api/v1/requests/{request_id}/messages",
+        "/api/v1/requests/{request_id}/state",
+        "/api/v1/requests/{request_id}/attachments",
+        "/api/v1/requests/{request_id}/attachments/{attachment_id}",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
