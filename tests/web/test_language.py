@@ -9,8 +9,9 @@ from django.urls import reverse
 from tests.web.test_tenancy import CASES, url_of
 
 # Documents without the app's navigation: a PEM file, a printable certificate of destruction, an
-# invoice's PDF (in the language asked for, tests/billing).
+# invoice's PDF (in the language asked for, tests/billing), a request's file (as it was sent).
 STANDALONE = {"certificate_pem", "client_destruction_certificate", "incident_report", "invoice_pdf"}
+STANDALONE |= {"attachment_download"}
 
 PAGES = sorted(
     n for n, c in CASES.items() if c.kind in ("page", "list", "form") and n not in STANDALONE

@@ -23,7 +23,7 @@ ACTION = re.compile(r'(?:<form[^>]*\baction|\bhx-post)="(/[^"#?]*)"')
 # What a client's people come for; its administrators also manage its users and read its audit
 # trail.
 SHARED = ["dashboard", "client_detail", "certificate_list", "incident_list", "maintenance_calendar"]
-SHARED += ["sla_table", "managed_list", "notice_list", "vault_list"]
+SHARED += ["sla_table", "managed_list", "desk_queue", "notice_list", "vault_list"]
 # Its administrators also read its invoices (BIL-02), listed after the reports.
 OWNER = [*SHARED[:6], "invoice_list", *SHARED[6:], "user_list", "audit_list"]
 PORTAL = {"owner": OWNER, "member": SHARED}
