@@ -249,23 +249,29 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").casefold()
 
 
+def keyword_lines(text: str) -> list[str]:
+    """The keywords of ``text``, one per line: spaces squeezed, blank lines and repeats (in
+    any width or case) dropped."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for line in (text or "").splitlines():
+        word = " ".join(line.split())
+        if word and fold(word) not in seen:
+            seen.add(fold(word))
+            lines.append(word)
+    return lines
+
+
 def clean_item(item: CatalogueItem) -> None:
     """Normalise ``item.keywords`` and check the item's rules; raises ``ValidationError``."""
     errors: dict[str, list[str]] = {}
-    lines: list[str] = []
-    seen: set[str] = set()
-    for line in (item.keywords or "").splitlines():
-        word = " ".join(line.split())
-        if not word or fold(word) in seen:
-            continue
+    lines = keyword_lines(item.keywords)
+    for word in lines:
         if len(word) > MAX_KEYWORD_LENGTH:
             errors.setdefault("keywords", []).append(
                 _("A keyword is at most %(n)d characters: %(word)s")
                 % {"n": MAX_KEYWORD_LENGTH, "word": word[:30] + "…"}
             )
-            continue
-        seen.add(fold(word))
-        lines.append(word)
     if len(lines) > MAX_KEYWORDS:
         errors.setdefault("keywords", []).append(
             _("At most %(n)d keywords.") % {"n": MAX_KEYWORDS}
