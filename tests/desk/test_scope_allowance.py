@@ -125,7 +125,9 @@ def test_an_in_scope_request_counts_against_the_allowance_and_bills_nothing(acme
     )
     contract = maintenance_contract(acme)
     Fee.objects.create(contract=contract, kind="monthly", amount=Decimal(33000))
-    req = request_of(contract, "誤字の修正", "会社概要の誤字を直してください", tokyo(2026, 5, 12, 10))
+    req = request_of(
+        contract, "誤字の修正", "会社概要の誤字を直してください", tokyo(2026, 5, 12, 10)
+    )
     classify(req, item(contract, "text-fix"), operator)
     log_work(req, 90, "会社概要の誤字を修正し、公開しました。", tokyo(2026, 5, 12, 15), operator)
     assert used(contract, dt.date(2026, 5, 1)) == (1, None)

@@ -15,20 +15,40 @@ pytestmark = [pytest.mark.django_db]
 SITE = [
     # 001 §3(3) 軽微なテキスト修正及び画像差替え
     ("会社概要の電話番号の修正", "会社概要ページの電話番号を修正してください。", "text-fix"),
-    ("誤字のご連絡", "トップページのお知らせに誤字がありました（「開催」が「開採」）。", "text-fix"),
+    (
+        "誤字のご連絡",
+        "トップページのお知らせに誤字がありました（「開催」が「開採」）。",
+        "text-fix",
+    ),
     ("文言修正のお願い", "採用ページの文言を一部変更したいです。", "text-fix"),
-    ("トップ画像", "トップページのメイン画像を差し替えてください。新しい写真を添付します。", "image-swap"),
+    (
+        "トップ画像",
+        "トップページのメイン画像を差し替えてください。新しい写真を添付します。",
+        "image-swap",
+    ),
     ("画像差替え依頼", "ｷｬﾝﾍﾟｰﾝバナーの画像差替えをお願いします", "image-swap"),
     ("Typo on the About page", "There are two typos in the second paragraph.", "text-fix"),
     ("Please replace the image", "Could you replace the image on the top page?", "image-swap"),
     # 001 §4 out of scope
     ("新規ページ作成の件", "採用情報の新規ページを作成してほしいです。", "new-page"),
-    ("サイトリニューアルについて", "来年度にサイトを全面リニューアルしたいと考えています。", "renewal"),
-    ("お問い合わせフォーム", "フォームに添付ファイルを送れる機能追加をお願いできますか。", "new-feature"),
+    (
+        "サイトリニューアルについて",
+        "来年度にサイトを全面リニューアルしたいと考えています。",
+        "renewal",
+    ),
+    (
+        "お問い合わせフォーム",
+        "フォームに添付ファイルを送れる機能追加をお願いできますか。",
+        "new-feature",
+    ),
     ("Recruitment page", "We would like to add a new page for recruitment.", "new-page"),
     ("Redesign", "We plan to redesign the whole site next spring.", "renewal"),
     # Free and out-of-scope work in one request: the estimate comes first.
-    ("画像と新規ページ", "画像を差し替えて、あわせて新しいページも1つ追加してください。", "new-page"),
+    (
+        "画像と新規ページ",
+        "画像を差し替えて、あわせて新しいページも1つ追加してください。",
+        "new-page",
+    ),
 ]
 
 
@@ -47,7 +67,9 @@ def test_it_proposes_the_item_a_client_means(acme, subject, body, code):
 @pytest.mark.req("MNT-04")
 def test_it_proposes_migration_out_of_scope_for_a_server_contract(acme):
     contract = server_contract(acme)
-    proposal = propose(request_of(contract, "サーバー移行のご相談", "新しいクラウドへ移行したいです"))
+    proposal = propose(
+        request_of(contract, "サーバー移行のご相談", "新しいクラウドへ移行したいです")
+    )
     assert proposal.item.code == "server-migration"
     assert proposal.scope == Scope.OUT_OF_SCOPE
     assert "移行" in proposal.words

@@ -40,7 +40,11 @@ def test_the_months_work_per_request(acme, globex, operator):
 
 def test_entries_are_checked_and_audited(acme, operator, owner):
     req = request_of(maintenance_contract(acme), "誤字")
-    for minutes, text, field in [(0, "作業", "minutes"), (1441, "作業", "minutes"), (30, " ", "text")]:
+    for minutes, text, field in [
+        (0, "作業", "minutes"),
+        (1441, "作業", "minutes"),
+        (30, " ", "text"),
+    ]:
         with pytest.raises(DeskError) as refused:
             log_work(req, minutes, text, None, operator)
         assert refused.value.field == field

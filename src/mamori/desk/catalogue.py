@@ -273,9 +273,7 @@ def clean_item(item: CatalogueItem) -> None:
                 % {"n": MAX_KEYWORD_LENGTH, "word": word[:30] + "…"}
             )
     if len(lines) > MAX_KEYWORDS:
-        errors.setdefault("keywords", []).append(
-            _("At most %(n)d keywords.") % {"n": MAX_KEYWORDS}
-        )
+        errors.setdefault("keywords", []).append(_("At most %(n)d keywords.") % {"n": MAX_KEYWORDS})
     item.keywords = "\n".join(lines)
     if item.monthly_limit is not None:
         if item.scope == Scope.OUT_OF_SCOPE:

@@ -173,7 +173,9 @@ def request_classify(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     choice: CatalogueItem | str = request.POST.get("choice", "")
     if str(choice).isdigit():
-        choice = CatalogueItem.objects.filter(pk=int(choice), contract=req.contract_id).first() or ""
+        choice = (
+            CatalogueItem.objects.filter(pk=int(choice), contract=req.contract_id).first() or ""
+        )
     try:
         classify.classify(
             req,
@@ -224,7 +226,9 @@ def work_add(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = WorkForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("The work was not logged: %(errors)s") % {"errors": _errors(form)})
+        messages.error(
+            request, _("The work was not logged: %(errors)s") % {"errors": _errors(form)}
+        )
         return redirect(request_page(req, "#work"))
     data = form.cleaned_data
     try:

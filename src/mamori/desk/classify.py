@@ -204,7 +204,9 @@ def classify(
     if isinstance(choice, CatalogueItem):
         item = choice
         if req.contract_id is None or item.contract_id != req.contract_id:
-            raise DeskError(_("The item is not in the catalogue of the request's contract."), "item")
+            raise DeskError(
+                _("The item is not in the catalogue of the request's contract."), "item"
+            )
         scope = item.scope
     elif choice in (Scope.OUT_OF_SCOPE, Scope.UNCLASSIFIED):
         scope = Scope(choice).value

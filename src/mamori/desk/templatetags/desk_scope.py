@@ -15,7 +15,9 @@ register = template.Library()
 def scope_of(req, user) -> dict:
     """The proposal with its words, the contract's items, the allowance of the month the
     request counts in, and whether ``user`` decides."""
-    items = list(CatalogueItem.objects.filter(contract_id=req.contract_id)) if req.contract_id else []
+    items = (
+        list(CatalogueItem.objects.filter(contract_id=req.contract_id)) if req.contract_id else []
+    )
     month = req.allowance_month or classify.month_of(req.received_at)
     allowances = classify.allowance(req.contract, month) if req.contract_id else []
     by_item = {a.item.pk: a for a in allowances}
