@@ -200,7 +200,9 @@ def request_classify(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class WorkForm(forms.Form):
-    minutes = forms.IntegerField(label=gettext_lazy("Minutes"), min_value=1, max_value=24 * 60)
+    minutes = forms.IntegerField(
+        label=gettext_lazy("Time spent (minutes)"), min_value=1, max_value=24 * 60
+    )
     at = forms.DateTimeField(
         label=gettext_lazy("When"),
         required=False,
