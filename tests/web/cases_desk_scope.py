@@ -43,7 +43,11 @@ def acme_request() -> Request:
         client=contract.client,
         contract=contract,
         subject="会社概要の誤字",
-        defaults={"channel": "portal", "body": "会社概要に誤字があります", "requester": "Jane Smith"},
+        defaults={
+            "channel": "portal",
+            "body": "会社概要に誤字があります",
+            "requester": "Jane Smith",
+        },
     )[0]
 
 
@@ -103,9 +107,12 @@ CASES: dict[str, Case] = {
         snapshot=scope_rows,
     ),
     "catalogue_item_delete": Case(
-        FORM, lambda s: {"pk": acme_item().pk}, post=lambda s: {}, writers=STAFF,
+        FORM,
+        lambda s: {"pk": acme_item().pk},
+        post=lambda s: {},
+        writers=STAFF,
         snapshot=scope_rows,
-    ),  # fmt: skip
+    ),
     "request_classify": Case(
         ACTION,
         lambda s: {"pk": acme_request().pk},

@@ -194,8 +194,10 @@ def request_classify(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"item": req.catalogue_item.display_name()},
             )
         else:
-            messages.success(request, _("The request was classified: %(scope)s.")
-                             % {"scope": req.get_scope_display()})  # fmt: skip
+            messages.success(
+                request,
+                _("The request was classified: %(scope)s.") % {"scope": req.get_scope_display()},
+            )
     return redirect(request_page(req, "#classify"))
 
 
@@ -234,8 +236,9 @@ def work_add(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(request_page(req, "#work"))
     data = form.cleaned_data
     try:
-        work.log_work(req, data["minutes"], data["text"], data["at"], request.user,
-                      http_request=request)  # fmt: skip
+        work.log_work(
+            req, data["minutes"], data["text"], data["at"], request.user, http_request=request
+        )
     except DeskError as e:
         messages.error(request, str(e))
     else:

@@ -34,8 +34,11 @@ def register(subparsers) -> None:
     show = subparsers.add_parser("catalogue", help="a contract's free-work catalogue")
     show.add_argument("client", help="client code")
     show.add_argument("contract", help="contract id, TYPE or TYPE/START")
-    show.add_argument("--apply-shipped", action="store_true",
-                      help="add the shipped catalogue's items the contract lacks")  # fmt: skip
+    show.add_argument(
+        "--apply-shipped",
+        action="store_true",
+        help="add the shipped catalogue's items the contract lacks",
+    )
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--user", help="act as this user (audited as them)")
     show.set_defaults(handler=show_catalogue)
@@ -45,8 +48,9 @@ def register(subparsers) -> None:
     choice = decide.add_mutually_exclusive_group()
     choice.add_argument("--item", help="code of an item of the contract's catalogue")
     choice.add_argument("--out-of-scope", action="store_true", help="out of scope")
-    decide.add_argument("--over-limit", action="store_true",
-                        help="go beyond the item's monthly allowance")  # fmt: skip
+    decide.add_argument(
+        "--over-limit", action="store_true", help="go beyond the item's monthly allowance"
+    )
     decide.add_argument("--json", action="store_true", help="print JSON")
     decide.add_argument("--user", help="act as this user (audited as them)")
     decide.set_defaults(handler=classify_request)
