@@ -23,6 +23,7 @@ from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_desk_requests import acme_attachment, acme_request
+from tests.web.cases_desk_scope import acme_item, acme_work
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -110,10 +111,25 @@ PARAMETERS = {
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
     "number": lambda s: acme_invoice().number,
+    # The work desk: a request of acme's, a file on it; an item of the spare contract's
+    # catalogue, a work log entry on a request under it.
     "request_id": lambda s: acme_request().pk,
     "attachment_id": lambda s: acme_attachment().pk,
+    "item_id": lambda s: acme_item().pk,
+    "entry_id": lambda s: acme_work().pk,
 }
 BODIES = {
+    "create_catalogue_item": lambda s: {
+        "code": "image-swap",
+        "scope": "in_scope",
+        "name_ja": "画像差替え",
+        "name_en": "Image swaps",
+        "keywords": ["画像差し替え", "replace image"],
+    },
+    "update_catalogue_item": lambda s: {"monthly_limit": 3},
+    "classify_request": lambda s: {"item": acme_item().code},
+    "log_work": lambda s: {"minutes": 15, "text": "確認"},
+    "update_work": lambda s: {"minutes": 45},
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
     "set_incident_cause": lambda s: {"cause": "hosting", "cause_detail": "Cloud zone outage"},
     "record_incident_recovery": lambda s: {"recovered_at": "2026-11-03T11:00:00+09:00"},
@@ -305,6 +321,18 @@ PROVIDER_ONLY |= {
     "add_surcharge",
     "credit_invoice",
 }
+# The catalogue, classifying requests and the work log are the provider's work; the client
+# reads them.
+PROVIDER_ONLY |= {
+    "create_catalogue_item",
+    "apply_shipped_catalogue",
+    "update_catalogue_item",
+    "delete_catalogue_item",
+    "classify_request",
+    "log_work",
+    "update_work",
+    "delete_work",
+}
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -405,6 +433,15 @@ def acme_sla_credit(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_credit()
+
+
+@pytest.fixture(autouse=True)
+def acme_desk_scope(request):
+    """An item of the spare contract's catalogue and a work log entry, for their lists."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_item()
+        acme_work()
 
 
 @pytest.fixture(autouse=True)

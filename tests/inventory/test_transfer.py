@@ -66,6 +66,7 @@ def test_it_creates_everything_from_a_full_yaml_file(db):
         "contacts": 2,
         "contracts": 2,
         "fees": 0,
+        "catalogue": 0,
         "servers": 1,
         "sites": 1,
         "domains": 1,
@@ -816,7 +817,7 @@ def test_it_prints_a_summary_and_exits_0(db):
     lines = out.splitlines()
     assert lines[0].split() == ["created", "updated", "unchanged"]
     assert lines[1].split() == ["Clients", "1", "0", "0"]
-    assert lines[8].split() == ["Endpoints", "3", "0", "0"]  # after contracts' fees
+    assert lines[9].split() == ["Endpoints", "3", "0", "0"]  # after contracts' fees and catalogues
 
 
 def test_it_prints_json_for_machines(db):

@@ -104,6 +104,10 @@ TYPED = (
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.
 TYPED_FIELDS = {
+    # The words clients write and a contract's clause, a request's own words, work done.
+    "desk.CatalogueItem": ("keywords", "clause"),
+    "desk.Request": ("subject", "body", "requester"),
+    "desk.WorkLog": ("text",),
     "vault.DestructionRecord": ("description", "reason", "actor_label"),
     # A fee's own description, what an order or change asks for, a payment's note.
     "billing.Fee": ("description",),

@@ -16,6 +16,7 @@ from mamori.api import (
     client_records,
     clients,
     contract_terms,
+    desk_catalogue,
     desk_requests,
     errors,
     inventory,
@@ -135,6 +136,8 @@ api.add_router("", billing.router)
 api.add_router("", billing_payments.router)
 # The work desk: client requests (mounts /requests).
 api.add_router("", desk_requests.router)
+# The work desk's scope of work: catalogues, classification, allowance, work log.
+api.add_router("", desk_catalogue.router)
 
 
 @api.exception_handler(PermissionDenied)

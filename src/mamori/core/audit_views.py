@@ -156,6 +156,15 @@ ACTION_LABELS = {
     "terms_profile.update": _("Terms profile changed"),
     "terms_profile.delete": _("Terms profile deleted"),
     "incident.recovery": _("Recovery time recorded"),
+    # The work desk's scope of work (issue 17).
+    "catalogue.apply": _("Shipped catalogue applied"),
+    "catalogue.create": _("Catalogue item added"),
+    "catalogue.update": _("Catalogue item changed"),
+    "catalogue.delete": _("Catalogue item deleted"),
+    "request.classify": _("Request classified"),
+    "work.create": _("Work logged"),
+    "work.update": _("Work log entry changed"),
+    "work.delete": _("Work log entry deleted"),
 }
 
 

@@ -91,6 +91,18 @@ class CatalogueItem(models.Model):
         lang = (language or get_language() or "ja")[:2]
         return (self.name_ja if lang == "ja" else self.name_en) or self.name_en or self.code
 
+    def keyword_list(self) -> list[str]:
+        """The keywords, one per line, as written."""
+        return [line.strip() for line in self.keywords.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        """The rules of an item, the same for its pages, the API and the import
+        (:mod:`mamori.desk.catalogue`): keywords one per line (blank lines and repeats dropped),
+        a monthly limit only on free work, and at least one request when set."""
+        from mamori.desk.catalogue import clean_item
+
+        clean_item(self)
+
 
 # --- support hours and business days (MNT-05) ---------------------------------------------------
 

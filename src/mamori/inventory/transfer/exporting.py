@@ -60,11 +60,12 @@ SORT_KEYS = {
     "managed_certificates": lambda o: (o.name,),
     "deployment_targets": lambda o: (o.name,),
     "fees": lambda o: (o.kind, o.starts_on or dt.date.min, o.description),
+    "catalogue": lambda o: (o.scope, o.code),
     "checks": lambda o: (o.name,),
     "maintenance_windows": lambda o: (o.starts_at, o.title),
 }
 # Where the records nested in a record are found on it (``managed.targets``).
-NESTED_RELATIONS = {"deployment_targets": "targets", "fees": "fees"}
+NESTED_RELATIONS = {"deployment_targets": "targets", "fees": "fees", "catalogue": "catalogue"}
 
 
 class UnknownClients(LookupError):
@@ -110,7 +111,9 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         "contacts",
         Prefetch(
             "contracts",
-            queryset=Contract.objects.select_related("terms_profile").prefetch_related("fees"),
+            queryset=Contract.objects.select_related("terms_profile").prefetch_related(
+                "fees", "catalogue"
+            ),
         ),
         "servers",
         "domains",

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from mamori.billing.models import Fee
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
+from mamori.desk.models import CatalogueItem
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from mamori.inventory.transfer import names
 from mamori.lifecycle.models import AcmeAccount, DeploymentTarget, ManagedCertificate
@@ -53,6 +54,7 @@ class Kind(enum.Enum):
     MAPPING = "mapping"  # name: value settings (a challenge's), never secrets
     JSON = "json"  # a mapping of JSON values (a check's settings), checked by the model
     DATETIME = "datetime"  # ISO 8601, e.g. 2027-01-10T01:00:00+09:00 (local time if no offset)
+    LINES = "lines"  # words one per line (or a list), blank lines and repeats dropped
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ SECTIONS: dict[str, Section] = {
                 F("formed_on", Kind.DATE),
                 F("applied_via_web", Kind.BOOL),
             ),
-            children=("fees",),
+            children=("fees", "catalogue"),
         ),
         # A contract's fees (BIL-01): matched by kind, start and description, so that a file
         # can hold a fee and its successor from a later date.
@@ -173,6 +175,21 @@ SECTIONS: dict[str, Section] = {
                 F("tax_rate", Kind.INT),
                 F("tax_included", Kind.BOOL),
                 F("ends_on", Kind.DATE),
+            ),
+            parent_attr="contract",
+        ),
+        # A contract's free-work catalogue and out-of-scope kinds (MNT-03, MNT-04), by code.
+        Section(
+            "catalogue",
+            CatalogueItem,
+            (
+                F("code", key=True, required=True),
+                F("scope"),
+                F("name_ja"),
+                F("name_en"),
+                F("keywords", Kind.LINES, multiline=True),
+                F("monthly_limit", Kind.INT),
+                F("clause"),
             ),
             parent_attr="contract",
         ),
@@ -511,6 +528,10 @@ def canonical(spec: FieldSpec, value: Any) -> Any:
         return known + sorted({t for t in value if t not in NoticeTopic.values}, key=str)
     if spec.kind in (Kind.MAPPING, Kind.JSON) and isinstance(value, dict):
         return dict(sorted(value.items()))
+    if spec.kind is Kind.LINES and isinstance(value, str):
+        from mamori.desk.catalogue import keyword_lines
+
+        return "\n".join(keyword_lines(value))
     if spec.multiline and isinstance(value, str):
         # A browser sends a textarea's lines with CR LF, YAML reads every line break as LF:
         # compare and export with LF so that the same text is not seen as a change.
@@ -559,6 +580,8 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
         return canonical(spec, _settings({} if raw is None else raw))
     if kind is Kind.JSON:
         return canonical(spec, _json_mapping({} if raw is None else raw))
+    if kind is Kind.LINES and isinstance(raw, list):
+        raw = "\n".join(_text(line) for line in raw)
     if raw is None:
         # "key:" with no value clears a text field; elsewhere it means "no value" (null),
         # which the model accepts only where a field may be empty.
