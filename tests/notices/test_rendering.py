@@ -137,6 +137,17 @@ def hostile_context() -> dict:
         ),
         "url": LINK,
         "credit_note": False,
+        # desk_due (desk/targets.py)
+        "req": ns(
+            number="R-1",
+            subject=HOSTILE,
+            received_at=at,
+            get_absolute_url=url("/desk/requests/1/"),
+        ),
+        "target": "first_response",
+        "due": at,
+        "late": False,
+        "minutes": 45,
     }
 
 
