@@ -190,8 +190,20 @@ def _alert(req: Request, target: TargetState) -> int:
             "due": target.due,
             "late": late,
             "minutes": abs(target.minutes),
+            "url": _request_path(req),
         },
         client=req.client,
         links={"request": req},
     )
     return len(result.created)
+
+
+def _request_path(req: Request) -> str:
+    """The request page's path (``request_detail``, built by the desk's pages); the start page
+    while a build has no such page."""
+    from django.urls import NoReverseMatch
+
+    try:
+        return req.get_absolute_url()
+    except NoReverseMatch:
+        return "/"
