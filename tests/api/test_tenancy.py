@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_desk_hours import acme_request, spare_closed_day
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -109,6 +110,8 @@ PARAMETERS = {
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
     "number": lambda s: acme_invoice().number,
+    "closed_day_id": lambda s: spare_closed_day().pk,
+    "request_id": lambda s: acme_request().pk,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -167,6 +170,17 @@ BODIES = {
         "term_months": 24,
     },
     "update_terms_profile": lambda s: {"notice_days": 60},
+    "create_closed_day": lambda s: {
+        "first": "2026-08-13",
+        "last": "2026-08-16",
+        "name": "夏季休業",
+    },
+    "set_support_hours": lambda s: {
+        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        "opens": "09:00",
+        "closes": "17:30",
+        "first_response_minutes": 120,
+    },
     "create_secret": lambda s: {
         "client": "acme",
         "kind": "server_login",
@@ -294,6 +308,10 @@ PROVIDER_ONLY |= {
 }
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
+# The provider's closed days are its own calendar, shared by every client
+# (tests/desk/test_hours_api.py has their rules); contracts' support hours are set by its staff.
+PROVIDER_GLOBAL |= {"list_closed_days", "create_closed_day", "delete_closed_day"}
+PROVIDER_ONLY |= {"set_support_hours"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
