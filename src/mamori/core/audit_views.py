@@ -146,6 +146,9 @@ ACTION_LABELS = {
     "terms_profile.update": _("Terms profile changed"),
     "terms_profile.delete": _("Terms profile deleted"),
     "incident.recovery": _("Recovery time recorded"),
+    "closed_day.add": _("Closed days added"),
+    "closed_day.remove": _("Closed days removed"),
+    "support_hours.set": _("Support hours set"),
 }
 
 
