@@ -208,6 +208,35 @@ VARIABLES: dict[str, Variable] = {
             'separated by ";" or line breaks, words split and quoted as in a shell (e.g. '
             '"systemctl reload nginx; nginx -s reload"); run without a shell; empty: none.',
         ),
+        Variable(
+            "SUPPORT_HOURS",
+            "10:00-18:00",
+            "Support hours (Asia/Tokyo) of contracts that set none of their own; targets are "
+            "measured in this business time (docs/desk-hours.md).",
+        ),
+        Variable(
+            "SUPPORT_WEEKDAYS",
+            "mon-fri",
+            "Days of the week with support, for contracts that set none (e.g. mon-fri or "
+            "mon-fri,sat); Japanese public holidays and the provider's closed days never are.",
+        ),
+        Variable(
+            "DESK_FIRST_RESPONSE_MINUTES",
+            "240",
+            "Default first-response target of a request, in business minutes.",
+        ),
+        Variable(
+            "DESK_RESOLUTION_MINUTES",
+            "1440",
+            "Default resolution target of a request, in business minutes (1440: three support "
+            "days of 8 hours).",
+        ),
+        Variable(
+            "DESK_ALERT_BEFORE_MINUTES",
+            "60",
+            "Business minutes before a request's target is missed when the operators are "
+            "alerted (once per target and due time; once more when it is missed).",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

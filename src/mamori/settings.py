@@ -242,6 +242,12 @@ for _root in MAMORI_DEPLOY_ROOTS:
 MAMORI_DEPLOY_COMMANDS = [shlex.join(words) for words in conf.env_commands("DEPLOY_COMMANDS")]
 # Scaled-out mode (docs/scaling.md): read by mamori.celery and `mamori scheduler` only.
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
+# The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
+MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")
+MAMORI_SUPPORT_WEEKDAYS = conf.env("SUPPORT_WEEKDAYS", "mon-fri")
+MAMORI_DESK_FIRST_RESPONSE_MINUTES = conf.env_int("DESK_FIRST_RESPONSE_MINUTES", 240, minimum=1)
+MAMORI_DESK_RESOLUTION_MINUTES = conf.env_int("DESK_RESOLUTION_MINUTES", 1440, minimum=1)
+MAMORI_DESK_ALERT_BEFORE_MINUTES = conf.env_int("DESK_ALERT_BEFORE_MINUTES", 60, minimum=0)
 MAMORI_BROKER_VISIBILITY_TIMEOUT = conf.env_int("BROKER_VISIBILITY_TIMEOUT", 600, minimum=5)
 MAMORI_DISPATCH_TIMEOUT = conf.env_int("DISPATCH_TIMEOUT", 300, minimum=5)
 

@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
 from tests.web.cases_lifecycle_acme import acme_account
@@ -117,6 +118,7 @@ PARAMETERS = {
     "attachment_id": lambda s: acme_attachment().pk,
     "item_id": lambda s: acme_item().pk,
     "entry_id": lambda s: acme_work().pk,
+    "closed_day_id": lambda s: spare_closed_day().pk,
 }
 BODIES = {
     "create_catalogue_item": lambda s: {
@@ -186,6 +188,17 @@ BODIES = {
         "term_months": 24,
     },
     "update_terms_profile": lambda s: {"notice_days": 60},
+    "create_closed_day": lambda s: {
+        "first": "2026-08-13",
+        "last": "2026-08-16",
+        "name": "夏季休業",
+    },
+    "set_support_hours": lambda s: {
+        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        "opens": "09:00",
+        "closes": "17:30",
+        "first_response_minutes": 120,
+    },
     "create_secret": lambda s: {
         "client": "acme",
         "kind": "server_login",
@@ -335,6 +348,10 @@ PROVIDER_ONLY |= {
 }
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
+# The provider's closed days are its own calendar, shared by every client
+# (tests/desk/test_hours_api.py has their rules); contracts' support hours are set by its staff.
+PROVIDER_GLOBAL |= {"list_closed_days", "create_closed_day", "delete_closed_day"}
+PROVIDER_ONLY |= {"set_support_hours"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is

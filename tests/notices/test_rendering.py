@@ -137,7 +137,7 @@ def hostile_context() -> dict:
         ),
         "url": LINK,
         "credit_note": False,
-        # The desk's requests (request_received, request_new, request_reply).
+        # The desk's requests (request_received, request_new, request_reply, desk_due).
         "req": ns(
             number="R-12",
             subject=HOSTILE,
@@ -147,8 +147,14 @@ def hostile_context() -> dict:
             received_at=at,
             first_response_due=at,
             get_channel_display=url(HOSTILE),
+            get_absolute_url=url("/desk/requests/12/"),
         ),
         "message": ns(body=HOSTILE, is_question=True),
+        # desk_due (desk/targets.py)
+        "target": "first_response",
+        "due": at,
+        "late": False,
+        "minutes": 45,
     }
 
 

@@ -17,6 +17,7 @@ from mamori.api import (
     clients,
     contract_terms,
     desk_catalogue,
+    desk_hours,
     desk_requests,
     errors,
     inventory,
@@ -138,6 +139,8 @@ api.add_router("", billing_payments.router)
 api.add_router("", desk_requests.router)
 # The work desk's scope of work: catalogues, classification, allowance, work log.
 api.add_router("", desk_catalogue.router)
+# The work desk's support hours (MNT-05): closed days, contracts' support hours, targets.
+api.add_router("", desk_hours.router)
 
 
 @api.exception_handler(PermissionDenied)

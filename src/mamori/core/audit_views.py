@@ -156,7 +156,7 @@ ACTION_LABELS = {
     "terms_profile.update": _("Terms profile changed"),
     "terms_profile.delete": _("Terms profile deleted"),
     "incident.recovery": _("Recovery time recorded"),
-    # The work desk's scope of work (issue 17).
+    # The work desk's scope of work.
     "catalogue.apply": _("Shipped catalogue applied"),
     "catalogue.create": _("Catalogue item added"),
     "catalogue.update": _("Catalogue item changed"),
@@ -165,6 +165,10 @@ ACTION_LABELS = {
     "work.create": _("Work logged"),
     "work.update": _("Work log entry changed"),
     "work.delete": _("Work log entry deleted"),
+    # The work desk's support hours.
+    "closed_day.add": _("Closed days added"),
+    "closed_day.remove": _("Closed days removed"),
+    "support_hours.set": _("Support hours set"),
 }
 
 

@@ -19,6 +19,7 @@ from mamori.clients.models import Client, Contact, Contract
 from mamori.core import audit
 from mamori.core.models import User
 from mamori.core.permissions import Rule, may_change
+from mamori.desk import targets
 from mamori.desk.models import (
     ACTIVE_STATES,
     Channel,
@@ -99,6 +100,7 @@ def create_request(
                 received_at=received_at or timezone.now(),
                 created_by=actor,
             )
+            targets.refresh(req)  # its due times in business time (MNT-05)
             RequestMessage.objects.create(
                 request=req,
                 direction=Direction.INBOUND,
