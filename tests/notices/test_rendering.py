@@ -137,6 +137,22 @@ def hostile_context() -> dict:
         ),
         "url": LINK,
         "credit_note": False,
+        # The desk's waits (NOT-05) and personal-data incidents (ACC-04).
+        "req": ns(number="R-12", subject=HOSTILE, get_absolute_url=url("/desk/requests/12/")),
+        "task_label": HOSTILE,
+        "what": HOSTILE,
+        "asked_at": at,
+        "question": True,
+        "reason": HOSTILE,
+        "suspended_at": at,
+        "data_incident": ns(
+            get_kind_display=url(HOSTILE),
+            what=HOSTILE,
+            whose=HOSTILE,
+            occurred_at=at,
+            discovered_at=at,
+            measures=HOSTILE,
+        ),
     }
 
 
