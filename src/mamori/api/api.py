@@ -16,6 +16,7 @@ from mamori.api import (
     client_records,
     clients,
     contract_terms,
+    desk_waits,
     errors,
     inventory,
     inventory_records,
@@ -132,6 +133,8 @@ api.add_router("/sla", monitoring_sla.router)
 api.add_router("", billing.router)
 # Billing: fees, liability cap and changes of contracts; payments and interest of invoices.
 api.add_router("", billing_payments.router)
+# The desk (issue 17): waits on the client, unanswered for a month, personal-data incidents.
+api.add_router("", desk_waits.router)
 
 
 @api.exception_handler(PermissionDenied)

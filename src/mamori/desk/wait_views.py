@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -99,12 +98,7 @@ def _request(request: HttpRequest, pk: int) -> Request:
 
 
 def request_page(req: Request) -> str:
-    """The request's page, at its waiting section; this part's own page until the request page
-    is there."""
-    try:
-        return req.get_absolute_url() + "#waiting"
-    except NoReverseMatch:
-        return reverse("request_waits", args=[req.pk])
+    return waits.request_url(req)
 
 
 @login_required

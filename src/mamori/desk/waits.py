@@ -131,6 +131,8 @@ class Unanswered:
 
     @property
     def url(self) -> str:
+        if self.request is not None:
+            return request_url(self.request)
         target = self.task
         return target.get_absolute_url() if hasattr(target, "get_absolute_url") else ""
 
@@ -139,6 +141,17 @@ class Unanswered:
         if self.request is not None:
             return f"{self.request.number} {self.request.subject}"
         return str(self.task) if self.task is not None else ""
+
+
+def request_url(req: Request) -> str:
+    """The request's page at its waiting part; this part's own page (``request_waits``) where
+    the request page is not there (before the desk's pages were merged)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return req.get_absolute_url() + "#waiting"
+    except NoReverseMatch:
+        return reverse("request_waits", args=[req.pk])
 
 
 def _quote(text: str) -> str:
