@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_desk_waits import acme_data_incident, waits_request
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -109,8 +110,21 @@ PARAMETERS = {
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
     "number": lambda s: acme_invoice().number,
+    "request_id": lambda s: waits_request().pk,
+    "data_incident_id": lambda s: acme_data_incident().pk,
 }
 BODIES = {
+    "start_request_wait": lambda s: {"awaited": "The new photo of the staff page"},
+    "end_request_wait": lambda s: {},
+    "suspend_request": lambda s: {"reason": "No answer to our question for two months"},
+    "create_data_incident": lambda s: {
+        "client": "acme",
+        "kind": "loss",
+        "what": "A printed contact list",
+        "whose": "acme.example staff",
+        "discovered_at": "2026-11-01T10:00:00+09:00",
+    },
+    "add_data_incident_measures": lambda s: {"text": "The list was found and shredded."},
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
     "set_incident_cause": lambda s: {"cause": "hosting", "cause_detail": "Cloud zone outage"},
     "record_incident_recovery": lambda s: {"recovered_at": "2026-11-03T11:00:00+09:00"},
@@ -294,6 +308,20 @@ PROVIDER_ONLY |= {
 }
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
+# The desk: waiting on the client, suspending and resuming a request's work are the provider's
+# work (CT-09, NOT-05); so is recording a personal-data incident (ACC-04).
+PROVIDER_ONLY |= {
+    "start_request_wait",
+    "end_request_wait",
+    "suspend_request",
+    "resume_request",
+    "create_data_incident",
+    "add_data_incident_measures",
+}
+# What has gone unanswered for a month is the provider's work queue across its clients, read by
+# its staff only (tests/desk/test_waits_api.py: client users refused, a subcontractor sees only
+# the clients assigned to them).
+PROVIDER_GLOBAL |= {"list_unanswered"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -301,6 +329,16 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 ADMIN_ONLY_READS = {"list_audit_events"}
 # So is the money: invoices, their payments and interest (billing.models.reads_invoices).
 ADMIN_ONLY_READS |= {"list_invoices", "read_invoice", "list_payments", "get_interest"}
+# And personal-data incidents (ACC-04): the client's administrators, not its viewers.
+ADMIN_ONLY_READS |= {"list_data_incidents", "get_data_incident"}
+
+
+@pytest.fixture(autouse=True)
+def acme_desk_waits(request):
+    """A personal-data incident of acme, for their list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_data_incident()
 
 
 @pytest.fixture(autouse=True)
