@@ -99,9 +99,8 @@ def handle_wait(options, out) -> None:
     try:
         if options["stop"]:
             wait = waits.end_wait(req, None, until=at)
-            out.write(
-                f"{req.number}: no longer waiting ({wait.since:%Y-%m-%d %H:%M} – {wait.until:%Y-%m-%d %H:%M})\n"
-            )
+            since, until = timezone.localtime(wait.since), timezone.localtime(wait.until)
+            out.write(f"{req.number}: no longer waiting ({since:%Y-%m-%d %H:%M} – {until:%H:%M})\n")
         else:
             wait = waits.wait_on_client(req, None, options["awaited"] or "", since=at)
             out.write(f"{req.number}: waiting for the client since {wait.since:%Y-%m-%d %H:%M}\n")
@@ -138,9 +137,8 @@ def handle_suspend(options, out) -> None:
         req = waits.suspend(req, None, options["reason"])
     except DeskError as exc:
         raise _refuse(exc) from None
-    out.write(
-        f"{req.number}: suspended at {timezone.localtime(req.suspended_at):%Y-%m-%d %H:%M}; the client is told.\n"
-    )
+    at = timezone.localtime(req.suspended_at)
+    out.write(f"{req.number}: suspended at {at:%Y-%m-%d %H:%M}; the client is told.\n")
 
 
 def handle_resume(options, out) -> None:
@@ -176,6 +174,5 @@ def handle_data_incident(options, out) -> None:
         )
     except DeskError as exc:
         raise _refuse(exc) from None
-    out.write(
-        f"Recorded personal-data incident {incident.pk}; reported to the client at {timezone.localtime(incident.reported_at):%Y-%m-%d %H:%M}.\n"
-    )
+    at = timezone.localtime(incident.reported_at)
+    out.write(f"Recorded personal-data incident {incident.pk}; reported at {at:%Y-%m-%d %H:%M}.\n")
