@@ -116,6 +116,15 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/requests/{request_id}/state",
         "/api/v1/requests/{request_id}/attachments",
         "/api/v1/requests/{request_id}/attachments/{attachment_id}",
+        # The desk: waits on the client, suspension, unanswered, personal-data incidents.
+        "/api/v1/requests/{request_id}/waiting",
+        "/api/v1/requests/{request_id}/waiting/end",
+        "/api/v1/requests/{request_id}/suspend",
+        "/api/v1/requests/{request_id}/resume",
+        "/api/v1/desk/unanswered",
+        "/api/v1/data-incidents",
+        "/api/v1/data-incidents/{data_incident_id}",
+        "/api/v1/data-incidents/{data_incident_id}/measures",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

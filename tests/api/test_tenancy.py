@@ -25,6 +25,7 @@ from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
+from tests.web.cases_desk_waits import acme_data_incident
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -119,6 +120,7 @@ PARAMETERS = {
     "item_id": lambda s: acme_item().pk,
     "entry_id": lambda s: acme_work().pk,
     "closed_day_id": lambda s: spare_closed_day().pk,
+    "data_incident_id": lambda s: acme_data_incident().pk,
 }
 BODIES = {
     "create_catalogue_item": lambda s: {
@@ -132,6 +134,17 @@ BODIES = {
     "classify_request": lambda s: {"item": acme_item().code},
     "log_work": lambda s: {"minutes": 15, "text": "確認"},
     "update_work": lambda s: {"minutes": 45},
+    "start_request_wait": lambda s: {"awaited": "The new photo of the staff page"},
+    "end_request_wait": lambda s: {},
+    "suspend_request": lambda s: {"reason": "No answer to our question for two months"},
+    "create_data_incident": lambda s: {
+        "client": "acme",
+        "kind": "loss",
+        "what": "A printed contact list",
+        "whose": "acme.example staff",
+        "discovered_at": "2026-11-01T10:00:00+09:00",
+    },
+    "add_data_incident_measures": lambda s: {"text": "The list was found and shredded."},
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
     "set_incident_cause": lambda s: {"cause": "hosting", "cause_detail": "Cloud zone outage"},
     "record_incident_recovery": lambda s: {"recovered_at": "2026-11-03T11:00:00+09:00"},
@@ -352,6 +365,20 @@ PROVIDER_GLOBAL |= {"run_invoices"}
 # (tests/desk/test_hours_api.py has their rules); contracts' support hours are set by its staff.
 PROVIDER_GLOBAL |= {"list_closed_days", "create_closed_day", "delete_closed_day"}
 PROVIDER_ONLY |= {"set_support_hours"}
+# The desk: waiting on the client, suspending and resuming a request's work are the provider's
+# work (CT-09, NOT-05); so is recording a personal-data incident (ACC-04).
+PROVIDER_ONLY |= {
+    "start_request_wait",
+    "end_request_wait",
+    "suspend_request",
+    "resume_request",
+    "create_data_incident",
+    "add_data_incident_measures",
+}
+# What has gone unanswered for a month is the provider's work queue across its clients, read by
+# its staff only (tests/desk/test_waits_api.py: client users refused, a subcontractor sees only
+# the clients assigned to them).
+PROVIDER_GLOBAL |= {"list_unanswered"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -359,6 +386,16 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 ADMIN_ONLY_READS = {"list_audit_events"}
 # So is the money: invoices, their payments and interest (billing.models.reads_invoices).
 ADMIN_ONLY_READS |= {"list_invoices", "read_invoice", "list_payments", "get_interest"}
+# And personal-data incidents (ACC-04): the client's administrators, not its viewers.
+ADMIN_ONLY_READS |= {"list_data_incidents", "get_data_incident"}
+
+
+@pytest.fixture(autouse=True)
+def acme_desk_waits(request):
+    """A personal-data incident of acme, for their list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_data_incident()
 
 
 @pytest.fixture(autouse=True)

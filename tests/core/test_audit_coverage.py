@@ -150,8 +150,24 @@ def a_month_to_invoice(scene, request, monkeypatch) -> None:
     monkeypatch.setitem(tenancy.BODIES, "run_invoices", lambda s: {"month": "2026-05"})
 
 
+def waiting_request(scene, request, monkeypatch) -> None:
+    """Ending a request's wait needs a request that waits for the client."""
+    from tests.web.cases_desk_waits import waiting_request as make
+
+    make()
+
+
+def suspended_request(scene, request, monkeypatch) -> None:
+    """Resuming needs a suspended request."""
+    from tests.web.cases_desk_waits import suspended_request as make
+
+    make()
+
+
 # Operations whose tenancy call changes nothing here, made to change something first.
 PREPARE = {
+    "end_request_wait": waiting_request,
+    "resume_request": suspended_request,
     "end_incident_wait": waiting_incident,
     "credit_invoice": invoice_with_a_line,
     "run_invoices": a_month_to_invoice,

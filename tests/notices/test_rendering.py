@@ -155,6 +155,21 @@ def hostile_context() -> dict:
         "due": at,
         "late": False,
         "minutes": 45,
+        # The desk's waits (NOT-05) and personal-data incidents (ACC-04).
+        "task_label": HOSTILE,
+        "what": HOSTILE,
+        "asked_at": at,
+        "question": True,
+        "reason": HOSTILE,
+        "suspended_at": at,
+        "data_incident": ns(
+            get_kind_display=url(HOSTILE),
+            what=HOSTILE,
+            whose=HOSTILE,
+            occurred_at=at,
+            discovered_at=at,
+            measures=HOSTILE,
+        ),
     }
 
 

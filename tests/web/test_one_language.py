@@ -100,6 +100,8 @@ TYPED = (
     "desk.Request",
     "desk.RequestMessage",
     "desk.RequestAttachment",
+    # What an operator wrote of a personal-data incident (what, whose, measures).
+    "desk.DataIncident",
 )
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.

@@ -19,6 +19,7 @@ from mamori.api import (
     desk_catalogue,
     desk_hours,
     desk_requests,
+    desk_waits,
     errors,
     inventory,
     inventory_records,
@@ -141,6 +142,8 @@ api.add_router("", desk_requests.router)
 api.add_router("", desk_catalogue.router)
 # The work desk's support hours (MNT-05): closed days, contracts' support hours, targets.
 api.add_router("", desk_hours.router)
+# The work desk's waits on the client, unanswered for a month, personal-data incidents.
+api.add_router("", desk_waits.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,6 +1,6 @@
 """Waiting on the client (CT-09): one service function per write, generic over the task.
 
-A task of any kind (an incident today; requests, renewals and re-issues later) is put in a
+A task of any kind (an incident, a desk request, a renewal on hold, a re-issue task) is put in a
 "waiting for the client" state with what is awaited and since when, and taken out of it when
 the client has answered. Each span is a :class:`~mamori.clients.models.ClientWait`; the time
 counts as the client's delay, not the provider's (the SLA leaves it out of the provider's
@@ -15,7 +15,9 @@ one transaction; refusals are :class:`WaitError`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
+from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -126,3 +128,101 @@ def stop_waiting(
             changes={"wait": wait.pk, "until": until.isoformat()},
         )
     return wait
+
+
+def mirror(target: models.Model, *, awaited: str | None, at: dt.datetime, user=None) -> None:
+    """Keep the spans of a task that holds its waiting state in fields of its own (a renewal on
+    hold, a lifecycle task): ``awaited`` None ends the open span at ``at``; otherwise a span
+    awaiting ``awaited`` is open from ``at`` (an open span awaiting something else is ended there
+    first; one awaiting the same is kept). Call it inside the task's own transaction: the task's
+    audit record covers it."""
+    with transaction.atomic():
+        current = ClientWait.objects.of(target).open().select_for_update().first()
+        awaited = (awaited or "").strip()[:2000] if awaited is not None else None
+        if current is not None and awaited is not None and current.awaited == awaited:
+            return
+        if current is not None:
+            current.until, current.ended_by = max(at, current.since), user
+            current.save(update_fields=["until", "ended_by"])
+        if awaited:
+            latest = ClientWait.objects.of(target).aggregate(models.Max("until"))["until__max"]
+            ClientWait.objects.create(
+                client_id=target.client_id,
+                target=target,
+                awaited=awaited,
+                since=max(at, latest) if latest else at,
+                started_by=user,
+            )
+
+
+# --- the client's delay in a month (CT-09; read by the monthly report) -------------------------
+
+
+@dataclass
+class DelaySpan:
+    """One wait of a task: what was awaited, since and until when (``until`` None: still
+    waiting), and the part of it inside the month (``start`` to ``end``)."""
+
+    wait: ClientWait
+    awaited: str
+    since: dt.datetime
+    until: dt.datetime | None
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return self.end - self.start
+
+
+@dataclass
+class TaskDelay:
+    """The waits of one task inside the month; ``task`` is None when the task was deleted."""
+
+    task: models.Model | None
+    kind: str  # the task's model, "app_label.model" (desk.request, monitoring.incident ...)
+    spans: list[DelaySpan] = field(default_factory=list)
+
+    @property
+    def total(self) -> dt.timedelta:
+        return sum((s.duration for s in self.spans), dt.timedelta())
+
+
+def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The month holding ``month`` (any day of it) as ``[start, end)`` in the provider's time
+    zone (``TIME_ZONE``, Asia/Tokyo by default)."""
+    first = month.replace(day=1)
+    zone = timezone.get_default_timezone()
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(first + relativedelta(months=1), dt.time.min, tzinfo=zone)
+    return start, end
+
+
+def client_delay(client, month: dt.date, *, now: dt.datetime | None = None) -> list[TaskDelay]:
+    """The client's delay in ``month`` (CT-09): every wait on the client of any task that
+    overlaps the month, grouped by task in the order the tasks first waited, each clipped to the
+    month (a wait still open counts up to ``now``). The one source of the monthly report."""
+    now = now or timezone.now()
+    start, end = month_bounds(month)
+    found = (
+        ClientWait.objects.filter(client=client, since__lt=min(end, now))
+        .filter(models.Q(until__isnull=True) | models.Q(until__gt=start))
+        .select_related("content_type")
+        .order_by("since", "pk")
+    )
+    tasks: dict[tuple[int, int], TaskDelay] = {}
+    for wait in found:
+        since, until = wait.span(now)
+        clipped = (max(since, start), min(until, end))
+        if clipped[0] >= clipped[1]:
+            continue
+        key = (wait.content_type_id, wait.object_id)
+        if key not in tasks:
+            model = wait.content_type.model_class()
+            task = model._default_manager.filter(pk=wait.object_id).first() if model else None
+            ct = wait.content_type
+            tasks[key] = TaskDelay(task=task, kind=f"{ct.app_label}.{ct.model}")
+        tasks[key].spans.append(
+            DelaySpan(wait, wait.awaited, wait.since, wait.until, clipped[0], clipped[1])
+        )
+    return list(tasks.values())

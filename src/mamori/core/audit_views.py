@@ -169,6 +169,13 @@ ACTION_LABELS = {
     "closed_day.add": _("Closed days added"),
     "closed_day.remove": _("Closed days removed"),
     "support_hours.set": _("Support hours set"),
+    # The desk's waits (CT-09), suspension (NOT-05) and personal-data incidents (ACC-04).
+    "request.wait": _("Request waiting for the client"),
+    "request.wait_end": _("Request no longer waiting for the client"),
+    "request.suspend": _("Request's work suspended"),
+    "request.resume": _("Request's work resumed"),
+    "data_incident.record": _("Personal data incident recorded and reported"),
+    "data_incident.measures": _("Personal data incident: measures added"),
 }
 
 

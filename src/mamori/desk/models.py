@@ -263,6 +263,12 @@ class Request(models.Model):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     suspended_at = models.DateTimeField(_("suspended"), null=True, blank=True)
+    # Why the work was suspended (NOT-05, 004 §44.3), in the operator's words, and the state it
+    # goes back to when it resumes.
+    suspension_reason = models.TextField(_("reason for the suspension"), blank=True)
+    state_before_suspension = models.CharField(
+        max_length=10, choices=RequestState.choices, blank=True, editable=False
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assigned to"),
@@ -463,3 +469,6 @@ class DataIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.discovered_at:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("data_incident_detail", args=[self.pk])

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from mamori.clients import waits
 from mamori.clients.models import NoticeTopic
 from mamori.core import audit
 from mamori.core.models import Role, User
@@ -519,6 +520,8 @@ def put_on_hold(
         managed.awaiting = awaiting
         managed.awaiting_note = note
         managed.save(update_fields=["awaiting", "awaiting_since", "awaiting_note", "updated_at"])
+        # The span the client's delay is counted from (CT-09: clients.waits.client_delay).
+        waits.mirror(managed, awaited=awaited_text(awaiting, note), at=now, user=actor)
         audit.record(
             "managed.hold",
             managed,
@@ -548,6 +551,17 @@ def put_on_hold(
     return managed
 
 
+def awaited_text(awaiting: str, note: str) -> str:
+    """What a hold awaits, as kept on its span of the client's delay: the operator's note when
+    there is one, else what is awaited in the provider's language."""
+    from django.utils import translation
+
+    if (note or "").strip():
+        return note.strip()
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(Awaiting(awaiting).label)
+
+
 def release_hold(
     managed: ManagedCertificate,
     *,
@@ -569,6 +583,7 @@ def release_hold(
         previous = managed.awaiting
         managed.awaiting, managed.awaiting_since, managed.awaiting_note = "", None, ""
         managed.save(update_fields=["awaiting", "awaiting_since", "awaiting_note", "updated_at"])
+        waits.mirror(managed, awaited=None, at=now, user=actor)
         audit.record(
             "managed.release",
             managed,

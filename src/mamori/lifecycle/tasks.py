@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mamori.clients import waits
 from mamori.clients.models import Client
 from mamori.core import audit
 from mamori.core.models import User
@@ -96,6 +97,8 @@ def set_waiting(task: Task, awaiting: str, note: str, *, actor: User | None, req
         task.awaiting_since = timezone.now()
         task.awaiting_note = note
         task.save(update_fields=["awaiting", "awaiting_since", "awaiting_note"])
+        # The span the client's delay is counted from (CT-09: clients.waits.client_delay).
+        waits.mirror(task, awaited=note, at=task.awaiting_since, user=actor)
         audit.record(
             "task.waiting",
             task,
@@ -113,6 +116,7 @@ def resume(task: Task, *, actor: User | None, request=None) -> Task:
         since = task.awaiting_since
         task.awaiting, task.awaiting_since, task.awaiting_note = "", None, ""
         task.save(update_fields=["awaiting", "awaiting_since", "awaiting_note"])
+        waits.mirror(task, awaited=None, at=timezone.now(), user=actor)
         audit.record(
             "task.resume",
             task,
@@ -148,6 +152,7 @@ def close_task(
                 "awaiting_note",
             ]
         )
+        waits.mirror(task, awaited=None, at=task.closed_at, user=actor)
         audit.record(
             "task.close",
             task,

@@ -92,6 +92,7 @@ RANKS = {
     "on_hold": 10,  # a renewal waits for something from the client
     "task": 11,  # provider staff: an open task
     "invoice_overdue": 5,  # an invoice unpaid after its due date (BIL-04)
+    "unanswered": 9,  # provider staff: asked of the client a month ago, no answer (NOT-05)
 }
 #: How each kind is shown: danger (red), warn (amber) or info.
 TONES = {
@@ -110,6 +111,7 @@ TONES = {
     "on_hold": "warn",
     "task": "info",
     "invoice_overdue": "warn",
+    "unanswered": "warn",
 }
 
 
@@ -479,6 +481,27 @@ def overdue_invoice_items(user: User, now: datetime, limit: int) -> list[Item]:
     ]
 
 
+def unanswered_items(user: User, now: datetime, limit: int) -> list[Item]:
+    """Questions to the client and waits on the client unanswered for a month (NOT-05), for
+    provider staff: the work may be suspended (the full list: the desk's "unanswered" page)."""
+    from mamori.desk.waits import unanswered
+
+    if not user.is_provider_staff:
+        return []
+    return [
+        Item(
+            "unanswered",
+            u.asked_at,
+            u,
+            u.client,
+            u.url,
+            extra={"suspended": u.request is not None and u.request.state == "suspended"},
+        )
+        for u in unanswered(user, now)
+        if not (u.request is not None and u.request.state == "suspended")
+    ][:limit]
+
+
 def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[list[Item], int]:
     """Everything of ``a`` and the monitoring's in one list, most urgent first."""
     from django.urls import reverse
@@ -557,6 +580,7 @@ def ordered_items(user: User, now: datetime, a: Attention, limit: int) -> tuple[
     items += maintenance_items(user, now, limit)
     items += contract_items(user, now)
     items += overdue_invoice_items(user, now, limit)
+    items += unanswered_items(user, now, limit)
     for m in lc.on_hold:
         items.append(Item("on_hold", m.awaiting_since, m, m.client, m.get_absolute_url()))
     for t in lc.tasks:

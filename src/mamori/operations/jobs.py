@@ -65,6 +65,7 @@ JOBS: tuple[Job, ...] = (
     Job("certificate_lifecycle", 10, "mamori.lifecycle.runner:run_once"),
     Job("contract_notice_reminders", 3600, "mamori.clients.reminders:remind_due"),
     Job("desk_targets", 60, "mamori.desk.targets:check_due"),
+    Job("desk_unanswered", 3600, "mamori.desk.waits:flag_unanswered"),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
