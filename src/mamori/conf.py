@@ -201,6 +201,25 @@ VARIABLES: dict[str, Variable] = {
             'separated by ";" or line breaks, words split and quoted as in a shell (e.g. '
             '"systemctl reload nginx; nginx -s reload"); run without a shell; empty: none.',
         ),
+        Variable(
+            "DESK_IMAP_URL",
+            "",
+            "The work desk's mailbox, polled for client e-mails: "
+            "imaps://user@host:993/INBOX (TLS), or imap://user@host:143/INBOX (STARTTLS "
+            "required, plain only to a loopback address); user percent-encoded "
+            "(desk%40example.jp); empty: no polling (docs/desk-mail.md).",
+        ),
+        Variable(
+            "DESK_IMAP_PASSWORD",
+            "",
+            "Password of the desk's mailbox; use MAMORI_DESK_IMAP_PASSWORD_FILE.",
+        ),
+        Variable(
+            "DESK_ADDRESS",
+            "",
+            "The desk's e-mail address (the mailbox's), the Reply-To of Mamori's e-mails about "
+            "requests; the poll ignores mail from it.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

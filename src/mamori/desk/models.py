@@ -451,3 +451,8 @@ class DataIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.discovered_at:%Y-%m-%d}"
+
+
+# --- the desk's mailbox (MNT-03), in a module of its own ----------------------------------------
+
+from mamori.desk.mail_models import DeskMailbox, InboundMail  # noqa: E402, F401
