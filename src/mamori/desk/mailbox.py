@@ -391,6 +391,9 @@ def thread_of(references: list[str]) -> Request | None:
     mail = InboundMail.objects.filter(message_id__in=references, request__isnull=False).first()
     if mail is not None:
         return mail.request
+    sent = Notice.objects.filter(message_id__in=references, request__isnull=False).first()
+    if sent is not None:
+        return sent.request
     for reference in references:
         match = _NOTICE_ID.fullmatch(reference)
         if not match:

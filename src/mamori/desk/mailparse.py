@@ -122,6 +122,16 @@ def _known(codec: str) -> bool:
     return True
 
 
+def unescape(value: str) -> str:
+    """A header value with raw 8-bit bytes (which the parser keeps as surrogate escapes) read
+    as UTF-8, or as CP932 from older Japanese mail programs."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    return value
+
+
 def _part_text(part: EmailMessage) -> str:
     payload = part.get_payload(decode=True)
     if payload is None:
@@ -167,7 +177,9 @@ def html_to_text(html: str) -> str:
 
 # Lines that introduce the quoted history of a reply (the text after them is history).
 _ATTRIBUTION = re.compile(
-    r"(wrote:|書きました[:：]?|のメッセージ[:：]?|wrote\s*:)\s*$", re.IGNORECASE
+    # "On …, A <a@b> wrote:", "…に書きました:", Gmail's "2026年12月7日(月) 10:00 A <a@b>:"
+    r"(wrote\s*:|書きました[:：]?|のメッセージ[:：]?|<[^<>\s]+@[^<>\s]+>\s*[:：])\s*$",
+    re.IGNORECASE,
 )
 _SEPARATOR = re.compile(
     r"^\s*(-{2,}\s*(Original Message|元のメッセージ|Forwarded message|転送されたメッセージ)"
@@ -251,7 +263,7 @@ def _body_and_attachments(message: EmailMessage) -> tuple[str, list[Attachment]]
             continue
         attachments.append(
             Attachment(
-                filename=(filename or "attachment").strip() or "attachment",
+                filename=unescape(filename or "attachment").strip() or "attachment",
                 content_type=part.get_content_type(),
                 content=content,
             )
@@ -273,9 +285,9 @@ def parse(raw: bytes) -> ParsedMail:
         raise MalformedMail(f"broken MIME structure: {', '.join(broken)}")
     try:
         addresses = message["From"].addresses if message["From"] is not None else ()
-        sender = addresses[0].addr_spec.lower() if addresses else ""
-        sender_name = addresses[0].display_name if addresses else ""
-        subject = " ".join(str(message.get("Subject", "") or "").split())
+        sender = unescape(addresses[0].addr_spec).lower() if addresses else ""
+        sender_name = unescape(addresses[0].display_name) if addresses else ""
+        subject = unescape(" ".join(str(message.get("Subject", "") or "").split()))
         in_reply_to = _ids(str(message.get("In-Reply-To", "") or ""))
         references = _ids(str(message.get("References", "") or ""))
         date = message.get("Date")

@@ -64,6 +64,7 @@ JOBS: tuple[Job, ...] = (
     Job("sla_months", 300, "mamori.monitoring.sla:compute_closed_months", single_flight=True),
     Job("certificate_lifecycle", 10, "mamori.lifecycle.runner:run_once"),
     Job("contract_notice_reminders", 3600, "mamori.clients.reminders:remind_due"),
+    Job("desk_mail_poll", 60, "mamori.desk.mailbox:poll_job", single_flight=True),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
