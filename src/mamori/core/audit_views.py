@@ -146,6 +146,8 @@ ACTION_LABELS = {
     "terms_profile.update": _("Terms profile changed"),
     "terms_profile.delete": _("Terms profile deleted"),
     "incident.recovery": _("Recovery time recorded"),
+    "desk.mail.assign": _("Desk e-mail assigned to a client"),
+    "request.confidential": _("Request marked confidential"),
 }
 
 
