@@ -30,7 +30,7 @@ def test_staff_assign_an_unmatched_mail_to_a_client(role, acme, client, request)
     req = Request.objects.get()
     assert (req.client, req.subject, req.requester) == (
         acme,
-        "Please update our page",
+        "ページ更新のお願い",
         "new-person@acme.example",
     )
     mail.refresh_from_db()

@@ -48,7 +48,9 @@ def jis_mail(
     head += headers
     text = body.replace("\n", "\r\n").encode("iso2022_jp")
     if attachment is None:
-        head += "Content-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n"
+        head += (
+            "Content-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n"
+        )
         return head.encode() + b"\r\n" + text + b"\r\n"
     name, content = attachment
     data = base64.encodebytes(content).replace(b"\n", b"\r\n")
@@ -340,12 +342,16 @@ def test_auto_replies_and_bounces_make_no_request(dovecot, acme):
 
 
 def test_a_broken_message_does_not_stop_the_poll(dovecot, acme):
-    dovecot.append(plain_mail("yamada@acme.example", "一通目", "本文1", message_id="<m1@acme.example>"))
+    dovecot.append(
+        plain_mail("yamada@acme.example", "一通目", "本文1", message_id="<m1@acme.example>")
+    )
     dovecot.append(
         b"From: yamada@acme.example\r\nSubject: broken\r\nMessage-ID: <broken@acme.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno boundary at all\r\n"
     )
-    dovecot.append(plain_mail("jane@acme.example", "三通目", "本文3", message_id="<m3@acme.example>"))
+    dovecot.append(
+        plain_mail("jane@acme.example", "三通目", "本文3", message_id="<m3@acme.example>")
+    )
 
     report = poll()
 
@@ -369,7 +375,8 @@ def test_a_shift_jis_mail_with_windows_characters_and_an_html_only_mail(dovecot,
     dovecot.append(
         b"From: jane@acme.example\r\nSubject: HTML\r\nMessage-ID: <html@acme.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-        + "<html><head><style>p{}</style></head><body><p>バナーを</p><p>差し替え</p></body></html>".encode()
+        + "<html><head><style>p{}</style></head>"
+        "<body><p>バナーを</p><p>差し替え</p></body></html>".encode()
     )
 
     assert poll().requests == 2
@@ -387,7 +394,9 @@ def run(*args: str) -> str:
 
 
 def test_the_poll_command_says_what_it_did(dovecot, acme):
-    dovecot.append(plain_mail("yamada@acme.example", "依頼", "本文", message_id="<c1@acme.example>"))
+    dovecot.append(
+        plain_mail("yamada@acme.example", "依頼", "本文", message_id="<c1@acme.example>")
+    )
     dovecot.append(plain_mail("who@else.example", "?", "本文", message_id="<c2@acme.example>"))
 
     out = run("poll", "--once")
@@ -428,7 +437,9 @@ def test_the_poll_command_without_a_mailbox(db, settings):
 
 
 def test_the_periodic_job_polls_once_at_a_time(dovecot, acme):
-    dovecot.append(plain_mail("yamada@acme.example", "依頼", "本文", message_id="<j1@acme.example>"))
+    dovecot.append(
+        plain_mail("yamada@acme.example", "依頼", "本文", message_id="<j1@acme.example>")
+    )
     job = jobs.REGISTRY["desk_mail_poll"]
     assert job.single_flight
 
@@ -438,7 +449,9 @@ def test_the_periodic_job_polls_once_at_a_time(dovecot, acme):
     assert outcome.result.requests == 1
     # Another process holding the mailbox: this poll does nothing.
     DeskMailbox.objects.update(lease_owner="other", lease_until="2999-01-01T00:00:00Z")
-    dovecot.append(plain_mail("yamada@acme.example", "依頼2", "本文", message_id="<j2@acme.example>"))
+    dovecot.append(
+        plain_mail("yamada@acme.example", "依頼2", "本文", message_id="<j2@acme.example>")
+    )
     assert mailbox.poll().busy
     assert Request.objects.count() == 1
 
@@ -474,11 +487,17 @@ def test_plain_imap_is_refused_to_a_remote_server_without_starttls():
 @pytest.mark.parametrize(
     ("text", "new"),
     [
-        ("了解です。\n\nOn Mon, Dec 7, 2026 at 10:00 Mamori <d@x.jp> wrote:\n> 質問\n", "了解です。"),
+        (
+            "了解です。\n\nOn Mon, Dec 7, 2026 at 10:00 Mamori <d@x.jp> wrote:\n> 質問\n",
+            "了解です。",
+        ),
         ("了解です。\n\n-----Original Message-----\nFrom: Mamori\n質問", "了解です。"),
         ("了解です。\n\n-----元のメッセージ-----\n差出人: Mamori", "了解です。"),
         # Answers between the quotes: kept whole.
-        ("> 画像の大きさは?\n横1200px\n> 形式は?\nPNG", "> 画像の大きさは?\n横1200px\n> 形式は?\nPNG"),
+        (
+            "> 画像の大きさは?\n横1200px\n> 形式は?\nPNG",
+            "> 画像の大きさは?\n横1200px\n> 形式は?\nPNG",
+        ),
         # Nothing but a quote: kept whole.
         ("> 質問", "> 質問"),
     ],

@@ -145,9 +145,16 @@ class Dovecot:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                err = (
+                    self._process.stderr.read().decode(errors="replace")
+                    if self._process.stderr
+                    else ""
+                )
                 raise DovecotError(f"dovecot exited: {err.strip()} {self.log()}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.5) as s:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.5) as s,
+            ):
                 s.settimeout(2)
                 if s.recv(100).startswith(b"* OK"):
                     return self
@@ -211,4 +218,3 @@ class Dovecot:
             return client.select_folder(folder, readonly=True)[b"EXISTS"]
         finally:
             client.logout()
-

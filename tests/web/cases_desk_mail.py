@@ -20,10 +20,13 @@ def acme_unmatched_mail() -> InboundMail:
         message_id="<unknown-person@acme.example>",
         defaults={
             "sender": "new-person@acme.example",
-            "subject": "Please update our page",
+            "subject": "ページ更新のお願い",
             "outcome": MailOutcome.UNMATCHED,
             "reason": MailReason.UNKNOWN_SENDER,
-            "raw": b"From: new-person@acme.example\r\nSubject: Please update our page\r\n\r\nHi\r\n",
+            "raw": (
+                "From: new-person@acme.example\r\nSubject: ページ更新のお願い\r\n\r\n"
+                "よろしくお願いします。\r\n"
+            ).encode(),
         },
     )[0]
 

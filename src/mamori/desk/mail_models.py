@@ -30,7 +30,7 @@ class DeskMailbox(models.Model):
 
 
 class MailOutcome(models.TextChoices):
-    REQUEST = "request", _("New request")
+    REQUEST = "request", _("Made a new request")
     REPLY = "reply", _("Added to a request")
     UNMATCHED = "unmatched", _("Not matched")
     IGNORED = "ignored", _("Ignored (automatic)")
@@ -48,9 +48,7 @@ class MailReason(models.TextChoices):
 
     UNKNOWN_SENDER = "unknown_sender", _("The sender is no client's contact.")
     AMBIGUOUS_SENDER = "ambiguous_sender", _("The sender is a contact of several clients.")
-    OTHER_CLIENT = "other_client", _(
-        "It answers a request of another client than the sender's."
-    )
+    OTHER_CLIENT = "other_client", _("It answers a request of another client than the sender's.")
     NO_SENDER = "no_sender", _("It has no sender address.")
     AUTO_REPLY = "auto_reply", _("An automatic reply.")
     BOUNCE = "bounce", _("A delivery failure report (bounce).")
@@ -68,12 +66,12 @@ class InboundMail(models.Model):
     mailbox = models.CharField(max_length=300, blank=True)
     uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
     uid = models.PositiveBigIntegerField(null=True, blank=True)
-    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    received_at = models.DateTimeField(_("arrived"), default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(_("dated"), null=True, blank=True)
     sender = models.CharField(_("from"), max_length=300, blank=True)
     sender_name = models.CharField(max_length=300, blank=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=MailOutcome.choices)
+    outcome = models.CharField(_("what became of it"), max_length=10, choices=MailOutcome.choices)
     reason = models.CharField(_("reason"), max_length=20, choices=MailReason.choices, blank=True)
     # Technical particulars of a failure (the parser's words, a file too large), not a sentence.
     detail = models.CharField(max_length=500, blank=True)

@@ -63,4 +63,3 @@ def desk_mail_assign(request: HttpRequest, pk: int) -> HttpResponse:
         % {"number": req.number, "client": client.name},
     )
     return redirect("desk_mail_list")
-

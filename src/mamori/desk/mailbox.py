@@ -15,6 +15,7 @@ ignored; a mail nobody can be matched to, or that cannot be read, waits for an o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import logging
@@ -155,7 +156,7 @@ def connect(config: MailboxConfig):
         raise MailboxError(f"{where}: TLS failed ({e.reason or e})") from None
     except socket.gaierror:
         raise MailboxError(f"{where}: unknown host {config.host}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise MailboxError(f"{where}: no answer within {TIMEOUT} s") from None
     except OSError as e:
         raise MailboxError(f"{where}: cannot connect ({e.strerror or e})") from None
@@ -189,13 +190,12 @@ def _one_line(error: Exception) -> str:
 
 
 def _close(client) -> None:
+    """Log out, or drop the connection when the server no longer answers."""
     try:
         client.logout()
     except Exception:
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:
-            pass
 
 
 # --- one poll -----------------------------------------------------------------------------------
@@ -452,7 +452,9 @@ def take(
         reason = MailReason.BOUNCE if parsed.automatic == "bounce" else MailReason.AUTO_REPLY
         return _record(message_id, place, MailOutcome.IGNORED, reason, facts=facts)
     if not parsed.subject and not parsed.text and not parsed.attachments:
-        return _record(message_id, place, MailOutcome.FAILED, MailReason.EMPTY, raw=raw, facts=facts)
+        return _record(
+            message_id, place, MailOutcome.FAILED, MailReason.EMPTY, raw=raw, facts=facts
+        )
 
     clients = _clients_of(parsed.sender)
     other_client = False
@@ -516,7 +518,9 @@ def _lenient_facts(raw: bytes) -> dict:
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         sender = email.utils.parseaddr(str(message.get("From", "")))[1].lower()
-        subject = str(email.header.make_header(email.header.decode_header(message["Subject"] or "")))
+        subject = str(
+            email.header.make_header(email.header.decode_header(message["Subject"] or ""))
+        )
     except Exception:
         sender, subject = "", ""
     return {"sender": sender[:300], "subject": " ".join(subject.split())[:300]}

@@ -216,14 +216,16 @@ def strip_quoted(text: str) -> str:
 
 
 def _automatic(message: EmailMessage, sender: str) -> str:
-    """"bounce" for a delivery report, "auto_reply" for other automatic mail (RFC 3834
+    """ "bounce" for a delivery report, "auto_reply" for other automatic mail (RFC 3834
     Auto-Submitted, Precedence, vacation responders' own headers), else ""."""
     local = sender.partition("@")[0]
     if (
         message.get_content_type() == "multipart/report"
         or local in {"mailer-daemon", "postmaster"}
-        or str(message.get("Return-Path", "")).strip() == "<>"
-        and message.get_content_maintype() == "multipart"
+        or (
+            str(message.get("Return-Path", "")).strip() == "<>"
+            and message.get_content_maintype() == "multipart"
+        )
     ):
         return "bounce"
     submitted = str(message.get("Auto-Submitted", "") or "").strip().lower()
