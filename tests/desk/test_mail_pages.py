@@ -30,7 +30,7 @@ def test_staff_assign_an_unmatched_mail_to_a_client(role, acme, client, request)
     req = Request.objects.get()
     assert (req.client, req.subject, req.requester) == (
         acme,
-        "ページ更新のお願い",
+        "www.acme.example",
         "new-person@acme.example",
     )
     mail.refresh_from_db()
@@ -62,7 +62,8 @@ def test_assigning_needs_a_client(acme, operator, client):
     response = client.post(
         reverse("desk_mail_assign", args=[mail.pk]), {"client": "nobody"}, follow=True
     )
-    assert "Choose the client" in response.content.decode()
+    page = response.content.decode()
+    assert "Choose the client" in page or "メールの送り主の顧客を選んでください。" in page
     assert not Request.objects.exists()
 
 

@@ -20,11 +20,11 @@ def acme_unmatched_mail() -> InboundMail:
         message_id="<unknown-person@acme.example>",
         defaults={
             "sender": "new-person@acme.example",
-            "subject": "ページ更新のお願い",
+            "subject": "www.acme.example",
             "outcome": MailOutcome.UNMATCHED,
             "reason": MailReason.UNKNOWN_SENDER,
             "raw": (
-                "From: new-person@acme.example\r\nSubject: ページ更新のお願い\r\n\r\n"
+                "From: new-person@acme.example\r\nSubject: www.acme.example\r\n\r\n"
                 "よろしくお願いします。\r\n"
             ).encode(),
         },
