@@ -88,13 +88,6 @@ VARIABLES: dict[str, Variable] = {
             "provider staff accounts with an e-mail address.",
         ),
         Variable(
-            "DESK_ADDRESS",
-            "",
-            "The work desk's e-mail address: replies to clients about a request name it as "
-            "Reply-To, and the desk's mailbox receives at it (docs/desk.md); empty: replies "
-            "go to the sender address.",
-        ),
-        Variable(
             "OPERATOR_CHANNELS",
             "",
             "Comma-separated chat channels that receive operator notices: Apprise URLs "
@@ -236,6 +229,26 @@ VARIABLES: dict[str, Variable] = {
             "60",
             "Business minutes before a request's target is missed when the operators are "
             "alerted (once per target and due time; once more when it is missed).",
+        ),
+        Variable(
+            "DESK_IMAP_URL",
+            "",
+            "The work desk's mailbox, polled for client e-mails: "
+            "imaps://user@host:993/INBOX (TLS), or imap://user@host:143/INBOX (STARTTLS "
+            "required, plain only to a loopback address); user percent-encoded "
+            "(desk%40example.jp); empty: no polling (docs/desk-mail.md).",
+        ),
+        Variable(
+            "DESK_IMAP_PASSWORD",
+            "",
+            "Password of the desk's mailbox; use MAMORI_DESK_IMAP_PASSWORD_FILE.",
+        ),
+        Variable(
+            "DESK_ADDRESS",
+            "",
+            "The work desk's e-mail address (its mailbox's): Mamori's e-mails about a request "
+            "name it as Reply-To, and the poll ignores mail from it (docs/desk.md); empty: "
+            "replies go to the sender address.",
         ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),

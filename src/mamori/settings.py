@@ -241,6 +241,10 @@ for _root in MAMORI_DEPLOY_ROOTS:
         raise conf.ConfigError(f"MAMORI_DEPLOY_ROOTS: {_root!r} is not an absolute path")
 MAMORI_DEPLOY_COMMANDS = [shlex.join(words) for words in conf.env_commands("DEPLOY_COMMANDS")]
 # Scaled-out mode (docs/scaling.md): read by mamori.celery and `mamori scheduler` only.
+# The desk's mailbox (desk/mailbox.py; the password never goes into a log or a message).
+MAMORI_DESK_IMAP_URL = conf.env("DESK_IMAP_URL") or ""
+MAMORI_DESK_IMAP_PASSWORD = conf.env("DESK_IMAP_PASSWORD") or ""
+MAMORI_DESK_ADDRESS = conf.env("DESK_ADDRESS") or ""
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
 # The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
 MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")

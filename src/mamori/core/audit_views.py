@@ -176,6 +176,9 @@ ACTION_LABELS = {
     "request.resume": _("Request's work resumed"),
     "data_incident.record": _("Personal data incident recorded and reported"),
     "data_incident.measures": _("Personal data incident: measures added"),
+    # The desk's mailbox.
+    "desk.mail.assign": _("Desk e-mail assigned to a client"),
+    "request.confidential": _("Request marked confidential"),
 }
 
 

@@ -1,5 +1,11 @@
-"""Pages of one part of the desk (included by mamori.desk.urls)."""
+"""Pages of the desk's mailbox: unmatched e-mail and assigning it (included by
+mamori.desk.urls)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from mamori.desk import mail_views
+
+urlpatterns: list = [
+    path("mail/", mail_views.desk_mail_list, name="desk_mail_list"),
+    path("mail/<int:pk>/assign/", mail_views.desk_mail_assign, name="desk_mail_assign"),
+]

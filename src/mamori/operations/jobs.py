@@ -66,6 +66,7 @@ JOBS: tuple[Job, ...] = (
     Job("contract_notice_reminders", 3600, "mamori.clients.reminders:remind_due"),
     Job("desk_targets", 60, "mamori.desk.targets:check_due"),
     Job("desk_unanswered", 3600, "mamori.desk.waits:flag_unanswered"),
+    Job("desk_mail_poll", 60, "mamori.desk.mailbox:poll_job", single_flight=True),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
