@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from mamori.api import (
     audit,
     billing,
+    billing_estimates,
     billing_payments,
     certificates,
     client_records,
@@ -132,6 +133,8 @@ api.add_router("/sla", monitoring_sla.router)
 api.add_router("", billing.router)
 # Billing: fees, liability cap and changes of contracts; payments and interest of invoices.
 api.add_router("", billing_payments.router)
+# Estimates (見積書, issue 17): drafted from desk requests, accepted or declined by the client.
+api.add_router("", billing_estimates.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -107,11 +107,11 @@ def _decimal(value: Any, field: str, n: int) -> Decimal:
         number = Decimal(str(value).replace(",", "").strip())
     except (InvalidOperation, ValueError):
         raise EstimateError(
-            "bad_line", _("Line %(n)s: %(field)s is not a number.") % {"n": n, "field": field}
+            "bad_line", _("Line %(n)s: %(field)s is not a number.") % {"n": n, "field": _(field)}
         ) from None
     if not number.is_finite():
         raise EstimateError(
-            "bad_line", _("Line %(n)s: %(field)s is not a number.") % {"n": n, "field": field}
+            "bad_line", _("Line %(n)s: %(field)s is not a number.") % {"n": n, "field": _(field)}
         )
     return number
 
