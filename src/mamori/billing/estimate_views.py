@@ -343,7 +343,7 @@ def _answer(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     if not estimates.may_answer(request.user, estimate):
         raise PermissionDenied
     staff = request.user.is_provider_staff or request.user.is_superuser
-    form = AnswerForm(request.POST or None)
+    form = AnswerForm(request.POST if request.method == "POST" else None)
     if decision == "accept":
         form.fields.pop("reason")
     if not staff:
