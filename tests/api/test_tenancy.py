@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_estimates import acme_estimate, acme_request
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -109,6 +110,7 @@ PARAMETERS = {
     "change_id": lambda s: acme_change().pk,
     "invoice_number": lambda s: acme_invoice().number,
     "number": lambda s: acme_invoice().number,
+    "estimate_id": lambda s: acme_estimate().pk,
 }
 BODIES = {
     "add_incident_note": lambda s: {"text": "Customer reports pages load again."},
@@ -223,6 +225,14 @@ BODIES = {
     "record_payment": lambda s: {"amount": "10000", "received_on": "2026-06-20"},
     "credit_invoice": lambda s: {"reason": "誤請求の訂正"},
     "run_invoices": lambda s: {"month": "2026-05", "dry_run": True},
+    "create_estimate": lambda s: {
+        "request": acme_request().pk,
+        "lines": [{"description": "採用ページの制作", "unit_price": "50000"}],
+    },
+    "update_estimate": lambda s: {"title": "採用ページの新規作成（改）"},
+    "issue_estimate": lambda s: {"valid_until": "2099-12-31"},
+    "accept_estimate": lambda s: {},
+    "decline_estimate": lambda s: {"reason": "予算の都合"},
     "bill_interest": lambda s: {"on": "2026-07-31"},
     "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
     "create_acme_account": lambda s: {
@@ -292,6 +302,9 @@ PROVIDER_ONLY |= {
     "add_surcharge",
     "credit_invoice",
 }
+# Estimates are drafted, issued and withdrawn by the provider; the client's administrators
+# accept or decline them (their viewers read them).
+PROVIDER_ONLY |= {"create_estimate", "update_estimate", "issue_estimate", "withdraw_estimate"}
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -301,6 +314,14 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 ADMIN_ONLY_READS = {"list_audit_events"}
 # So is the money: invoices, their payments and interest (billing.models.reads_invoices).
 ADMIN_ONLY_READS |= {"list_invoices", "read_invoice", "list_payments", "get_interest"}
+
+
+@pytest.fixture(autouse=True)
+def acme_estimates(request):
+    """acme's issued estimate, for the estimate list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_estimate()
 
 
 @pytest.fixture(autouse=True)

@@ -20,10 +20,20 @@ from mamori.desk.models import Request, Scope
 from tests.billing.documents import ISSUER
 
 LINES = [
-    {"description": "新規ページ制作（会社概要）", "quantity": "3", "unit": "ページ",
-     "unit_price": "40000", "tax_rate": 10},
-    {"description": "公開作業", "quantity": "1", "unit": "式", "unit_price": "15000",
-     "tax_rate": 10},
+    {
+        "description": "新規ページ制作（会社概要）",
+        "quantity": "3",
+        "unit": "ページ",
+        "unit_price": "40000",
+        "tax_rate": 10,
+    },
+    {
+        "description": "公開作業",
+        "quantity": "1",
+        "unit": "式",
+        "unit_price": "15000",
+        "tax_rate": 10,
+    },
     {"description": "打合せ用の茶菓", "quantity": "1", "unit_price": "1250", "tax_rate": 8},
 ]
 NET, TAX, TOTAL = Decimal(136250), Decimal(13600), Decimal(149850)

@@ -1,5 +1,5 @@
 """Estimates (見積書, MNT-04, MON-08): drafts, the issue with a gapless number, the client's
-answer, and billing an accepted estimate once (the known answer: tests/billing/estimates_support)."""
+answer, and billing an accepted estimate once (known answers: tests/billing/estimates_support)."""
 
 from __future__ import annotations
 
@@ -185,9 +185,9 @@ def test_only_the_providers_administrators_and_operators_draft_and_issue(
 def test_lines_of_a_draft_are_replaced_whole(acme):
     estimate = draft(acme)
     estimates.update_draft(None, estimate, lines=[{"description": "保守作業", "unit_price": 5000}])
-    assert list(EstimateLine.objects.filter(estimate=estimate).values_list("description", flat=True)) == [
-        "保守作業"
-    ]
+    assert list(
+        EstimateLine.objects.filter(estimate=estimate).values_list("description", flat=True)
+    ) == ["保守作業"]
     assert estimate.total == D(5500)
 
 

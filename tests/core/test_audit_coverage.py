@@ -150,11 +150,21 @@ def a_month_to_invoice(scene, request, monkeypatch) -> None:
     monkeypatch.setitem(tenancy.BODIES, "run_invoices", lambda s: {"month": "2026-05"})
 
 
+def a_draft_estimate(scene, request, monkeypatch) -> None:
+    """Changing and issuing an estimate need a draft (the tenancy estimate is issued)."""
+    from tests.web.cases_estimates import acme_draft
+
+    draft = acme_draft().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "estimate_id", lambda s: draft)
+
+
 # Operations whose tenancy call changes nothing here, made to change something first.
 PREPARE = {
     "end_incident_wait": waiting_incident,
     "credit_invoice": invoice_with_a_line,
     "run_invoices": a_month_to_invoice,
+    "update_estimate": a_draft_estimate,
+    "issue_estimate": a_draft_estimate,
 }
 
 # Who tries an API write, in this order: the first whose role may do it must be audited.

@@ -5,18 +5,20 @@ through :mod:`mamori.billing.estimates`, with the pages' and the command line's 
 
 from __future__ import annotations
 
+import base64
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
-from mamori.api.errors import conflict, invalid, problem
+from mamori.api.errors import conflict, forbidden, invalid, problem
 from mamori.api.schemas import Day, Error, Input
 from mamori.billing import estimate_pdf, estimates
 from mamori.billing.models import Estimate, EstimateState
+from mamori.core.permissions import sees_client
 
 router = Router(tags=["billing"])
 
@@ -136,9 +138,17 @@ class DeclineIn(AcceptIn):
 
 
 def _estimate(request: HttpRequest, estimate_id: int) -> Estimate:
-    return get_object_or_404(
-        Estimate.objects.visible_to(request.auth).select_related("client"), pk=estimate_id
-    )
+    """The estimate if the caller reads it: 403 for one who sees its client but not it (a
+    subcontractor; a client's people and a draft), 404 for anyone else (as the pages)."""
+    found = Estimate.objects.filter(pk=estimate_id).values_list("client_id", flat=True).first()
+    rows = Estimate.objects.visible_to(request.auth).select_related("client")
+    if (
+        found is not None
+        and not rows.filter(pk=estimate_id).exists()
+        and sees_client(request.auth, found)
+    ):
+        raise forbidden()
+    return get_object_or_404(rows, pk=estimate_id)
 
 
 def _lines(lines) -> list[dict]:
@@ -178,23 +188,32 @@ def get_estimate(request: HttpRequest, estimate_id: int):
     return _estimate(request, estimate_id)
 
 
+class EstimatePdfOut(Schema):
+    client: str
+    number: str
+    language: str
+    filename: str
+    content_base64: str
+
+
 @router.get(
     "/estimates/{estimate_id}/pdf",
-    response={200: None, 404: Error},
+    response={200: EstimatePdfOut, 404: Error},
     summary="An estimate's PDF",
-    description="`language`: ja (default: the estimate's) or en.",
+    description="The document as base64; `language`: ja or en (default: the estimate's).",
 )
 def get_estimate_pdf(
     request: HttpRequest, estimate_id: int, language: Literal["ja", "en"] | None = None
 ):
     estimate = _estimate(request, estimate_id)
     language = language or estimate.language
-    response = HttpResponse(
-        estimate_pdf.render(estimate, language), content_type="application/pdf"
-    )
-    name = estimate_pdf.filename(estimate, language)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return {
+        "client": estimate.client.code,
+        "number": estimate.number,
+        "language": language,
+        "filename": estimate_pdf.filename(estimate, language),
+        "content_base64": base64.b64encode(estimate_pdf.render(estimate, language)).decode(),
+    }
 
 
 @router.post(

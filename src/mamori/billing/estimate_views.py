@@ -113,9 +113,7 @@ def estimate_create(request: HttpRequest, request_pk: int) -> HttpResponse:
     if not estimates.may_estimate(request.user, desk_request.client):
         raise PermissionDenied
     try:
-        estimate = estimates.create_from_request(
-            request.user, desk_request, http_request=request
-        )
+        estimate = estimates.create_from_request(request.user, desk_request, http_request=request)
     except estimates.EstimateError as e:
         messages.error(request, e.message)
         return redirect(desk_request.get_absolute_url())

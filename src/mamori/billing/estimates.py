@@ -71,7 +71,7 @@ class EstimateError(Exception):
         self.field = field
 
 
-# --- who may ---------------------------------------------------------------------------------------
+# --- who may -------------------------------------------------------------------------------------
 
 
 def may_estimate(user: User | None, client: Client | int) -> bool:
@@ -99,7 +99,7 @@ def _require(allowed: bool) -> None:
         raise PermissionDenied
 
 
-# --- drafts ----------------------------------------------------------------------------------------
+# --- drafts --------------------------------------------------------------------------------------
 
 
 def _decimal(value: Any, field: str, n: int) -> Decimal:
@@ -133,9 +133,7 @@ def clean_lines(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         if not description:
             raise EstimateError("bad_line", _("Line %(n)s: say what the work is.") % {"n": n})
         if len(description) > 300:
-            raise EstimateError(
-                "bad_line", _("Line %(n)s: at most 300 characters.") % {"n": n}
-            )
+            raise EstimateError("bad_line", _("Line %(n)s: at most 300 characters.") % {"n": n})
         quantity = _decimal(entry.get("quantity", 1), "quantity", n)
         if quantity <= 0 or quantity != quantity.quantize(Decimal("0.01")) or quantity > 99999999:
             raise EstimateError(
@@ -467,7 +465,7 @@ def issue(
     return locked
 
 
-# --- the client's answer -----------------------------------------------------------------------------
+# --- the client's answer -------------------------------------------------------------------------
 
 
 def _answerable(estimate: Estimate) -> None:
@@ -679,7 +677,7 @@ def accepted_charges(until: dt.date, recorded: set[tuple[str, str]]) -> list[Cha
     return charges
 
 
-# --- the e-mail --------------------------------------------------------------------------------------
+# --- the e-mail --------------------------------------------------------------------------------
 
 
 def event_key(estimate: Estimate) -> str:

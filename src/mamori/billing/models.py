@@ -508,7 +508,7 @@ class ContractChange(models.Model):
         return f"{self.get_kind_display()} ({self.received_on:%Y-%m-%d})"
 
 
-# --- estimates (見積書, MNT-04, MON-08) -------------------------------------------------------------
+# --- estimates (見積書, MNT-04, MON-08) --------------------------------------------------
 
 
 class EstimateState(models.TextChoices):
@@ -675,6 +675,17 @@ class Estimate(models.Model):
     def __str__(self) -> str:
         return self.number or f"#{self.pk}"
 
+    def save(self, *args, **kwargs) -> None:
+        """After the issue only the answer may change (:data:`ESTIMATE_DECISION_FIELDS`)."""
+        if self.pk is not None and not self._state.adding:
+            fields = kwargs.get("update_fields")
+            stored = Estimate.objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if stored not in (None, EstimateState.DRAFT) and (
+                fields is None or not set(fields) <= ESTIMATE_DECISION_FIELDS
+            ):
+                raise ImmutableEstimate(f"estimate {self.number} is issued and cannot be changed")
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
@@ -700,17 +711,6 @@ class Estimate(models.Model):
 
     def shown_state_label(self) -> str:
         return str(EstimateState(self.shown_state()).label)
-
-    def save(self, *args, **kwargs) -> None:
-        """After the issue only the answer may change (:data:`ESTIMATE_DECISION_FIELDS`)."""
-        if self.pk is not None and not self._state.adding:
-            fields = kwargs.get("update_fields")
-            stored = Estimate.objects.filter(pk=self.pk).values_list("state", flat=True).first()
-            if stored not in (None, EstimateState.DRAFT) and (
-                fields is None or not set(fields) <= ESTIMATE_DECISION_FIELDS
-            ):
-                raise ImmutableEstimate(f"estimate {self.number} is issued and cannot be changed")
-        super().save(*args, **kwargs)
 
 
 class EstimateLineQuerySet(EstimateQuerySet):

@@ -120,9 +120,7 @@ def _words(kind: str, params: dict, language: str) -> str:
             return words
         if source == "estimate" and params.get("estimate"):
             words = str(params.get("text") or _("Accepted estimate"))
-            reference = (
-                f"見積書 {params['estimate']}" if ja else f"estimate {params['estimate']}"
-            )
+            reference = f"見積書 {params['estimate']}" if ja else f"estimate {params['estimate']}"
             return words + open_ + reference + close
         if source == "interest" and params.get("invoice"):
             words = _("Late-payment interest")

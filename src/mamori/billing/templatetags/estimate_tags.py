@@ -17,7 +17,5 @@ def request_estimates(req, user) -> dict:
     """``{"estimates": [...], "may_create": bool}`` for the desk request ``req``."""
     if req is None or user is None or not user.is_authenticated:
         return {"estimates": [], "may_create": False}
-    rows = list(
-        Estimate.objects.visible_to(user).filter(request=req).order_by("created_at", "pk")
-    )
+    rows = list(Estimate.objects.visible_to(user).filter(request=req).order_by("created_at", "pk"))
     return {"estimates": rows, "may_create": may_estimate(user, req.client_id)}

@@ -72,12 +72,18 @@ class Command(BaseCommand):
         issue.add_argument("estimate")
         issue.add_argument("--valid-until", help="YYYY-MM-DD (default: the usual validity)")
         issue.add_argument("--user", help="the operator issuing (for the audit trail)")
-        for name, text in (("accept", "record the client's acceptance"),
-                           ("decline", "record the client's decline")):
+        for name, text in (
+            ("accept", "record the client's acceptance"),
+            ("decline", "record the client's decline"),
+        ):
             answer = sub.add_parser(name, help=text)
             answer.add_argument("estimate")
-            answer.add_argument("--for", dest="answered_for", default="",
-                                help="who at the client gave the answer, and how")
+            answer.add_argument(
+                "--for",
+                dest="answered_for",
+                default="",
+                help="who at the client gave the answer, and how",
+            )
             answer.add_argument("--user", help="the operator recording it (for the audit trail)")
             if name == "decline":
                 answer.add_argument("--reason", default="")
