@@ -109,6 +109,13 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/invoices/{invoice_number}/payments",
         "/api/v1/invoices/{invoice_number}/interest",
         "/api/v1/clients/{code}/surcharges",
+        "/api/v1/estimates",
+        "/api/v1/estimates/{estimate_id}",
+        "/api/v1/estimates/{estimate_id}/pdf",
+        "/api/v1/estimates/{estimate_id}/issue",
+        "/api/v1/estimates/{estimate_id}/withdraw",
+        "/api/v1/estimates/{estimate_id}/accept",
+        "/api/v1/estimates/{estimate_id}/decline",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
