@@ -30,7 +30,7 @@ def test_concurrent_issues_take_consecutive_numbers(acme):
         try:
             start.wait()
             estimates.issue(None, estimate, today=dt.date(2026, 6, 10))
-        except BaseException as exc:  # noqa: BLE001 — reported by the test
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
