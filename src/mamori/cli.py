@@ -71,6 +71,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         "Billing",
         [
             ("invoices", "Invoices: run a month, list, show, export for accounting, credit notes"),
+            ("estimates", "Estimates: list, show, PDF, issue, record the client's answer"),
             ("billing", "The invoice issuer: name, registration number, bank account, rounding"),
             ("payments", "Record payments against invoices; late-payment interest"),
         ],

@@ -134,6 +134,12 @@ VARIABLES: dict[str, Variable] = {
             "term; a terms profile may set its own; 0: none).",
         ),
         Variable(
+            "ESTIMATE_VALID_DAYS",
+            "30",
+            "Days an estimate (見積書) stays open for the client's answer, from its issue date, "
+            "unless the operator sets another date.",
+        ),
+        Variable(
             "MASTER_KEY",
             "(generated into $MAMORI_DATA_DIR/master_key by `mamori serve` or the first command on "
             "the data)",

@@ -227,6 +227,7 @@ try:
 except ValueError:
     raise conf.ConfigError("MAMORI_EXPIRY_NOTICE_DAYS: expected numbers such as 30,14,7") from None
 MAMORI_CONTRACT_NOTICE_REMINDER_DAYS = conf.env_int("CONTRACT_NOTICE_REMINDER_DAYS", 30, minimum=0)
+MAMORI_ESTIMATE_VALID_DAYS = conf.env_int("ESTIMATE_VALID_DAYS", 30, minimum=1)
 MAMORI_PROVIDER_NAME = conf.env("PROVIDER_NAME", "Mamori")
 MAMORI_LISTEN = conf.env("LISTEN", "127.0.0.1:8000")
 MAMORI_METRICS_LISTEN = conf.env("METRICS_LISTEN") or ""

@@ -125,6 +125,13 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/data-incidents",
         "/api/v1/data-incidents/{data_incident_id}",
         "/api/v1/data-incidents/{data_incident_id}/measures",
+        "/api/v1/estimates",
+        "/api/v1/estimates/{estimate_id}",
+        "/api/v1/estimates/{estimate_id}/pdf",
+        "/api/v1/estimates/{estimate_id}/issue",
+        "/api/v1/estimates/{estimate_id}/withdraw",
+        "/api/v1/estimates/{estimate_id}/accept",
+        "/api/v1/estimates/{estimate_id}/decline",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

@@ -26,6 +26,7 @@ from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
 from tests.web.cases_desk_waits import acme_data_incident
+from tests.web.cases_estimates import acme_estimate
 from tests.web.cases_lifecycle_acme import acme_account
 from tests.web.cases_lifecycle_deploy import HOST_KEY, acme_deployment, acme_target
 from tests.web.cases_lifecycle_managed import acme_approval, acme_managed
@@ -121,6 +122,7 @@ PARAMETERS = {
     "entry_id": lambda s: acme_work().pk,
     "closed_day_id": lambda s: spare_closed_day().pk,
     "data_incident_id": lambda s: acme_data_incident().pk,
+    "estimate_id": lambda s: acme_estimate().pk,
 }
 BODIES = {
     "create_catalogue_item": lambda s: {
@@ -268,6 +270,14 @@ BODIES = {
     "record_payment": lambda s: {"amount": "10000", "received_on": "2026-06-20"},
     "credit_invoice": lambda s: {"reason": "誤請求の訂正"},
     "run_invoices": lambda s: {"month": "2026-05", "dry_run": True},
+    "create_estimate": lambda s: {
+        "request": acme_request().pk,
+        "lines": [{"description": "採用ページの制作", "unit_price": "50000"}],
+    },
+    "update_estimate": lambda s: {"title": "採用ページの新規作成（改）"},
+    "issue_estimate": lambda s: {"valid_until": "2099-12-31"},
+    "accept_estimate": lambda s: {},
+    "decline_estimate": lambda s: {"reason": "予算の都合"},
     "bill_interest": lambda s: {"on": "2026-07-31"},
     "add_surcharge": lambda s: {"evaded": "5000", "reason": "未申告", "occurred_on": "2026-07-01"},
     "create_request": lambda s: {
@@ -359,6 +369,9 @@ PROVIDER_ONLY |= {
     "update_work",
     "delete_work",
 }
+# Estimates are drafted, issued and withdrawn by the provider; the client's administrators
+# accept or decline them (their viewers read them).
+PROVIDER_ONLY |= {"create_estimate", "update_estimate", "issue_estimate", "withdraw_estimate"}
 # A month's invoice run covers every client: the provider's own act, not a client's record.
 PROVIDER_GLOBAL |= {"run_invoices"}
 # The provider's closed days are its own calendar, shared by every client
@@ -396,6 +409,14 @@ def acme_desk_waits(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_data_incident()
+
+
+@pytest.fixture(autouse=True)
+def acme_estimates(request):
+    """acme's issued estimate, for the estimate list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_estimate()
 
 
 @pytest.fixture(autouse=True)

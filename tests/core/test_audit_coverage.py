@@ -150,27 +150,48 @@ def a_month_to_invoice(scene, request, monkeypatch) -> None:
     monkeypatch.setitem(tenancy.BODIES, "run_invoices", lambda s: {"month": "2026-05"})
 
 
+def unanswered_request(scene, request, monkeypatch) -> None:
+    """Suspending needs a request whose question has gone unanswered for a month."""
+    from tests.web.cases_desk_waits import waits_request
+
+    pk = waits_request().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "request_id", lambda s: pk)
+
+
 def waiting_request(scene, request, monkeypatch) -> None:
     """Ending a request's wait needs a request that waits for the client."""
     from tests.web.cases_desk_waits import waiting_request as make
 
-    make()
+    pk = make().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "request_id", lambda s: pk)
 
 
 def suspended_request(scene, request, monkeypatch) -> None:
     """Resuming needs a suspended request."""
     from tests.web.cases_desk_waits import suspended_request as make
 
-    make()
+    pk = make().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "request_id", lambda s: pk)
+
+
+def a_draft_estimate(scene, request, monkeypatch) -> None:
+    """Changing and issuing an estimate need a draft (the tenancy estimate is issued)."""
+    from tests.web.cases_estimates import acme_draft
+
+    draft = acme_draft().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "estimate_id", lambda s: draft)
 
 
 # Operations whose tenancy call changes nothing here, made to change something first.
 PREPARE = {
+    "suspend_request": unanswered_request,
     "end_request_wait": waiting_request,
     "resume_request": suspended_request,
     "end_incident_wait": waiting_incident,
     "credit_invoice": invoice_with_a_line,
     "run_invoices": a_month_to_invoice,
+    "update_estimate": a_draft_estimate,
+    "issue_estimate": a_draft_estimate,
 }
 
 # Who tries an API write, in this order: the first whose role may do it must be audited.

@@ -170,6 +170,15 @@ def hostile_context() -> dict:
             discovered_at=at,
             measures=HOSTILE,
         ),
+        "estimate": ns(
+            number="EST-2026-0001",
+            title=HOSTILE,
+            total=149850,
+            currency="JPY",
+            issue_date=at.date(),
+            valid_until=at.date(),
+            request=ns(number="R-7"),
+        ),
     }
 
 

@@ -115,6 +115,9 @@ TYPED_FIELDS = {
     "billing.Fee": ("description",),
     "billing.ContractChange": ("summary",),
     "billing.Payment": ("note",),
+    # An estimate's subject, notes and lines, and the client's answer, in their own words.
+    "billing.Estimate": ("title", "notes", "decline_reason", "answered_for"),
+    "billing.EstimateLine": ("description", "unit"),
 }
 
 

@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from mamori.api import (
     audit,
     billing,
+    billing_estimates,
     billing_payments,
     certificates,
     client_records,
@@ -144,6 +145,8 @@ api.add_router("", desk_catalogue.router)
 api.add_router("", desk_hours.router)
 # The work desk's waits on the client, unanswered for a month, personal-data incidents.
 api.add_router("", desk_waits.router)
+# Estimates (見積書): drafted from desk requests, accepted or declined by the client.
+api.add_router("", billing_estimates.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # An invoice's e-mail carries its PDF, made by the outbox when it sends (billing.sending).
-        from mamori.billing import sending
+        from mamori.billing import estimates, sending
 
         sending.register()
+        estimates.register()

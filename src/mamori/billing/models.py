@@ -29,6 +29,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.core.models import Language
 from mamori.core.permissions import Rule
@@ -177,6 +178,7 @@ class ChargeSource(models.TextChoices):
     WORK = "work", _("Extra work")
     INTEREST = "interest", _("Late-payment interest")
     SURCHARGE = "surcharge", _("Fee-evasion surcharge")
+    ESTIMATE = "estimate", _("Accepted estimate")
     MANUAL = "manual", _("Other")
 
 
@@ -504,3 +506,252 @@ class ContractChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.received_on:%Y-%m-%d})"
+
+
+# --- estimates (見積書, MNT-04, MON-08) --------------------------------------------------
+
+
+class EstimateState(models.TextChoices):
+    DRAFT = "draft", pgettext_lazy("estimate", "Draft")
+    ISSUED = "issued", pgettext_lazy("estimate", "Awaiting answer")
+    ACCEPTED = "accepted", pgettext_lazy("estimate", "Accepted")
+    DECLINED = "declined", pgettext_lazy("estimate", "Declined")
+    EXPIRED = "expired", pgettext_lazy("estimate", "Expired")
+    WITHDRAWN = "withdrawn", pgettext_lazy("estimate", "Withdrawn")
+
+
+class EstimateCounter(models.Model):
+    """The next number of an estimate series (prefix + year), taken and advanced in the
+    transaction that issues the estimate, so estimate numbers have no gaps."""
+
+    series = models.CharField(max_length=30, unique=True)
+    next_number = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.series}: {self.next_number}"
+
+
+def reads_estimates(user) -> bool:
+    """Whether ``user``'s role reads estimates: the provider's administrators and operators (every
+    client) and a client's administrators and viewers (their own client's issued estimates). The
+    provider's subcontractors see the work, not the money."""
+    from mamori.core.models import ALL_CLIENT_ROLES, CLIENT_ROLES
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.role in ALL_CLIENT_ROLES or user.role in CLIENT_ROLES
+
+
+class EstimateQuerySet(ClientScopedQuerySet):
+    def visible_to(self, user):  # type: ignore[override]
+        """Drafts are the provider's own work: a client's people see issued estimates only."""
+        from mamori.core.models import CLIENT_ROLES
+
+        if not reads_estimates(user):
+            return self.none()
+        rows = super().visible_to(user)
+        if not user.is_superuser and user.role in CLIENT_ROLES:
+            rows = rows.exclude(state=EstimateState.DRAFT)
+        return rows
+
+
+class ImmutableEstimate(Exception):
+    """An issued estimate was to be changed: a change is a new estimate (withdraw the old one)."""
+
+    code = "estimate_immutable"
+
+
+#: What may still change on an issued estimate: its answer (or expiry, or withdrawal).
+ESTIMATE_DECISION_FIELDS = frozenset(
+    {
+        "state",
+        "accepted_at",
+        "accepted_by",
+        "declined_at",
+        "declined_by",
+        "decline_reason",
+        "answered_for",
+        "withdrawn_at",
+        "withdrawn_by",
+        "updated_at",
+    }
+)
+
+
+class Estimate(models.Model):
+    """A quotation (見積書) for work outside a contract's scope (MNT-04): drafted by an operator,
+    issued with a gapless number and a validity date, accepted or declined by the client. An
+    accepted estimate's lines become charges for the next invoice run, once
+    (:mod:`mamori.billing.sources`). Issued estimates never change but for their answer."""
+
+    change_rule = Rule.CLIENT_ADMIN
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="estimates",
+    )
+    contract = models.ForeignKey(
+        "clients.Contract",
+        verbose_name=_("contract"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="estimates",
+    )
+    request = models.ForeignKey(
+        "desk.Request",
+        verbose_name=_("request"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="estimates",
+    )
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("replaces"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+    )
+    # Given when issued (EST-2026-0001); empty while a draft.
+    number = models.CharField(_("number"), max_length=40, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=EstimateState.choices, default=EstimateState.DRAFT
+    )
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.JA
+    )
+    title = models.CharField(pgettext_lazy("estimate", "subject"), max_length=300)
+    notes = models.TextField(_("notes"), blank=True)
+    issue_date = models.DateField(_("issue date"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="JPY")
+    # Frozen at issue, as on an invoice.
+    issuer = models.JSONField(_("issuer"), default=dict, blank=True)
+    recipient = models.JSONField(_("recipient"), default=dict, blank=True)
+    totals = models.JSONField(_("totals per tax rate"), default=list, blank=True)
+    net_total = money_field(_("net"), default=Decimal(0))
+    tax_total = money_field(_("consumption tax"), default=Decimal(0))
+    total = money_field(_("total"), default=Decimal(0))
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declined_at = models.DateTimeField(_("declined"), null=True, blank=True)
+    declined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decline_reason = models.TextField(_("reason"), blank=True)
+    # When an operator records the client's answer: who at the client gave it.
+    answered_for = models.CharField(_("answer given by"), max_length=200, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EstimateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("estimate")
+        verbose_name_plural = _("estimates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"], condition=~Q(number=""), name="unique_estimate_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        """After the issue only the answer may change (:data:`ESTIMATE_DECISION_FIELDS`)."""
+        if self.pk is not None and not self._state.adding:
+            fields = kwargs.get("update_fields")
+            stored = Estimate.objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if stored not in (None, EstimateState.DRAFT) and (
+                fields is None or not set(fields) <= ESTIMATE_DECISION_FIELDS
+            ):
+                raise ImmutableEstimate(f"estimate {self.number} is issued and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("estimate_detail", args=[self.pk])
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == EstimateState.DRAFT
+
+    def expired_on(self, day) -> bool:
+        """Whether an issued estimate is past its validity on ``day``."""
+        return (
+            self.state == EstimateState.ISSUED
+            and self.valid_until is not None
+            and day > self.valid_until
+        )
+
+    def shown_state(self, day=None) -> str:
+        """The state as a reader sees it on ``day``: an issued estimate past its validity is
+        expired even before anything wrote it so."""
+        day = day or timezone.localdate()
+        return EstimateState.EXPIRED if self.expired_on(day) else self.state
+
+    def shown_state_label(self) -> str:
+        return str(EstimateState(self.shown_state()).label)
+
+
+class EstimateLineQuerySet(EstimateQuerySet):
+    client_lookup = "estimate__client"
+
+    def visible_to(self, user):  # type: ignore[override]
+        return self.filter(estimate__in=Estimate.objects.visible_to(user))
+
+
+class EstimateLine(models.Model):
+    estimate = models.ForeignKey(Estimate, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    unit_price = money_field(_("unit price"), validators=[MinValueValidator(0)])
+    amount = money_field(_("amount"))
+    tax_rate = models.PositiveSmallIntegerField(
+        _("tax rate"), choices=TaxRate.choices, default=TaxRate.STANDARD
+    )
+    tax_included = models.BooleanField(_("amount includes tax"), default=False)
+
+    objects = EstimateLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["estimate", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["estimate", "position"], name="unique_estimate_line_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.estimate}/{self.position}"
+
+    @property
+    def reduced(self) -> bool:
+        return self.tax_rate in REDUCED_RATES

@@ -12,7 +12,11 @@ turns them into charges, so recording the same thing again changes nothing:
 - an emergency measure marked billable (``IncidentEvent`` of kind ``emergency_measure`` with
   ``billable`` and ``minutes``): ``emergency`` + the event's id, at
   ``minutes / 60 × IssuerProfile.work_rate_per_hour``, rounded down to the yen, tax-exclusive
-  at 10 %. Without a work rate nothing is charged (reported).
+  at 10 %. Without a work rate nothing is charged (reported);
+- an accepted estimate (``billing.Estimate``, MNT-04): one charge per estimate line,
+  ``estimate`` + ``<number>/<position>``, dated the day it was accepted, at the line's quantity,
+  unit price, rate and basis (:func:`mamori.billing.estimates.accepted_charges`). Declined,
+  expired and withdrawn estimates bill nothing.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ def _day_end(day: date) -> datetime:
 
 
 def pending_charges(until: date, issuer: IssuerProfile | None = None) -> Pending:
-    """Unsaved charges for every CA fee and billable emergency measure recorded up to ``until``
-    (inclusive) that has no charge yet."""
+    """Unsaved charges for every CA fee, billable emergency measure and accepted estimate line
+    recorded up to ``until`` (inclusive) that has no charge yet."""
+    from mamori.billing.estimates import accepted_charges
     from mamori.lifecycle.models import Order
     from mamori.monitoring.models import IncidentEvent, IncidentEventKind
 
@@ -53,7 +58,7 @@ def pending_charges(until: date, issuer: IssuerProfile | None = None) -> Pending
     recorded = {
         (source, key)
         for source, key in Charge.objects.filter(
-            source__in=[ChargeSource.CA_FEE, ChargeSource.EMERGENCY]
+            source__in=[ChargeSource.CA_FEE, ChargeSource.EMERGENCY, ChargeSource.ESTIMATE]
         ).values_list("source", "source_key")
     }
     orders = (
@@ -127,6 +132,7 @@ def pending_charges(until: date, issuer: IssuerProfile | None = None) -> Pending
                 tax_included=False,
             )
         )
+    result.charges += accepted_charges(until, recorded)
     return result
 
 

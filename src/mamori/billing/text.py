@@ -6,7 +6,9 @@ A line stores what it is as a code and parameters (:attr:`InvoiceLine.kind` and
 - fee lines: ``{"fee_kind": "monthly", "contract_type": "site_maintenance", "month": "2026-11"}``
   (annual fees: ``"start"``/``"end"`` of the contract year; initial and other fees: no period);
 - charge lines: ``{"source": "ca_fee", "names": ["www.example.jp"]}``,
-  ``{"source": "emergency", "minutes": 90, "date": "2026-11-03"}``, other sources by their label;
+  ``{"source": "emergency", "minutes": 90, "date": "2026-11-03"}``,
+  ``{"source": "estimate", "estimate": "EST-2026-0001", "text": "…"}`` (the line's own words and
+  the estimate's number), other sources by their label;
 - SLA credit lines: ``{"month": "2026-10", "policy": "Main site", "percent": "10.00"}``;
 - correction lines (credit notes): ``{"number": "INV-2026-0007"}``.
 
@@ -116,6 +118,10 @@ def _words(kind: str, params: dict, language: str) -> str:
             if detail:
                 words += open_ + ("、" if ja else ", ").join(detail) + close
             return words
+        if source == "estimate" and params.get("estimate"):
+            words = str(params.get("text") or _("Accepted estimate"))
+            reference = f"見積書 {params['estimate']}" if ja else f"estimate {params['estimate']}"
+            return words + open_ + reference + close
         if source == "interest" and params.get("invoice"):
             words = _("Late-payment interest")
             detail = [str(params["invoice"])]

@@ -473,6 +473,7 @@ class DataIncident(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("data_incident_detail", args=[self.pk])
 
+
 # --- the desk's mailbox (MNT-03), in a module of its own ----------------------------------------
 
 from mamori.desk.mail_models import DeskMailbox, InboundMail  # noqa: E402, F401
