@@ -116,6 +116,18 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/requests/{request_id}/state",
         "/api/v1/requests/{request_id}/attachments",
         "/api/v1/requests/{request_id}/attachments/{attachment_id}",
+        # The desk's scope of work and support hours.
+        "/api/v1/contracts/{contract_id}/catalogue",
+        "/api/v1/contracts/{contract_id}/catalogue/apply-shipped",
+        "/api/v1/contracts/{contract_id}/catalogue/{item_id}",
+        "/api/v1/contracts/{contract_id}/allowance",
+        "/api/v1/requests/{request_id}/scope",
+        "/api/v1/requests/{request_id}/work",
+        "/api/v1/requests/{request_id}/work/{entry_id}",
+        "/api/v1/desk/closed-days",
+        "/api/v1/desk/closed-days/{closed_day_id}",
+        "/api/v1/contracts/{contract_id}/support-hours",
+        "/api/v1/requests/{request_id}/targets",
         # The desk: waits on the client, suspension, unanswered, personal-data incidents.
         "/api/v1/requests/{request_id}/waiting",
         "/api/v1/requests/{request_id}/waiting/end",

@@ -165,7 +165,7 @@ def test_the_api(client, acme, operator, owner):
         contract=contract,
         received_at=dt.datetime(2026, 6, 10, 11, 0, tzinfo=dt.UTC),  # Wed 20:00 in Tokyo
     )
-    targets = api(client, owner, "GET", f"/desk/requests/{req.pk}/targets").json()
+    targets = api(client, owner, "GET", f"/requests/{req.pk}/targets").json()
     first = targets["targets"][0]
     # Monday and Wednesday 9:00-12:00: Wednesday 20:00 + 90 min → Monday 6/15 10:30.
     assert first["target"] == "first_response"

@@ -38,17 +38,14 @@ def acme_item() -> CatalogueItem:
 
 
 def acme_request() -> Request:
-    contract = acme_scope_contract()
-    return Request.objects.get_or_create(
-        client=contract.client,
-        contract=contract,
-        subject="会社概要の誤字",
-        defaults={
-            "channel": "portal",
-            "body": "会社概要に誤字があります",
-            "requester": "Jane Smith",
-        },
-    )[0]
+    """acme's request (the one of the requests' cases), under the maintenance contract."""
+    from tests.web.cases_desk_requests import acme_request as request_of_acme
+
+    req, contract = request_of_acme(), acme_scope_contract()
+    if req.contract_id != contract.pk:
+        req.contract = contract
+        req.save(update_fields=["contract"])
+    return req
 
 
 def acme_work() -> WorkLog:

@@ -202,7 +202,7 @@ class RequestTargetsOut(Schema):
 
 
 @router.get(
-    "/desk/requests/{request_id}/targets",
+    "/requests/{request_id}/targets",
     response={200: RequestTargetsOut, 404: Error},
     summary="A request's targets in business time",
 )

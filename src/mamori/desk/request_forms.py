@@ -173,7 +173,7 @@ class QueueFilterForm(forms.Form):
         self.fields["client"].queryset = Client.objects.visible_to(user)
         self.fields["client"].empty_label = ALL
         self.fields["state"].choices = [
-            ("", _("Open (not resolved)")),
+            (ACTIVE, _("Open (not resolved)")),
             *RequestState.choices,
             (EVERY, ALL),
         ]

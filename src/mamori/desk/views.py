@@ -33,6 +33,7 @@ from mamori.desk.models import (
     RequestState,
 )
 from mamori.desk.request_forms import (
+    ACTIVE,
     EVERY,
     AssignForm,
     MessageForm,
@@ -65,7 +66,7 @@ def desk_queue(request: HttpRequest) -> HttpResponse:
     qs = qs.annotate(next_due=services.next_due_expression())
     if state == EVERY:
         qs = qs.order_by("-received_at", "-pk")
-    elif state:
+    elif state and state != ACTIVE:
         qs = qs.filter(state=state).order_by("-received_at", "-pk")
     else:
         qs = services.queue(qs)
