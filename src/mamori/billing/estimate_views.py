@@ -149,14 +149,7 @@ def estimate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _request_url(estimate: Estimate) -> str:
-    if not estimate.request_id:
-        return ""
-    from django.urls import NoReverseMatch
-
-    try:
-        return estimate.request.get_absolute_url()
-    except NoReverseMatch:  # the request page is another part's
-        return ""
+    return estimate.request.get_absolute_url() if estimate.request_id else ""
 
 
 # --- editing a draft ---------------------------------------------------------------------------

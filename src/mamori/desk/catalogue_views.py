@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -151,10 +151,7 @@ def catalogue_item_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 def request_page(req: Request, anchor: str) -> str:
     """Where a part's form returns to: the request page (``request_detail``) at ``anchor``."""
-    try:
-        return reverse("request_detail", args=[req.pk]) + anchor
-    except NoReverseMatch:  # the request page is another part of the desk
-        return reverse("client_detail", args=[req.client.code])
+    return reverse("request_detail", args=[req.pk]) + anchor
 
 
 def _request(request: HttpRequest, pk: int) -> Request:

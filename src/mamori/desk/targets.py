@@ -199,11 +199,5 @@ def _alert(req: Request, target: TargetState) -> int:
 
 
 def _request_path(req: Request) -> str:
-    """The request page's path (``request_detail``, built by the desk's pages); the start page
-    while a build has no such page."""
-    from django.urls import NoReverseMatch
-
-    try:
-        return req.get_absolute_url()
-    except NoReverseMatch:
-        return "/"
+    """The request page's path."""
+    return req.get_absolute_url()

@@ -77,10 +77,28 @@ def desk_queue(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "may_ask": client is not None and services.may_ask(user, client),
+        **_desk_links(user),
         "late_count": sum(1 for r in page.object_list if r.late),
     }
     template = "desk/_queue_results.html" if wants_partial(request) else "desk/queue.html"
     return render(request, template, context)
+
+
+def _desk_links(user) -> dict:
+    """What the queue's header links to besides the requests, by who may open it: the desk's
+    unmatched e-mail (with how many wait), what has gone unanswered for a month, closed days."""
+    from mamori.desk import hours_services, mailbox
+    from mamori.desk.mail_models import OPEN_OUTCOMES, InboundMail
+
+    may_mail = mailbox.may_assign(user)
+    return {
+        "may_mail": may_mail,
+        "unmatched_mail": (
+            InboundMail.objects.filter(outcome__in=OPEN_OUTCOMES).count() if may_mail else 0
+        ),
+        "may_unanswered": user.is_provider_staff,
+        "may_closed_days": hours_services.may_manage_closed_days(user),
+    }
 
 
 def _save_files(req, files, message, user, http_request) -> None:

@@ -144,14 +144,8 @@ class Unanswered:
 
 
 def request_url(req: Request) -> str:
-    """The request's page at its waiting part; this part's own page (``request_waits``) where
-    the request page is not there (before the desk's pages were merged)."""
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        return req.get_absolute_url() + "#waiting"
-    except NoReverseMatch:
-        return reverse("request_waits", args=[req.pk])
+    """The request's page at its waiting part."""
+    return req.get_absolute_url() + "#waiting"
 
 
 def _quote(text: str) -> str:

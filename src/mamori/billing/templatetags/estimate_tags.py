@@ -19,3 +19,12 @@ def request_estimates(req, user) -> dict:
         return {"estimates": [], "may_create": False}
     rows = list(Estimate.objects.visible_to(user).filter(request=req).order_by("created_at", "pk"))
     return {"estimates": rows, "may_create": may_estimate(user, req.client_id)}
+
+
+@register.filter
+def reads_estimates(user) -> bool:
+    """Whether ``user`` reads estimates (billing.models.reads_estimates): the desk's pages link
+    the estimates list only for them."""
+    from mamori.billing.models import reads_estimates as reads
+
+    return reads(user)

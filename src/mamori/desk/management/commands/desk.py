@@ -13,7 +13,10 @@ from mamori.desk.cli import MODULES
 
 
 class Command(BaseCommand):
-    help = _("The work desk: client requests, support hours, waiting on the client.")
+    help = _(
+        "The work desk: client requests, their scope and work, support hours, the desk's "
+        "mailbox, waiting on the client."
+    )
 
     def add_arguments(self, parser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
