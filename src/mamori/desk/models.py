@@ -181,7 +181,7 @@ class Channel(models.TextChoices):
     PORTAL = "portal", _("Portal")
     EMAIL = "email", _("E-mail")
     API = "api", "API"
-    PHONE = "phone", _("Phone")
+    PHONE = "phone", pgettext_lazy("request channel", "Phone")
 
 
 class RequestState(models.TextChoices):
