@@ -1,7 +1,8 @@
 """The desk in Chromium (MNT-03, MNT-05): the operators' queue at a desk and on a phone, and the
 request page in the client's portal, in Japanese and English; nothing is wider than the screen,
-the late request is marked, the client sees no internal note. Screenshots:
-test-artifacts/desk-queue-<width>-<language>.png, desk-portal-request-<width>-<language>.png."""
+the late request is marked; the operator's request page holds every part of the desk, the client
+sees no internal note. Screenshots: test-artifacts/desk-queue-<width>-<language>.png,
+desk-staff-request-<width>-<language>.png, desk-portal-request-<width>-<language>.png."""
 
 from __future__ import annotations
 
@@ -91,6 +92,14 @@ def test_the_desk_queue_and_the_portal_request_page(
             nav = page.locator("nav.mainnav")
             assert nav.evaluate("n => n.scrollWidth <= n.clientWidth + 1")
         shoot(page, f"desk-queue-{size['width']}-{language}")
+        # The request as the operator works it: every part of the desk on one page.
+        response = page.goto(live_server.url + portal.get_absolute_url())
+        assert response.status == 200
+        for part in ("targets", "classify", "waiting", "thread", "write", "attachments", "work"):
+            assert page.locator(f"#{part}").count() == 1, (size, part)
+        assert "社内メモ" in page.locator("main").inner_text()  # staff read internal notes
+        assert overflow(page) == [], size
+        shoot(page, f"desk-staff-request-{size['width']}-{language}")
     page.context.clear_cookies()
     owner.language = language
     owner.save()
