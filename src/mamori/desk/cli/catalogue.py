@@ -31,7 +31,7 @@ def usage(message: str) -> CommandError:
 
 
 def register(subparsers) -> None:
-    show = subparsers.add_parser("catalogue", help="a contract's free-work catalogue")
+    show = subparsers.add_parser("catalogue", help=_("a contract's free-work catalogue"))
     show.add_argument("client", help="client code")
     show.add_argument("contract", help="contract id, TYPE or TYPE/START")
     show.add_argument(
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     show.add_argument("--user", help="act as this user (audited as them)")
     show.set_defaults(handler=show_catalogue)
 
-    decide = subparsers.add_parser("classify", help="propose or decide a request's scope")
+    decide = subparsers.add_parser("classify", help=_("propose or decide a request's scope"))
     decide.add_argument("request", help="request number, e.g. R-12")
     choice = decide.add_mutually_exclusive_group()
     choice.add_argument("--item", help="code of an item of the contract's catalogue")
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     decide.add_argument("--user", help="act as this user (audited as them)")
     decide.set_defaults(handler=classify_request)
 
-    log = subparsers.add_parser("log", help="log work on a request")
+    log = subparsers.add_parser("log", help=_("log work on a request"))
     log.add_argument("request", help="request number, e.g. R-12")
     log.add_argument("--minutes", required=True, help="time spent, whole minutes")
     log.add_argument("--text", required=True, help="what was done")
