@@ -245,18 +245,16 @@ def add_attachment(
         else:
             attachment.data = content
         attachment.save()
+        # On the file (its fields name the changes in the reader's language), in the
+        # request's client's trail.
         audit.record(
             "request.attachment",
-            req,
+            attachment,
             actor=actor,
             request=http_request,
             actor_label=None if actor else "desk",
-            changes={
-                "file": filename,
-                "size": len(content),
-                "sha256": digest,
-                "encrypted": attachment.encrypted,
-            },
+            client_id=req.client_id,
+            changes={"filename": filename, "size": len(content), "sha256": digest},
         )
     return attachment
 
