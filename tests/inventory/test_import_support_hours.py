@@ -5,6 +5,7 @@ record), reported at their line when wrong, exported in the form the import read
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -275,3 +276,33 @@ def test_the_export_writes_support_hours_that_import_back_unchanged(acme, operat
     assert back.ok and back.counts["support_hours"]["created"] == 1
     assert row_values(contract) == ([0, 2, 4, 5], dt.time(9), dt.time(17, 30), 90, 1020)
     assert export_inventory(fmt="yaml", clients=["acme"], actor=operator) == exported
+
+
+@pytest.mark.req("MNT-05")
+def test_the_problems_are_told_in_the_readers_language(acme, operator):
+    text = FILE.replace("mon-fri", "mon-fry").replace("09:00-17:30", "18:00-10:00")
+
+    with translation.override("ja"):
+        report = load(text, actor=operator)
+
+    assert messages(report) == [
+        f"clients.yaml:7: {PATH}.weekdays: 'mon-fry': 曜日は mon-fri や mon,wed,fri のように"
+        "書いてください（mon, tue, wed, thu, fri, sat, sun）。",
+        f"clients.yaml:8: {PATH}.hours: 終了時刻は同じ日の開始時刻より後にしてください。",
+    ]
+
+
+@pytest.mark.req("MNT-05")
+def test_the_documented_example_imports(acme, operator):
+    docs = (Path(__file__).parents[2] / "docs" / "import-format.md").read_text()
+    section = docs.split("### Support hours (`support_hours`")[1]
+    example = section.split("```yaml\n")[1].split("```")[0]
+    # The example is a client's contracts list: put it into acme.
+    text = "clients:\n  - code: acme\n" + "".join(f"    {line}\n" for line in example.splitlines())
+
+    report = load(text, actor=operator)
+
+    assert report.ok, messages(report)
+    contract = acme.contracts.get(type="site_maintenance")
+    # 10:00-18:00: a support day is 8 hours, 3d is 24 business hours.
+    assert row_values(contract) == ([0, 1, 2, 3, 4], dt.time(10), dt.time(18), 240, 1440)
