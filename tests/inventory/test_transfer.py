@@ -17,6 +17,8 @@ from django.utils import translation
 
 from mamori.clients.models import Client, Contact, Contract
 from mamori.core.models import AuditEvent
+from mamori.desk.hours_services import set_support_hours
+from mamori.desk.models import SupportHours
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from mamori.inventory.transfer import (
     UnknownClients,
@@ -67,6 +69,7 @@ def test_it_creates_everything_from_a_full_yaml_file(db):
         "contracts": 2,
         "fees": 0,
         "catalogue": 0,
+        "support_hours": 0,
         "servers": 1,
         "sites": 1,
         "domains": 1,
@@ -663,6 +666,14 @@ def test_it_requires_a_csv_header(db):
 
 def test_it_round_trips_export_import_export(db):
     assert import_file(FULL, filename="full.yaml").ok
+    set_support_hours(
+        Contract.objects.get(type="site_maintenance"),
+        weekdays=[0, 2, 4, 5],
+        opens=dt.time(9),
+        closes=dt.time(17, 30),
+        first_response_minutes=90,
+        resolution_minutes=3 * 510,
+    )
     first = export_inventory()
     Client.objects.all().delete()
     assert not Endpoint.objects.exists()
@@ -674,6 +685,8 @@ def test_it_round_trips_export_import_export(db):
     assert second == first
     assert "株式会社サンプル" in first  # UTF-8, not \u escapes
     assert "expiry_notice_days: [60, 30, 14, 7, 1]" in first
+    assert "support_hours:" in first and "weekdays: mon,wed,fri,sat" in first
+    assert SupportHours.objects.get().resolution_minutes == 3 * 510
 
 
 def test_it_round_trips_awkward_values(db):
@@ -817,7 +830,8 @@ def test_it_prints_a_summary_and_exits_0(db):
     lines = out.splitlines()
     assert lines[0].split() == ["created", "updated", "unchanged"]
     assert lines[1].split() == ["Clients", "1", "0", "0"]
-    assert lines[9].split() == ["Endpoints", "3", "0", "0"]  # after contracts' fees and catalogues
+    # After the contracts' fees, catalogues and support hours.
+    assert lines[10].split() == ["Endpoints", "3", "0", "0"]
 
 
 def test_it_prints_json_for_machines(db):

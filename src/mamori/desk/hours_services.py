@@ -82,21 +82,16 @@ def remove_closed_day(closed: ClosedDay, *, actor: User | None = None, http_requ
         closed.delete()
 
 
-def set_support_hours(
-    contract: Contract,
+def check_support_hours(
     *,
     weekdays: Iterable[int],
-    opens: dt.time,
-    closes: dt.time,
+    opens: dt.time | None,
+    closes: dt.time | None,
     first_response_minutes: int | None = None,
     resolution_minutes: int | None = None,
-    actor: User | None = None,
-    http_request=None,
-    audit_action: str = "support_hours.set",
-) -> SupportHours:
-    """Set ``contract``'s support hours and targets (None: the settings' default)."""
-    if actor is not None and not may_change(actor, contract, Rule.STAFF):
-        raise PermissionDenied
+) -> list[int]:
+    """The rules of support hours, for :func:`set_support_hours` and for an import that checks
+    a contract it cannot write: the weekdays, sorted; raises :class:`DeskError`."""
     try:
         days = sorted({int(d) for d in weekdays})
     except (TypeError, ValueError):
@@ -116,6 +111,31 @@ def set_support_hours(
                 _("A target is between 1 and %(max)d business minutes.") % {"max": largest},
                 field,
             )
+    return days
+
+
+def set_support_hours(
+    contract: Contract,
+    *,
+    weekdays: Iterable[int],
+    opens: dt.time,
+    closes: dt.time,
+    first_response_minutes: int | None = None,
+    resolution_minutes: int | None = None,
+    actor: User | None = None,
+    http_request=None,
+    audit_action: str = "support_hours.set",
+) -> SupportHours:
+    """Set ``contract``'s support hours and targets (None: the settings' default)."""
+    if actor is not None and not may_change(actor, contract, Rule.STAFF):
+        raise PermissionDenied
+    days = check_support_hours(
+        weekdays=weekdays,
+        opens=opens,
+        closes=closes,
+        first_response_minutes=first_response_minutes,
+        resolution_minutes=resolution_minutes,
+    )
     with transaction.atomic():
         row, _created = SupportHours.objects.select_for_update().get_or_create(contract=contract)
         row.weekdays = days

@@ -25,7 +25,7 @@ from mamori.inventory.services import (  # noqa: F401 (write_problem: imported f
     save_record,
     write_problem,
 )
-from mamori.inventory.transfer import names
+from mamori.inventory.transfer import names, support_hours
 from mamori.inventory.transfer.report import Change, ImportReport
 from mamori.inventory.transfer.schema import (
     CHILD_SECTIONS,
@@ -216,6 +216,15 @@ class Importer:
                 index[entry.key] = obj
         written = obj is not None and obj.pk is not None and writable and entry.valid
         prefix = f"{label}{key_label(section.name, entry.key)}/" if entry.valid else label
+        for attached in entry.attached.values():
+            support_hours.apply(
+                self,
+                attached,
+                obj if obj is not None else (existing or section.model()),
+                client=records.client,
+                writable=written,
+                key=f"{label}{key_label(section.name, entry.key)}" if entry.valid else label,
+            )
         for name in section.children:
             for child in entry.children.get(name, []):
                 self._child(

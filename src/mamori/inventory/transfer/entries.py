@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from mamori.inventory.transfer import support_hours
 from mamori.inventory.transfer.reading import MAX_RECORDS, CsvRow, FileProblem, Node, Report
 from mamori.inventory.transfer.schema import (
     CHALLENGE_SETTINGS,
@@ -254,7 +255,7 @@ def _yaml_record(
         entry.valid = False
         report(line, where, message)
 
-    extra = (*extra, *section.children)
+    extra = (*extra, *section.children, *section.attached)
     unknown: list[tuple[str, Node]] = []
     for name, child in node.value.items():
         if name in extra:
@@ -266,6 +267,11 @@ def _yaml_record(
     known = (*section.field_names, *extra)
     report_unknown_keys(unknown, known, entry.path_of, path, reported)
     _finish(entry, reported)
+    for name in section.attached:
+        if name in node.value:
+            attached = support_hours.read(node.value[name], entry.path_of(name), report)
+            if attached is not None:
+                entry.attached[name] = attached
     _yaml_children(entry, node, section.children, report)
     return entry
 

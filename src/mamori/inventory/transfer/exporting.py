@@ -27,6 +27,7 @@ from mamori.clients.models import Client, Contract, TermsProfile
 from mamori.core import audit
 from mamori.core.models import User
 from mamori.inventory.models import Endpoint, Site
+from mamori.inventory.transfer import support_hours
 from mamori.inventory.transfer.schema import (
     CHILD_SECTIONS,
     CSV_COLUMNS,
@@ -111,9 +112,9 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         "contacts",
         Prefetch(
             "contracts",
-            queryset=Contract.objects.select_related("terms_profile").prefetch_related(
-                "fees", "catalogue"
-            ),
+            queryset=Contract.objects.select_related(
+                "terms_profile", "support_hours"
+            ).prefetch_related("fees", "catalogue"),
         ),
         "servers",
         "domains",
@@ -212,6 +213,10 @@ def _yaml_record(section: Section, obj: models.Model, contracts: list[Contract])
         elif isinstance(value, str) and "\n" in value:
             value = LiteralScalarString(value)
         record[spec.name] = value
+    if "support_hours" in section.attached:
+        hours = support_hours.export(obj)
+        if hours is not None:
+            record["support_hours"] = hours
     for name in section.children:
         nested = [_yaml_record(SECTIONS[name], child, contracts) for child in _records(obj, name)]
         if nested:

@@ -90,6 +90,9 @@ class Section:
     # Only these rows are matched, exported and counted as existing (a maintenance window that
     # was cancelled is history: a file naming it again plans it again).
     live: tuple[tuple[str, Any], ...] = ()
+    # Single mappings nested in each record, with their own reading and writing (a contract's
+    # ``support_hours``: mamori.inventory.transfer.support_hours).
+    attached: tuple[str, ...] = ()
 
     def rows(self, queryset: models.QuerySet) -> models.QuerySet:
         """``queryset`` limited to the rows the file deals with (``live``)."""
@@ -161,6 +164,7 @@ SECTIONS: dict[str, Section] = {
                 F("applied_via_web", Kind.BOOL),
             ),
             children=("fees", "catalogue"),
+            attached=("support_hours",),
         ),
         # A contract's fees (BIL-01): matched by kind, start and description, so that a file
         # can hold a fee and its successor from a later date.
@@ -844,6 +848,8 @@ class Entry:
     lines: dict[str, int] = field(default_factory=dict)
     valid: bool = True
     children: dict[str, list[Entry]] = field(default_factory=dict)
+    # The single mappings nested in it (``Section.attached``), as their modules read them.
+    attached: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[Any, ...]:
