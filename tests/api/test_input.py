@@ -40,12 +40,12 @@ def resolve(schema: dict) -> dict:
 
 
 def free_text_fields(operation: dict) -> list[str]:
-    """The body's fields that are plain text (no choice, no format)."""
+    """The body's fields that are plain text (no choice, no format, no pattern)."""
     body = resolve(operation["requestBody"]["content"]["application/json"]["schema"])
     return sorted(
         name
         for name, prop in body["properties"].items()
-        if prop.get("type") == "string" and not {"enum", "format", "const"} & set(prop)
+        if prop.get("type") == "string" and not {"enum", "format", "const", "pattern"} & set(prop)
     )
 
 
@@ -137,9 +137,10 @@ def test_every_body_refuses_text_that_cannot_be_stored(
     scene, api_client, method, path, operation_id, fields
 ):
     url = re.sub(r"{(\w+)}", lambda m: str(PARAMETERS[m.group(1)](scene)), path)
+    valid = BODIES[operation_id](scene)  # before counting: it may make the records it names
     before = AuditEvent.objects.count()
     for bad, words in (("x\ud800y", "U+D800"), ("x\x00y", "NUL character")):
-        body = {**BODIES[operation_id](scene), **dict.fromkeys(fields, bad)}
+        body = {**valid, **dict.fromkeys(fields, bad)}
         response = api_client.generic(
             method.upper(), url, json.dumps(body), content_type="application/json"
         )

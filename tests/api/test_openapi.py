@@ -220,3 +220,28 @@ def test_every_operation_lists_what_the_framework_may_answer():
             assert 422 in codes, (method, path)
         if method != "get":
             assert 403 in codes, (method, path)
+
+
+def test_every_schema_has_a_name_of_its_own():
+    """The document names each body and answer after its class: two classes of one name would
+    share one description, and one operation would be documented with the other's fields."""
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    import mamori.api
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for info in pkgutil.iter_modules(mamori.api.__path__):
+        module = importlib.import_module(f"mamori.api.{info.name}")
+        for value in vars(module).values():
+            if not (isinstance(value, type) and issubclass(value, Schema)):
+                continue
+            if value.__module__ != module.__name__:
+                continue
+            if value.__name__ in seen and seen[value.__name__] != module.__name__:
+                clashes.append(f"{value.__name__}: {seen[value.__name__]}, {module.__name__}")
+            seen.setdefault(value.__name__, module.__name__)
+    assert seen and not clashes, clashes

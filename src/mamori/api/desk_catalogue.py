@@ -103,7 +103,9 @@ def _item(request: HttpRequest, contract_id: int, item_id: int) -> CatalogueItem
     return get_object_or_404(
         CatalogueItem.objects.visible_to(request.auth).select_related("contract__client"),
         pk=item_id,
-        contract_id=contract_id,
+        # The contract by its primary key (an id beyond the column's range finds nothing), not
+        # by the foreign key's column (which SQLite cannot compare with such a number).
+        contract__pk=contract_id,
     )
 
 
@@ -335,7 +337,7 @@ def _entry(request: HttpRequest, request_id: int, entry_id: int) -> WorkLog:
     return get_object_or_404(
         WorkLog.objects.visible_to(request.auth).select_related("request__client", "user"),
         pk=entry_id,
-        request_id=request_id,
+        request__pk=request_id,  # as _item's contract
     )
 
 

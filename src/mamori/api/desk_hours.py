@@ -183,7 +183,7 @@ def set_support_hours(request: HttpRequest, contract_id: int, payload: SupportHo
 # --- a request's targets -----------------------------------------------------------------------
 
 
-class TargetOut(Schema):
+class RequestTargetOut(Schema):
     target: Literal["first_response", "resolution"]
     due: dt.datetime
     state: Literal["on_time", "due_soon", "late", "met", "met_late", "paused"]
@@ -198,7 +198,7 @@ class TargetOut(Schema):
 class RequestTargetsOut(Schema):
     client: str
     request: str
-    targets: list[TargetOut]
+    targets: list[RequestTargetOut]
 
 
 @router.get(

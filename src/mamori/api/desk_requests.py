@@ -65,7 +65,7 @@ class RequestDetailOut(RequestOut):
     body: str
 
 
-class MessageOut(Schema):
+class RequestMessageOut(Schema):
     id: int
     direction: str = Field(..., description="in (the client's), out (the provider's), note.")
     at: datetime
@@ -80,7 +80,7 @@ class MessageOut(Schema):
         return obj.user.get_username() if obj.user_id else None
 
 
-class AttachmentOut(Schema):
+class RequestAttachmentOut(Schema):
     id: int
     message: int | None = Field(None, alias="message_id")
     filename: str
@@ -91,7 +91,7 @@ class AttachmentOut(Schema):
     created_at: datetime
 
 
-class AttachmentContentOut(AttachmentOut):
+class AttachmentContentOut(RequestAttachmentOut):
     content_base64: str
 
 
@@ -115,7 +115,7 @@ class RequestIn(Input):
     attachments: list[FileIn] = Field(default_factory=list, max_length=MAX_FILES)
 
 
-class MessageIn(Input):
+class RequestMessageIn(Input):
     kind: Literal["reply", "question", "note"] = Field(
         "reply",
         description="Staff: a reply or question e-mailed to the client, or an internal note. "
@@ -240,7 +240,7 @@ def get_request(request: HttpRequest, request_id: int):
 
 @router.get(
     "/requests/{request_id}/messages",
-    response={200: list[MessageOut], 404: Error},
+    response={200: list[RequestMessageOut], 404: Error},
     summary="The conversation of a request",
     description="Oldest first; internal notes for the provider's staff only.",
 )
@@ -254,12 +254,12 @@ def list_request_messages(request: HttpRequest, request_id: int):
 
 @router.post(
     "/requests/{request_id}/messages",
-    response={201: MessageOut, 403: Error, 404: Error, 422: Error},
+    response={201: RequestMessageOut, 403: Error, 404: Error, 422: Error},
     summary="Write on a request",
     description="Staff: a reply or a question (e-mailed to the client, threaded) or a note. "
     "A client's administrator: their message (a resolved request opens again).",
 )
-def add_request_message(request: HttpRequest, request_id: int, payload: MessageIn):
+def add_request_message(request: HttpRequest, request_id: int, payload: RequestMessageIn):
     req = get_object_or_404(_requests(request), pk=request_id)
     user = request.auth
     staff = may_change(user, req, Rule.STAFF)
@@ -317,7 +317,7 @@ def _attachments(request: HttpRequest, req: Request):
 
 @router.get(
     "/requests/{request_id}/attachments",
-    response={200: list[AttachmentOut], 404: Error},
+    response={200: list[RequestAttachmentOut], 404: Error},
     summary="The files of a request",
 )
 def list_request_attachments(request: HttpRequest, request_id: int):

@@ -52,7 +52,7 @@ class RequestWaitsOut(Schema):
     suspension_reason: str
 
 
-class WaitIn(Input):
+class RequestWaitIn(Input):
     awaited: str = Field(..., min_length=1, max_length=2000, description="What is awaited.")
     since: datetime | None = Field(None, description="Default: now.")
 
@@ -146,7 +146,7 @@ def get_request_waits(request: HttpRequest, request_id: int):
     response={200: RequestWaitsOut, 403: Error, 404: Error, 422: Error},
     summary="Put a request in waiting for the client (CT-09)",
 )
-def start_request_wait(request: HttpRequest, request_id: int, payload: WaitIn):
+def start_request_wait(request: HttpRequest, request_id: int, payload: RequestWaitIn):
     req = get_object_or_404(_requests(request), pk=request_id)
     try:
         waits.wait_on_client(

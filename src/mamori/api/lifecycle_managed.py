@@ -165,7 +165,7 @@ class HoldIn(Input):
     notify: bool = Field(True, description="Ask the client for it by e-mail.")
 
 
-class OrderOut(Schema):
+class ManagedOrderOut(Schema):
     id: int
     purpose: str
     state: str
@@ -245,7 +245,7 @@ def create_managed_certificate(request: HttpRequest, payload: ManagedIn):
 
 @router.post(
     "/managed-certificates/{managed_id}/renew",
-    response={201: OrderOut, 403: Error, 404: Error, 409: Error, 422: Error},
+    response={201: ManagedOrderOut, 403: Error, 404: Error, 409: Error, 422: Error},
     summary="Order the renewal now",
     description="Provider staff. Only where the client's instruction allows it: a standing "
     "instruction, or the client's approval of this renewal; not while on hold. The first issue "
