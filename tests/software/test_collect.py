@@ -3,6 +3,7 @@ this machine's own dpkg database, a fixture tree for the rest."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -194,3 +195,26 @@ def test_an_unreachable_server_is_a_failed_collection(setup, server):
     assert collection.state == "failed"
     assert "cannot connect" in collection.error
     assert Collection.objects.filter(server=server).count() == 1
+
+
+@pytest.mark.req("MNT-01")
+def test_the_command_collects_and_shows(setup, server, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("inventory", "collect", "acme/web1")
+    out = capsys.readouterr().out
+    assert out.startswith("acme/web1: ")
+    call_command("inventory", "show", "acme/web1", "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["os"] == {"id": "debian", "version": "12", "name": "Debian GNU/Linux 12 (bookworm)"}
+    assert {
+        "kind": "cms",
+        "name": "wordpress",
+        "version": "6.4.2",
+        "path": str(setup.wordpress_path_list()[0]),
+    } in data["components"]
+    with pytest.raises(CommandError) as refused:
+        call_command("inventory", "show", "acme/nope")
+    assert refused.value.returncode == 2
+    assert str(refused.value) == "No server acme/nope (give CLIENT/NAME or its id)."

@@ -37,7 +37,7 @@ def eol_api():
     hits = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             if self.path == "/api/php.json":
                 body, status = json.dumps(PHP).encode(), 200
@@ -63,8 +63,9 @@ def eol_api():
 
 @pytest.fixture
 def debian_php_server(acme):
-    from mamori.inventory.models import Server
     from django.utils import timezone
+
+    from mamori.inventory.models import Server
 
     server = Server.objects.create(client=acme, name="web1", kind="vps")
     c = Collection.objects.create(server=server, started_at=timezone.now(), state="ok")
