@@ -142,13 +142,16 @@ def _packages(reader: Reader, setup: CollectionSetup, found: Found) -> None:
 def _components(reader: Reader, setup: CollectionSetup, found: Found) -> None:
     components: list[ComponentFound] = []
     done: set[str] = set()
+    ran: dict[str, tuple[int, str]] = {}  # one run per command (mysql: MySQL or MariaDB)
     for kind, name, command, pattern in parse.PROBES:
         if name in done:
             continue
         program = command.split()[0]
-        status, output = reader.run(
-            f'p=$(command -v {program}) || exit 127; echo "MAMORI-PATH $p"; {command} 2>&1'
-        )
+        if command not in ran:
+            ran[command] = reader.run(
+                f'p=$(command -v {program}) || exit 127; echo "MAMORI-PATH $p"; {command} 2>&1'
+            )
+        status, output = ran[command]
         if status == 127:
             continue  # not installed
         path = ""
