@@ -142,11 +142,11 @@ def collect_server(server: Server, *, actor=None, request=None) -> Collection:
     from mamori.lifecycle import ssh
     from mamori.software.collect import collect
 
+    if actor is not None and not may_change(actor, Collection(server=server)):
+        raise PermissionDenied
     setup = CollectionSetup.objects.filter(server=server).select_related("ssh_secret").first()
     if setup is None:
         raise ValidationError("This server has no software collection set up.")
-    if actor is not None and not may_change(actor, Collection(server=server)):
-        raise PermissionDenied
     collection = start(server, actor=actor)
     try:
         found = collect(setup)
