@@ -214,7 +214,9 @@ def test_the_command_collects_and_shows(setup, server, capsys):
         "version": "6.4.2",
         "path": str(setup.wordpress_path_list()[0]),
     } in data["components"]
-    with pytest.raises(CommandError) as refused:
+    from django.utils import translation
+
+    with translation.override("en"), pytest.raises(CommandError) as refused:
         call_command("inventory", "show", "acme/nope")
     assert refused.value.returncode == 2
     assert str(refused.value) == "No server acme/nope (give CLIENT/NAME or its id)."

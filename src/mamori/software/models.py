@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.core.permissions import Rule
 from mamori.core.scoping import ClientScopedQuerySet
@@ -254,11 +255,11 @@ class Component(models.Model):
 
 
 class ChangeKind(models.TextChoices):
-    ADDED = "added", _("Added")
-    REMOVED = "removed", _("Removed")
-    UPGRADED = "upgraded", _("Upgraded")
-    DOWNGRADED = "downgraded", _("Downgraded")
-    CHANGED = "changed", _("Changed")
+    ADDED = "added", pgettext_lazy("software change", "Added")
+    REMOVED = "removed", pgettext_lazy("software change", "Removed")
+    UPGRADED = "upgraded", pgettext_lazy("software change", "Upgraded")
+    DOWNGRADED = "downgraded", pgettext_lazy("software change", "Downgraded")
+    CHANGED = "changed", pgettext_lazy("software change", "Changed")
 
 
 class SoftwareSubject(models.TextChoices):
