@@ -220,3 +220,22 @@ def test_the_command_collects_and_shows(setup, server, capsys):
         call_command("inventory", "show", "acme/nope")
     assert refused.value.returncode == 2
     assert str(refused.value) == "No server acme/nope (give CLIENT/NAME or its id)."
+
+
+@pytest.mark.req("MNT-01")
+def test_the_periodic_job_collects_due_servers_once_per_turn(setup, server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert setup.next_collection_at is not None  # due at once after the setup
+    assert services.collect_due() == 1
+    setup.refresh_from_db()
+    expected = timezone.now() + timedelta(hours=24)
+    assert abs((setup.next_collection_at - expected).total_seconds()) < 120
+    assert services.collect_due() == 0  # not due again before its interval
+    assert Collection.objects.filter(server=server).count() == 1
+    setup.enabled = False
+    setup.next_collection_at = timezone.now()
+    setup.save()
+    assert services.collect_due() == 0
