@@ -30,6 +30,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.monitoring",
             # The work desk: client requests, support hours, personal-data incidents.
             "mamori.desk",
+            # The software on managed servers, collected over the lifecycle's SSH code.
+            "mamori.software",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -256,6 +256,18 @@ VARIABLES: dict[str, Variable] = {
             "name it as Reply-To, and the poll ignores mail from it (docs/desk.md); empty: "
             "replies go to the sender address.",
         ),
+        Variable(
+            "EOL_URL",
+            "https://endoflife.date/api",
+            "Where end-of-life data is fetched (<url>/<product>.json, endoflife.date's API); "
+            "empty: never fetched, the copy kept and shipped is used (docs/software.md).",
+        ),
+        Variable(
+            "EOL_WARN_DAYS",
+            "90",
+            "Days before a product's end of life when operators are warned (once per server, "
+            "product and cycle).",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "mamori.monitoring",
     "mamori.billing",
     "mamori.desk",
+    "mamori.software",
     "mamori.api",
     "mamori.operations",
 ]
@@ -247,6 +248,9 @@ MAMORI_DESK_IMAP_URL = conf.env("DESK_IMAP_URL") or ""
 MAMORI_DESK_IMAP_PASSWORD = conf.env("DESK_IMAP_PASSWORD") or ""
 MAMORI_DESK_ADDRESS = conf.env("DESK_ADDRESS") or ""
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
+# The software inventory's end-of-life data (software/eol.py).
+MAMORI_EOL_URL = (conf.env("EOL_URL", "https://endoflife.date/api") or "").rstrip("/")
+MAMORI_EOL_WARN_DAYS = conf.env_int("EOL_WARN_DAYS", 90, minimum=0)
 # The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
 MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")
 MAMORI_SUPPORT_WEEKDAYS = conf.env("SUPPORT_WEEKDAYS", "mon-fri")

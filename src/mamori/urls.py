@@ -106,6 +106,8 @@ urlpatterns = [
     path("billing/", include("mamori.billing.payment_urls")),
     # The work desk: requests, support hours, personal-data incidents.
     path("desk/", include("mamori.desk.urls")),
+    # The software on managed servers and their accounts (MNT-01, MNT-07).
+    path("software/", include("mamori.software.urls")),
     path("estimates/", include("mamori.billing.estimate_urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),

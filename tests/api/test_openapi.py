@@ -144,6 +144,12 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/estimates/{estimate_id}/withdraw",
         "/api/v1/estimates/{estimate_id}/accept",
         "/api/v1/estimates/{estimate_id}/decline",
+        # The software on managed servers and their accounts (MNT-01, MNT-07).
+        "/api/v1/servers/{server_id}/software",
+        "/api/v1/servers/{server_id}/software/packages",
+        "/api/v1/servers/{server_id}/software/setup",
+        "/api/v1/servers/{server_id}/software/collect",
+        "/api/v1/software/account-events/{account_event_id}/acknowledge",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

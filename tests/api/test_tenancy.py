@@ -37,6 +37,8 @@ from tests.web.cases_monitoring_incidents import acme_incident
 from tests.web.cases_monitoring_maintenance import acme_window
 from tests.web.cases_monitoring_sla import acme_credit
 from tests.web.cases_payments import acme_change, acme_invoice
+from tests.web.cases_software import HOST_KEY as SOFTWARE_HOST_KEY
+from tests.web.cases_software import acme_account_event
 from tests.web.cases_vault import acme_secret
 
 # The page tests' fixtures (a scene of two clients' data); pytest finds them here.
@@ -123,8 +125,17 @@ PARAMETERS = {
     "closed_day_id": lambda s: spare_closed_day().pk,
     "data_incident_id": lambda s: acme_data_incident().pk,
     "estimate_id": lambda s: acme_estimate().pk,
+    # The software inventory: an account change found on acme's server.
+    "account_event_id": lambda s: acme_account_event().pk,
 }
 BODIES = {
+    "set_software_setup": lambda s: {
+        "ssh_host": "127.0.0.1",
+        "ssh_port": 1,
+        "ssh_username": "deploy",
+        "ssh_host_key": SOFTWARE_HOST_KEY,
+        "wordpress_paths": ["/var/www/html"],
+    },
     "create_catalogue_item": lambda s: {
         "code": "image-swap",
         "scope": "in_scope",
@@ -392,6 +403,12 @@ PROVIDER_ONLY |= {
 # its staff only (tests/desk/test_waits_api.py: client users refused, a subcontractor sees only
 # the clients assigned to them).
 PROVIDER_GLOBAL |= {"list_unanswered"}
+# The software inventory is collected by the provider; the client reads it (MNT-01, MNT-07).
+PROVIDER_ONLY |= {
+    "set_software_setup",
+    "collect_server_software",
+    "acknowledge_account_event",
+}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is

@@ -183,7 +183,17 @@ def a_draft_estimate(scene, request, monkeypatch) -> None:
 
 
 # Operations whose tenancy call changes nothing here, made to change something first.
+def server_to_collect(scene, request, monkeypatch):
+    """A server with a collection setup (nothing listens on its port: the run fails, on
+    record)."""
+    from tests.web.cases_software import acme_server
+
+    server = acme_server()
+    monkeypatch.setitem(tenancy.PARAMETERS, "server_id", lambda s: server.pk)
+
+
 PREPARE = {
+    "collect_server_software": server_to_collect,
     "suspend_request": unanswered_request,
     "end_request_wait": waiting_request,
     "resume_request": suspended_request,

@@ -137,6 +137,16 @@ def hostile_context() -> dict:
         ),
         "url": LINK,
         "credit_note": False,
+        # The software inventory (software_accounts, software_eol).
+        "server": ns(name=HOSTILE),
+        "events": [
+            ns(subject="key", change="added", username=HOSTILE, detail=HOSTILE, comment=HOSTILE)
+        ],
+        "product": HOSTILE,
+        "version": HOSTILE,
+        "cycle": HOSTILE,
+        "eol": at.date(),
+        "fetched_at": at,
         # The desk's requests (request_received, request_new, request_reply, desk_due).
         "req": ns(
             number="R-12",

@@ -33,6 +33,7 @@ from mamori.api import (
     monitoring_maintenance,
     monitoring_sla,
     notices,
+    software,
     vault,
 )
 from mamori.api.auth import AUTH
@@ -147,6 +148,8 @@ api.add_router("", desk_hours.router)
 api.add_router("", desk_waits.router)
 # Estimates (見積書): drafted from desk requests, accepted or declined by the client.
 api.add_router("", billing_estimates.router)
+# The software on managed servers and their accounts (MNT-01, MNT-07).
+api.add_router("", software.router)
 
 
 @api.exception_handler(PermissionDenied)

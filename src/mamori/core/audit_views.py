@@ -185,6 +185,10 @@ ACTION_LABELS = {
     "data_incident.measures": _("Personal data incident: measures added"),
     # The desk's mailbox.
     "desk.mail.assign": _("Desk e-mail assigned to a client"),
+    "software.setup_created": _("Software collection set up"),
+    "software.setup_changed": _("Software collection setup changed"),
+    "software.collected": _("Server software collected"),
+    "software.account_event_acknowledged": _("Server account change acknowledged"),
     "request.confidential": _("Request marked confidential"),
 }
 

@@ -141,15 +141,32 @@ class RemoteSession:
                 await self.sftp.remove(temp)
             raise
 
-    async def read_file(self, path: str) -> bytes | None:
-        """The content of ``path``, or None if it does not exist."""
+    async def read_file(self, path: str, limit: int = -1) -> bytes | None:
+        """The content of ``path`` (its first ``limit`` bytes if given), or None if it does
+        not exist."""
         try:
             async with self.sftp.open(path, "rb") as f:
-                return await f.read()
+                return await f.read(limit)
         except asyncssh.SFTPNoSuchFile:
             return None
         except asyncssh.SFTPError as exc:
             raise SSHError(f"cannot read {path} on {self.label}: {exc.reason}") from None
+
+    async def listdir(self, path: str) -> list[tuple[str, bool]] | None:
+        """The entries of directory ``path`` as (name, is a directory), sorted by name, without
+        ``.`` and ``..``; None if it does not exist. Symbolic links are not followed."""
+        try:
+            entries = await self.sftp.readdir(path)
+        except asyncssh.SFTPNoSuchFile:
+            return None
+        except asyncssh.SFTPError as exc:
+            raise SSHError(f"cannot list {path} on {self.label}: {exc.reason}") from None
+        found = [
+            (str(e.filename), e.attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY)
+            for e in entries
+            if str(e.filename) not in (".", "..")
+        ]
+        return sorted(found)
 
     async def exists(self, path: str) -> bool:
         try:

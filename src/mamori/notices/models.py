@@ -70,6 +70,8 @@ class NoticeKind(models.TextChoices):
     DESK_UNANSWERED = "desk_unanswered", _("Question to the client unanswered")
     ESTIMATE_ISSUED = "estimate_issued", _("Estimate")
     DATA_INCIDENT = "data_incident", _("Personal data incident")
+    SOFTWARE_ACCOUNTS = "software_accounts", _("Server accounts or SSH keys changed")
+    SOFTWARE_EOL = "software_eol", _("Software end of life ahead")
 
 
 class RecipientKind(models.TextChoices):

@@ -67,6 +67,9 @@ JOBS: tuple[Job, ...] = (
     Job("desk_targets", 60, "mamori.desk.targets:check_due"),
     Job("desk_unanswered", 3600, "mamori.desk.waits:flag_unanswered"),
     Job("desk_mail_poll", 60, "mamori.desk.mailbox:poll_job", single_flight=True),
+    Job("software_collection", 300, "mamori.software.services:collect_due"),
+    Job("software_eol_refresh", 3600, "mamori.software.eol:refresh_job", single_flight=True),
+    Job("software_eol_warnings", 3600, "mamori.software.eol:warn_due"),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
