@@ -70,6 +70,7 @@ class NoticeKind(models.TextChoices):
     DESK_UNANSWERED = "desk_unanswered", _("Question to the client unanswered")
     ESTIMATE_ISSUED = "estimate_issued", _("Estimate")
     DATA_INCIDENT = "data_incident", _("Personal data incident")
+    BACKUP_FAILED = "backup_failed", _("Backup failed")
 
 
 class RecipientKind(models.TextChoices):

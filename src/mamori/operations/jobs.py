@@ -67,6 +67,7 @@ JOBS: tuple[Job, ...] = (
     Job("desk_targets", 60, "mamori.desk.targets:check_due"),
     Job("desk_unanswered", 3600, "mamori.desk.waits:flag_unanswered"),
     Job("desk_mail_poll", 60, "mamori.desk.mailbox:poll_job", single_flight=True),
+    Job("backups_due", 60, "mamori.backups.schedule:run_due", single_flight=True),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
