@@ -160,11 +160,11 @@ class LocalExecutor(Executor):
             feeder_err = feeder.stderr.read().decode(errors="replace")
             feeder.stderr.close()
             feeder_status = feeder.wait()
-            if feeder_status != 0 and status == 0:
+            if feeder_status != 0:
                 status = 100 + min(feeder_status, 100)
-                stderr_text = f"the dump command failed (exit status {feeder_status}): " + (
-                    feeder_err.strip() or stderr_text
-                )
+                stderr_text = (
+                    f"{feeder_err.strip()}\nthe dump command failed (exit status {feeder_status})"
+                ).strip()
         return Result(status, stdout.decode(errors="replace"), stderr_text)
 
     def sha256(self, paths):
@@ -208,13 +208,14 @@ class RemoteExecutor(Executor):
 
     def run(self, argv, *, env, timeout, feed_from=None) -> Result:
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = f"cd / && {assignments} {shlex.join(argv)}"
+        restic = f"{assignments} {shlex.join(argv)}"
+        command = f"cd / && {restic} < /dev/null"
         if feed_from is not None:
             status_file = f"{self.private}/dump.status"
             command = (
-                f"{{ /bin/sh -c {shlex.quote(feed_from)}; echo $? > {status_file}; }} | "
-                f"{command}; status=$?; dump=$(cat {status_file}); "
-                f'if [ "$status" = 0 ] && [ "$dump" != 0 ]; then '
+                f"cd / && {{ /bin/sh -c {shlex.quote(feed_from)} < /dev/null; "
+                f"echo $? > {status_file}; }} | {restic}; status=$?; dump=$(cat {status_file}); "
+                f'if [ "$dump" != 0 ]; then '
                 f'echo "the dump command failed (exit status $dump)" >&2; exit $((100 + dump)); fi; '
                 "exit $status"
             )
