@@ -30,6 +30,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.monitoring",
             # The work desk: client requests, support hours, personal-data incidents.
             "mamori.desk",
+            # Backups: restic runs over the lifecycle's SSH; failures open monitoring's incidents.
+            "mamori.backups",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

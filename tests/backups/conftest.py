@@ -42,9 +42,12 @@ def source(roots) -> Path:
 def make_job(acme, roots, restic_binary):
     def make(**fields):
         password = vault.store_secret(
-            acme, kind=SecretKind.OTHER, name=f"restic {len(fields)} {os.urandom(3).hex()}",
-            value=fields.pop("password", PASSWORD), actor=None,
-        )  # fmt: skip
+            acme,
+            kind=SecretKind.OTHER,
+            name=f"restic {len(fields)} {os.urandom(3).hex()}",
+            value=fields.pop("password", PASSWORD),
+            actor=None,
+        )
         values = {
             "name": "www files",
             "paths": str(roots / "www"),

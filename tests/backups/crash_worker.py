@@ -28,9 +28,14 @@ def main(mode: str, args: dict) -> dict:
             client, kind="other", name="restic", value="crash-test-password", actor=None
         )
         job = services.create_job(
-            client, None, name="big", paths=args["source"], repository=args["repo"],
-            repository_password=password, run_on="mamori",
-        )  # fmt: skip
+            client,
+            None,
+            name="big",
+            paths=args["source"],
+            repository=args["repo"],
+            repository_password=password,
+            run_on="mamori",
+        )
         return {"job": job.pk}
     job = BackupJob.objects.get(pk=args["job"])
     if mode == "run":
@@ -46,16 +51,21 @@ def main(mode: str, args: dict) -> dict:
         job.refresh_from_db()
         return {
             "runs": [
-                {"state": r.state, "failure": r.failure, "attempt": r.attempt,
-                 "files_new": r.files_new}
+                {
+                    "state": r.state,
+                    "failure": r.failure,
+                    "attempt": r.attempt,
+                    "files_new": r.files_new,
+                }
                 for r in job.runs.order_by("pk")
-            ],  # fmt: skip
+            ],
             "incident": job.incident_id,
             "started_early": first["started"],
             "retry_in": retry_in,
             "incidents": list(
-                __import__("mamori.monitoring.models", fromlist=["Incident"])
-                .Incident.objects.values_list("state", flat=True)
+                __import__(
+                    "mamori.monitoring.models", fromlist=["Incident"]
+                ).Incident.objects.values_list("state", flat=True)
             ),
         }
     raise SystemExit(f"unknown mode {mode}")

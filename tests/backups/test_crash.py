@@ -19,9 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 def worker(env, mode: str, args: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.backups.crash_worker", mode, json.dumps(args)],
-        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen) -> dict:
@@ -50,8 +54,12 @@ def test_a_backup_killed_halfway_is_recorded_failed_and_retried(tmp_path, restic
     source.mkdir()
     for index in range(6):  # 192 MiB that do not compress or deduplicate: seconds of work
         (source / f"blob{index}.bin").write_bytes(os.urandom(32 << 20))
-    env = {**os.environ, "MAMORI_DATA_DIR": str(tmp_path / "mamori"),
-           "PYTHONPATH": f"{REPO / 'src'}:{REPO}", "MAMORI_BACKUP_ROOTS": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "MAMORI_DATA_DIR": str(tmp_path / "mamori"),
+        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+        "MAMORI_BACKUP_ROOTS": str(tmp_path),
+    }
     for name in ("MAMORI_DATABASE_URL", "DATABASE_URL", "KEYSTORE_URL"):
         env.pop(name, None)
     job = finish(worker(env, "setup", {"source": str(source), "repo": str(tmp_path / "repo")}))

@@ -23,8 +23,10 @@ def snapshots(repo, password=PASSWORD) -> list[dict]:
     out = subprocess.run(
         ["restic", "-r", str(repo), "--no-cache", "snapshots", "--json"],
         env={"RESTIC_PASSWORD": password, "PATH": "/usr/bin:/bin"},
-        capture_output=True, check=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        check=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -156,9 +158,12 @@ def test_a_restore_brings_back_the_file_byte_for_byte(make_job, source, roots, p
     (source / "html" / "img" / "logo.bin").write_bytes(b"defaced")
     target = roots / "restored"
     run = services.restore(
-        job, provider_admin, path=str(source / "html" / "img" / "logo.bin"),
-        target=str(target), snapshot=backup.snapshot_id,
-    )  # fmt: skip
+        job,
+        provider_admin,
+        path=str(source / "html" / "img" / "logo.bin"),
+        target=str(target),
+        snapshot=backup.snapshot_id,
+    )
     assert run.state == RunState.SUCCEEDED, run.error
     restored = target / str(source / "html" / "img" / "logo.bin").lstrip("/")
     assert restored.read_bytes() == original
@@ -206,7 +211,9 @@ def test_a_corrupted_pack_fails_the_drill_loudly(make_job, source, roots, acme, 
     assert drill.failure == "exit" and drill.details["step"] == "check"
     assert pack.name[:8] in drill.error or "does not match" in drill.error
     incident = Incident.objects.get(client=acme, state="open")
-    assert Notice.objects.filter(kind=NoticeKind.BACKUP_FAILED, recipient=operator.email).count() == 1
+    assert (
+        Notice.objects.filter(kind=NoticeKind.BACKUP_FAILED, recipient=operator.email).count() == 1
+    )
     assert incident.events.filter(kind="confirmed").exists()
 
 

@@ -35,8 +35,9 @@ def failed(job, run) -> Incident:
     if job.incident_id:
         incident = Incident.objects.filter(pk=job.incident_id, state=IncidentState.OPEN).first()
     if incident is not None:
-        incidents.add_event(incident, IncidentEventKind.NOTE, at=now, text=run.error[:2000],
-                            data=_found(run))  # fmt: skip
+        incidents.add_event(
+            incident, IncidentEventKind.NOTE, at=now, text=run.error[:2000], data=_found(run)
+        )
         return incident
     incident = Incident.objects.create(
         client_id=job.client_id,
@@ -48,8 +49,9 @@ def failed(job, run) -> Incident:
         started_at=run.started_at or run.due_at or now,
         confirmed_at=now,
     )
-    incidents.add_event(incident, IncidentEventKind.CONFIRMED, at=now, text=run.error[:2000],
-                        data=_found(run))  # fmt: skip
+    incidents.add_event(
+        incident, IncidentEventKind.CONFIRMED, at=now, text=run.error[:2000], data=_found(run)
+    )
     type(job).objects.filter(pk=job.pk).update(incident=incident)
     job.incident = incident
     queued = notices.enqueue(
@@ -61,8 +63,12 @@ def failed(job, run) -> Incident:
         links={"incident": incident},
     )
     if queued.created:
-        incidents.add_event(incident, IncidentEventKind.NOTIFIED, at=now,
-                            data={"notices": len(queued.created), "to_contacts": 0})  # fmt: skip
+        incidents.add_event(
+            incident,
+            IncidentEventKind.NOTIFIED,
+            at=now,
+            data={"notices": len(queued.created), "to_contacts": 0},
+        )
     return incident
 
 
@@ -74,7 +80,8 @@ def succeeded(job, run) -> None:
     if incident is not None:
         incident.state, incident.recovered_at = IncidentState.RECOVERED, run.ended_at
         incident.save(update_fields=["state", "recovered_at"])
-        incidents.add_event(incident, IncidentEventKind.RECOVERED, at=run.ended_at,
-                            data=_found(run))  # fmt: skip
+        incidents.add_event(
+            incident, IncidentEventKind.RECOVERED, at=run.ended_at, data=_found(run)
+        )
     type(job).objects.filter(pk=job.pk).update(incident=None)
     job.incident = None

@@ -91,8 +91,9 @@ class Executor:
     def write_private(self, name: str, data: bytes) -> str:
         raise NotImplementedError
 
-    def run(self, argv: list[str], *, env: dict[str, str], timeout: float,
-            feed_from: str | None = None) -> Result:
+    def run(
+        self, argv: list[str], *, env: dict[str, str], timeout: float, feed_from: str | None = None
+    ) -> Result:
         raise NotImplementedError
 
     def sha256(self, paths: list[str]) -> dict[str, str | None]:
@@ -152,8 +153,11 @@ class LocalExecutor(Executor):
             if feeder is not None:
                 feeder.kill()
                 feeder.wait()
-            return Result(-1, stdout.decode(errors="replace"),
-                          stderr.decode(errors="replace") + f"\n(timed out after {timeout:g} s)")
+            return Result(
+                -1,
+                stdout.decode(errors="replace"),
+                stderr.decode(errors="replace") + f"\n(timed out after {timeout:g} s)",
+            )
         status = process.returncode
         stderr_text = stderr.decode(errors="replace")
         if feeder is not None:
@@ -196,10 +200,11 @@ class RemoteExecutor(Executor):
     def __init__(self, remote) -> None:
         self.remote = remote
         self.label = remote.label
-        status, out, err = remote.execute("umask 077 && mktemp -d /tmp/mamori-restic.XXXXXXXX")
+        status, out, err = remote.execute("umask 077 && mktemp -d -t mamori-restic.XXXXXXXX")
         if status != 0:
             raise OSError(f"cannot make a private directory on {self.label}: {err.strip()[:300]}")
         self.private = out.strip()
+        self.created = {self.private}
 
     def write_private(self, name: str, data: bytes) -> str:
         path = f"{self.private}/{name}"
@@ -216,7 +221,8 @@ class RemoteExecutor(Executor):
                 f"cd / && {{ /bin/sh -c {shlex.quote(feed_from)} < /dev/null; "
                 f"echo $? > {status_file}; }} | {restic}; status=$?; dump=$(cat {status_file}); "
                 f'if [ "$dump" != 0 ]; then '
-                f'echo "the dump command failed (exit status $dump)" >&2; exit $((100 + dump)); fi; '
+                f'echo "the dump command failed (exit status $dump)" >&2; '
+                "exit $((100 + dump)); fi; "
                 "exit $status"
             )
         status, out, err = self.remote.execute(command, timeout=timeout)
@@ -234,14 +240,16 @@ class RemoteExecutor(Executor):
         return found
 
     def make_scratch(self) -> str:
-        status, out, err = self.remote.execute("umask 077 && mktemp -d /tmp/mamori-drill.XXXXXXXX")
+        status, out, err = self.remote.execute("umask 077 && mktemp -d -t mamori-drill.XXXXXXXX")
         if status != 0:
             raise OSError(f"cannot make a scratch directory on {self.label}: {err.strip()[:300]}")
+        self.created.add(out.strip())
         return out.strip()
 
     def remove_tree(self, path: str) -> None:
-        if path.startswith("/tmp/mamori-"):
+        if path in self.created:  # only what this run made with mktemp
             self.remote.execute(f"rm -rf -- {shlex.quote(path)}")
+            self.created.discard(path)
 
     def close(self) -> None:
         self.remove_tree(self.private)
@@ -274,20 +282,42 @@ class Restic:
             public = parse_host_key(repo.host_key).export_public_key().decode().strip()
             known = ex.write_private("known_hosts", f"{host} {public}\n".encode())
             ssh = [
-                "ssh", "-p", str(sftp["port"]), "-i", key, "-F", "/dev/null",
-                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-                "-o", "ConnectTimeout=20",
-                f"{sftp['user']}@{sftp['host']}", "-s", "sftp",
-            ]  # fmt: skip
+                "ssh",
+                "-p",
+                str(sftp["port"]),
+                "-i",
+                key,
+                "-F",
+                "/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                f"UserKnownHostsFile={known}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "ConnectTimeout=20",
+                f"{sftp['user']}@{sftp['host']}",
+                "-s",
+                "sftp",
+            ]
             self.base += ["--option", "sftp.command=" + shlex.join(ssh)]
 
     @property
     def secrets(self) -> list[bytes]:
         return [s for s in (self.repository.password, self.repository.ssh_key) if s]
 
-    def call(self, step: str, args: list[str], *, feed_from: str | None = None,
-             check: bool = True, timeout: float | None = None) -> Result:
+    def call(
+        self,
+        step: str,
+        args: list[str],
+        *,
+        feed_from: str | None = None,
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> Result:
         result = self.executor.run(
             [*self.base, *args], env=self.env, timeout=timeout or self.timeout, feed_from=feed_from
         )

@@ -95,8 +95,11 @@ def problems(job) -> dict[str, list[str]]:
             if not under_roots(path):
                 add(
                     "repository" if path == repository else "paths",
-                    _("%(path)s is outside the directories Mamori may use for backups "
-                      "(MAMORI_BACKUP_ROOTS).") % {"path": path[:200]},
+                    _(
+                        "%(path)s is outside the directories Mamori may use for backups "
+                        "(MAMORI_BACKUP_ROOTS)."
+                    )
+                    % {"path": path[:200]},
                 )
         if job.dump_command.strip():
             add("dump_command", _("A database dump runs on the managed server, not on Mamori."))
@@ -137,8 +140,11 @@ def restore_problems(job, *, path: str, target: str, snapshot: str) -> dict[str,
         found["target"] = [_("Restoring over / is refused; restore into a directory.")]
     elif job.run_on == "mamori" and not under_roots(target):
         found["target"] = [
-            _("%(path)s is outside the directories Mamori may use for backups "
-              "(MAMORI_BACKUP_ROOTS).") % {"path": target[:200]}
+            _(
+                "%(path)s is outside the directories Mamori may use for backups "
+                "(MAMORI_BACKUP_ROOTS)."
+            )
+            % {"path": target[:200]}
         ]
     if not SNAPSHOT.match(snapshot or ""):
         found["snapshot"] = [_("A snapshot is 'latest' or its id (8 to 64 hex digits).")]

@@ -51,6 +51,9 @@ def run_due(inline: bool = False) -> dict:
     if reaped or missed or started or drills:
         log.info(
             "backups: %d dead runs recorded failed, %d missed, %d backups and %d drills started",
-            len(reaped), len(missed), len(started), len(drills),
-        )  # fmt: skip
+            len(reaped),
+            len(missed),
+            len(started),
+            len(drills),
+        )
     return {"reaped": len(reaped), "missed": len(missed), "started": started, "drills": drills}

@@ -41,12 +41,33 @@ MISSED_AFTER = dt.timedelta(minutes=15)
 DRILL_RETRY = dt.timedelta(hours=1)
 
 JOB_FIELDS = [
-    "name", "contract", "site", "server", "paths", "dump_command", "dump_filename",
-    "interval_hours", "keep_daily", "keep_weekly", "keep_monthly", "repository",
-    "repository_password", "repository_key", "repository_host_key", "run_on", "ssh_host",
-    "ssh_port", "ssh_username", "ssh_secret", "ssh_host_key", "drill_every_days",
-    "drill_read_percent", "drill_files", "timeout_minutes", "enabled",
-]  # fmt: skip
+    "name",
+    "contract",
+    "site",
+    "server",
+    "paths",
+    "dump_command",
+    "dump_filename",
+    "interval_hours",
+    "keep_daily",
+    "keep_weekly",
+    "keep_monthly",
+    "repository",
+    "repository_password",
+    "repository_key",
+    "repository_host_key",
+    "run_on",
+    "ssh_host",
+    "ssh_port",
+    "ssh_username",
+    "ssh_secret",
+    "ssh_host_key",
+    "drill_every_days",
+    "drill_read_percent",
+    "drill_files",
+    "timeout_minutes",
+    "enabled",
+]
 
 
 class Busy(Exception):
@@ -79,9 +100,12 @@ def create_job(client, user, *, request=None, **fields) -> BackupJob:
     with transaction.atomic():
         job.save()
         audit.record(
-            "backup_job.create", job, actor=user, request=request,
+            "backup_job.create",
+            job,
+            actor=user,
+            request=request,
             changes=_audit_changes(job, fields),
-        )  # fmt: skip
+        )
     return job
 
 
@@ -94,8 +118,10 @@ def update_job(job: BackupJob, user, *, request=None, **fields) -> BackupJob:
     for name, value in fields.items():
         setattr(job, name, value)
     if "interval_hours" in fields or "enabled" in fields:
-        job.next_run_at = timezone.now() if job.enabled and job.next_run_at is None else (
-            job.next_run_at if job.enabled else None
+        job.next_run_at = (
+            timezone.now()
+            if job.enabled and job.next_run_at is None
+            else (job.next_run_at if job.enabled else None)
         )
     if "drill_every_days" in fields and not job.drill_every_days:
         job.next_drill_at = None
@@ -105,9 +131,12 @@ def update_job(job: BackupJob, user, *, request=None, **fields) -> BackupJob:
     with transaction.atomic():
         job.save()
         audit.record(
-            "backup_job.update", job, actor=user, request=request,
+            "backup_job.update",
+            job,
+            actor=user,
+            request=request,
             changes=_audit_changes(job, fields),
-        )  # fmt: skip
+        )
     return job
 
 
@@ -138,9 +167,12 @@ def open_restic(job: BackupJob) -> Iterator[restic.Restic]:
     from mamori.lifecycle import ssh
 
     with ssh.sync_session(
-        job.ssh_host.strip(), job.ssh_port, job.ssh_username.strip(), job.ssh_secret,
+        job.ssh_host.strip(),
+        job.ssh_port,
+        job.ssh_username.strip(),
+        job.ssh_secret,
         job.ssh_host_key,
-    ) as remote:  # fmt: skip
+    ) as remote:
         executor = restic.RemoteExecutor(remote)
         try:
             yield restic.Restic(executor, repository, timeout=timeout)
@@ -170,11 +202,18 @@ def start_run(
     try:
         with transaction.atomic():
             return BackupRun.objects.create(
-                job=job, kind=kind, state=RunState.RUNNING, due_at=due_at, attempt=attempt,
-                started_at=now, host=_host_name(), pid=os.getpid(),
+                job=job,
+                kind=kind,
+                state=RunState.RUNNING,
+                due_at=due_at,
+                attempt=attempt,
+                started_at=now,
+                host=_host_name(),
+                pid=os.getpid(),
                 lease_until=now + dt.timedelta(minutes=job.timeout_minutes + 10),
-                requested_by=user, **fields,
-            )  # fmt: skip
+                requested_by=user,
+                **fields,
+            )
     except IntegrityError:
         raise Busy(f"backup job {job.pk} is running already") from None
 
@@ -233,7 +272,9 @@ def run_backup(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
             if job.dump_command.strip():
                 summaries.append(
                     r.backup_stdin(
-                        job.dump_command, job.dump_filename.strip(), [job_tag(job), DUMP_TAG],
+                        job.dump_command,
+                        job.dump_filename.strip(),
+                        [job_tag(job), DUMP_TAG],
                         host,
                     )
                 )
@@ -251,7 +292,8 @@ def run_backup(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
         return run
     with transaction.atomic():
         _finish(
-            run, RunState.SUCCEEDED,
+            run,
+            RunState.SUCCEEDED,
             snapshot_id=summaries[0]["snapshot_id"] if summaries else "",
             files_new=sum(s.get("files_new", 0) for s in summaries),
             files_changed=sum(s.get("files_changed", 0) for s in summaries),
@@ -260,7 +302,7 @@ def run_backup(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
             total_size=sum(s.get("total_bytes_processed", 0) for s in summaries),
             exit_code=0,
             details={"snapshots": [s["snapshot_id"] for s in summaries], "initialised": created},
-        )  # fmt: skip
+        )
         job = BackupJob.objects.select_for_update().get(pk=job.pk)
         job.failures = 0
         base = due_at or run.started_at
@@ -328,10 +370,14 @@ def mark_missed(now: dt.datetime | None = None) -> list[BackupRun]:
             try:
                 with transaction.atomic():
                     run = BackupRun.objects.create(
-                        job=job, kind=RunKind.BACKUP, state=RunState.MISSED,
-                        due_at=job.next_run_at, attempt=job.failures + 1, failure="missed",
+                        job=job,
+                        kind=RunKind.BACKUP,
+                        state=RunState.MISSED,
+                        due_at=job.next_run_at,
+                        attempt=job.failures + 1,
+                        failure="missed",
                         ended_at=now,
-                    )  # fmt: skip
+                    )
             except IntegrityError:
                 continue
             BackupJob.objects.filter(pk=job.pk).update(next_run_at=now)
@@ -436,25 +482,42 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
         if got is None:
             mismatched.append(path)
             continue
-        if stats.get(path) != (node.get("size"), _mtime(node.get("mtime"))) or source.get(path) is None:
+        if (
+            stats.get(path) != (node.get("size"), _mtime(node.get("mtime")))
+            or source.get(path) is None
+        ):
             changed += 1  # changed since the snapshot: its restore is still read, not compared
             continue
         compared += 1
         if got != source[path]:
             mismatched.append(path)
     details.update(
-        {"files": len(sample), "compared": compared, "changed_since": changed,
-         "mismatched": mismatched[:50]}
-    )  # fmt: skip
+        {
+            "files": len(sample),
+            "compared": compared,
+            "changed_since": changed,
+            "mismatched": mismatched[:50],
+        }
+    )
     with transaction.atomic():
         if mismatched:
             run.details = details
-            _finish(run, RunState.FAILED, failure="mismatch", details=details,
-                    error="\n".join(mismatched[:50]))  # fmt: skip
+            _finish(
+                run,
+                RunState.FAILED,
+                failure="mismatch",
+                details=details,
+                error="\n".join(mismatched[:50]),
+            )
             _after_failure(run)
         else:
-            _finish(run, RunState.SUCCEEDED, details=details, snapshot_id=details["snapshot"],
-                    exit_code=0)  # fmt: skip
+            _finish(
+                run,
+                RunState.SUCCEEDED,
+                details=details,
+                snapshot_id=details["snapshot"],
+                exit_code=0,
+            )
             if job.drill_every_days:
                 BackupJob.objects.filter(pk=job.pk).update(
                     next_drill_at=timezone.now() + dt.timedelta(days=job.drill_every_days)
@@ -491,14 +554,15 @@ def _source_stats(executor, paths: list[str]) -> dict[str, tuple[int, int]]:
             "stat -c '%s %Y %n' -- " + shlex.join(paths), timeout=600
         )
         for line in out.splitlines():
-            size, mtime, name = (line.split(" ", 2) + ["", ""])[:3]
+            size, mtime, name = [*line.split(" ", 2), "", ""][:3]
             with contextlib.suppress(ValueError):
                 found[name] = (int(size), int(mtime))
     return found
 
 
-def restore(job: BackupJob, user, *, path: str, target: str, snapshot: str = "latest",
-            request=None) -> BackupRun:
+def restore(
+    job: BackupJob, user, *, path: str, target: str, snapshot: str = "latest", request=None
+) -> BackupRun:
     """Restore ``path`` (a file or directory) at ``snapshot`` into ``target``, where the job
     runs, for the client (BKP-02): a recorded operator action."""
     from mamori.backups.rules import restore_problems
@@ -508,12 +572,17 @@ def restore(job: BackupJob, user, *, path: str, target: str, snapshot: str = "la
     found = restore_problems(job, path=path, target=target, snapshot=snapshot)
     if found:
         raise ValidationError(found)
-    run = start_run(job, RunKind.RESTORE, user=user, path=path, target=target,
-                    details={"snapshot": snapshot})  # fmt: skip
+    run = start_run(
+        job, RunKind.RESTORE, user=user, path=path, target=target, details={"snapshot": snapshot}
+    )
     audit.record(
-        "backup_run.restore", run, actor=user, request=request, client_id=job.client_id,
+        "backup_run.restore",
+        run,
+        actor=user,
+        request=request,
+        client_id=job.client_id,
         changes={"path": path, "target": target, "snapshot": snapshot},
-    )  # fmt: skip
+    )
     try:
         with open_restic(job) as r:
             if snapshot == "latest":
@@ -527,10 +596,13 @@ def restore(job: BackupJob, user, *, path: str, target: str, snapshot: str = "la
     except Exception as exc:
         from mamori.lifecycle.ssh import SSHError
 
-        _finish(run, RunState.FAILED,
-                error=getattr(exc, "output", None) or str(exc)[: restic.ERROR_LIMIT],
-                exit_code=getattr(getattr(exc, "result", None), "status", None),
-                failure="exit" if isinstance(exc, restic.ResticError) else "error")  # fmt: skip
+        _finish(
+            run,
+            RunState.FAILED,
+            error=getattr(exc, "output", None) or str(exc)[: restic.ERROR_LIMIT],
+            exit_code=getattr(getattr(exc, "result", None), "status", None),
+            failure="exit" if isinstance(exc, restic.ResticError) else "error",
+        )
         if not isinstance(exc, restic.ResticError | OSError | ValueError | SSHError):
             raise
         return run

@@ -46,8 +46,11 @@ def size(value: int | None) -> str:
 def describe(run: BackupRun) -> str:
     when = run.started_at or run.due_at
     parts = [
-        f"#{run.pk}", f"{when:%Y-%m-%d %H:%M}" if when else "-", run.kind, run.state,
-    ]  # fmt: skip
+        f"#{run.pk}",
+        f"{when:%Y-%m-%d %H:%M}" if when else "-",
+        run.kind,
+        run.state,
+    ]
     if run.snapshot_id:
         parts.append(f"snapshot {run.snapshot_id[:8]}")
     if run.kind == "backup" and run.state == RunState.SUCCEEDED:
@@ -150,9 +153,12 @@ class Command(BaseCommand):
         user = find_user(options["user"])
         try:
             run = services.restore(
-                job, user, path=options["path"], target=options["target"],
+                job,
+                user,
+                path=options["path"],
+                target=options["target"],
                 snapshot=options["snapshot"],
-            )  # fmt: skip
+            )
         except ValidationError as exc:
             raise usage(" ".join(m for ms in exc.message_dict.values() for m in ms)) from None
         except PermissionDenied:
