@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     audit,
+    backups,
     billing,
     billing_estimates,
     billing_payments,
@@ -147,6 +148,8 @@ api.add_router("", desk_hours.router)
 api.add_router("", desk_waits.router)
 # Estimates (見積書): drafted from desk requests, accepted or declined by the client.
 api.add_router("", billing_estimates.router)
+# Backups (BKP-01, BKP-02): /backup-jobs and their runs.
+api.add_router("", backups.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -140,6 +140,22 @@ def update_job(job: BackupJob, user, *, request=None, **fields) -> BackupJob:
     return job
 
 
+def request_now(job: BackupJob, user, kind: str, *, request=None) -> BackupJob:
+    """Make the job's backup (``kind`` "backup") or drill ("drill") due now: the periodic pass
+    starts it within a minute, in its own process (pages and the API do not wait for restic)."""
+    if user is not None:
+        require_change(user, job)
+    if kind not in (RunKind.BACKUP, RunKind.DRILL):
+        raise ValueError(kind)
+    field = "next_run_at" if kind == RunKind.BACKUP else "next_drill_at"
+    now = timezone.now()
+    with transaction.atomic():
+        BackupJob.objects.filter(pk=job.pk).update(**{field: now})
+        setattr(job, field, now)
+        audit.record(f"backup_job.{kind}_now", job, actor=user, request=request)
+    return job
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -603,7 +619,8 @@ def restore(
             exit_code=getattr(getattr(exc, "result", None), "status", None),
             failure="exit" if isinstance(exc, restic.ResticError) else "error",
         )
-        if not isinstance(exc, restic.ResticError | OSError | ValueError | SSHError):
+        expected = restic.ResticError | OSError | ValueError | SSHError | vault.VaultError
+        if not isinstance(exc, expected):
             raise
         return run
     _finish(run, RunState.SUCCEEDED, snapshot_id=snapshot_id[:64], exit_code=0)

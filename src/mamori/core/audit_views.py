@@ -115,6 +115,8 @@ ACTION_LABELS = {
     "backup_job.create": _("Backup job added"),
     "backup_job.update": _("Backup job changed"),
     "backup_run.start": _("Backup started by hand"),
+    "backup_job.backup_now": _("Backup asked for now"),
+    "backup_job.drill_now": _("Restore drill asked for now"),
     "backup_run.drill": _("Restore drill started by hand"),
     "backup_run.restore": _("Backup restored"),
     "incident.note": _("Note added to an incident"),
