@@ -68,6 +68,7 @@ class BackupJobOut(Schema):
 class BackupRunOut(Schema):
     id: int
     job: int = Field(..., alias="job_id")
+    client: str
     kind: str = Field(..., description="backup, drill or restore.")
     state: str = Field(..., description="running, succeeded, failed or missed.")
     due_at: dt.datetime | None
@@ -86,6 +87,10 @@ class BackupRunOut(Schema):
     path: str
     target: str
     details: dict
+
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.job.client.code
 
 
 class BackupJobIn(Input):
@@ -224,7 +229,7 @@ def update_backup_job(request: HttpRequest, job_id: int, payload: BackupJobIn):
 @paginate
 def list_backup_runs(request: HttpRequest, job_id: int, kind: str | None = None):
     job = get_object_or_404(_jobs(request), pk=job_id)
-    qs = BackupRun.objects.filter(job=job)
+    qs = BackupRun.objects.filter(job=job).select_related("job__client")
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("-started_at", "-pk")
