@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from mamori.api.errors import conflict, invalid, invalid_from, problem
+from mamori.api.errors import conflict, invalid, invalid_from, problem, query_problem
 from mamori.api.schemas import Error, Input
 from mamori.backups import services
-from mamori.backups.models import BackupJob, BackupRun
+from mamori.backups.models import BackupJob, BackupRun, RunKind
 from mamori.clients.models import Client, Contract
 from mamori.inventory.models import Server, Site
 from mamori.vault.models import Secret
@@ -221,16 +221,27 @@ def update_backup_job(request: HttpRequest, job_id: int, payload: BackupJobIn):
 
 
 @router.get(
-    "/backup-jobs/{job_id}/runs",
-    response={200: list[BackupRunOut], 404: Error},
-    summary="List a backup job's runs",
-    description="Backups, restore drills and restores, newest first.",
+    "/backup-runs",
+    response=list[BackupRunOut],
+    summary="List backup runs",
+    description="Backups, restore drills and restores, newest first; filter by job, client or "
+    "kind.",
 )
 @paginate
-def list_backup_runs(request: HttpRequest, job_id: int, kind: str | None = None):
-    job = get_object_or_404(_jobs(request), pk=job_id)
-    qs = BackupRun.objects.filter(job=job).select_related("job__client")
+def list_backup_runs(
+    request: HttpRequest,
+    job: int | None = None,
+    client: str | None = None,
+    kind: str | None = None,
+):
+    qs = BackupRun.objects.visible_to(request.auth).select_related("job__client")
+    if job is not None:
+        qs = qs.filter(job_id=job)
+    if client:
+        qs = qs.filter(job__client__code=client)
     if kind:
+        if kind not in RunKind.values:
+            raise invalid(query_problem("kind", "Use backup, drill or restore."))
         qs = qs.filter(kind=kind)
     return qs.order_by("-started_at", "-pk")
 
