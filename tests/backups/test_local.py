@@ -219,15 +219,17 @@ def test_a_corrupted_pack_fails_the_drill_loudly(make_job, source, roots, acme, 
 
 def test_a_job_is_validated_in_one_place(make_job, source, roots):
     from django.core.exceptions import ValidationError
+    from django.utils import translation
 
-    with pytest.raises(ValidationError) as refused:
-        make_job(name="bad", paths="relative/path\n/etc", repository="s3:https://x/y")
-    errors = refused.value.message_dict
-    assert "Not an absolute path: relative/path" in errors["paths"]
-    assert any("MAMORI_BACKUP_ROOTS" in m for m in errors["paths"])
-    assert "repository" in errors
-    with pytest.raises(ValidationError) as refused:
-        make_job(name="remote", run_on="server")
-    assert {"ssh_host", "ssh_username", "ssh_secret", "ssh_host_key"} <= set(
-        refused.value.message_dict
-    )
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as refused:
+            make_job(name="bad", paths="relative/path\n/etc", repository="s3:https://x/y")
+        errors = refused.value.message_dict
+        assert "Not an absolute path: relative/path" in errors["paths"]
+        assert any("MAMORI_BACKUP_ROOTS" in m for m in errors["paths"])
+        assert "repository" in errors
+        with pytest.raises(ValidationError) as refused:
+            make_job(name="remote", run_on="server")
+        assert {"ssh_host", "ssh_username", "ssh_secret", "ssh_host_key"} <= set(
+            refused.value.message_dict
+        )

@@ -92,7 +92,7 @@ def problems(job) -> dict[str, list[str]]:
         if repository and sftp is None and posixpath.isabs(repository):
             local.append(repository)
         for path in local:
-            if not under_roots(path):
+            if posixpath.isabs(path) and not under_roots(path):
                 add(
                     "repository" if path == repository else "paths",
                     _(
