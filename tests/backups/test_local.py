@@ -115,6 +115,18 @@ def test_two_runs_of_one_job_never_overlap(make_job, source):
 
 
 @pytest.mark.req("BKP-02")
+def test_a_long_backup_of_its_own_due_time_is_not_missed(make_job, source):
+    job = make_job()
+    due = timezone.now() - dt.timedelta(hours=3)
+    BackupJob.objects.filter(pk=job.pk).update(next_run_at=due)
+    services.start_run(job, "backup", due_at=due)  # running for three hours now
+    assert services.mark_missed() == []
+    # The next scheduled time passing while it still runs is a missed backup.
+    BackupJob.objects.filter(pk=job.pk).update(next_run_at=due + dt.timedelta(minutes=30))
+    assert [r.failure for r in services.mark_missed()] == ["missed"]
+
+
+@pytest.mark.req("BKP-02")
 def test_a_run_whose_process_died_is_recorded_failed_and_retried(make_job, source, acme):
     job = make_job()
     run = services.start_run(job, "backup", due_at=job.next_run_at)

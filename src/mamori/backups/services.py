@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from mamori.backups import alerts, restic
@@ -380,7 +381,12 @@ def mark_missed(now: dt.datetime | None = None) -> list[BackupRun]:
     scheduled time), opens an incident, and is due again at once."""
     now = now or timezone.now()
     missed = []
-    late = BackupJob.objects.filter(enabled=True, next_run_at__lt=now - MISSED_AFTER)
+    late = BackupJob.objects.filter(enabled=True, next_run_at__lt=now - MISSED_AFTER).exclude(
+        # A long backup still running for its own scheduled time is not missed.
+        pk__in=BackupRun.objects.filter(
+            state=RunState.RUNNING, kind=RunKind.BACKUP, due_at=F("job__next_run_at")
+        ).values("job_id")
+    )
     for job in late.select_related("client"):
         with transaction.atomic():
             try:
