@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.desk",
             # The software on managed servers, collected over the lifecycle's SSH code.
             "mamori.software",
+            # Backups: restic runs over the lifecycle's SSH; failures open monitoring's incidents.
+            "mamori.backups",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -201,6 +201,13 @@ VARIABLES: dict[str, Variable] = {
             "local targets (docs/access.md).",
         ),
         Variable(
+            "BACKUP_ROOTS",
+            "",
+            "Comma-separated directories on the Mamori host that backup jobs run on the Mamori "
+            "host may back up, keep a local repository in and restore into; empty: such jobs "
+            "only reach SFTP repositories and back up nothing local (docs/backups.md).",
+        ),
+        Variable(
             "DEPLOY_COMMANDS",
             "",
             "The reload commands deployment targets may run after installing a certificate, "

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "mamori.billing",
     "mamori.desk",
     "mamori.software",
+    "mamori.backups",
     "mamori.api",
     "mamori.operations",
 ]
@@ -235,6 +236,12 @@ MAMORI_METRICS_LISTEN = conf.env("METRICS_LISTEN") or ""
 MAMORI_RESULT_RETENTION_HOURS = conf.env_int("RESULT_RETENTION_HOURS", 48, minimum=1)
 MAMORI_MONITOR_REFERENCE_URLS = conf.env_list("MONITOR_REFERENCE_URLS")
 MAMORI_PROBE_PROCESSES = conf.env_int("PROBE_PROCESSES", os.cpu_count() or 1, minimum=0)
+# Backups run on the Mamori host (docs/backups.md): the only directories they may read, keep a
+# repository in or restore into.
+MAMORI_BACKUP_ROOTS = conf.env_list("BACKUP_ROOTS")
+for _root in MAMORI_BACKUP_ROOTS:
+    if not os.path.isabs(_root):
+        raise conf.ConfigError(f"MAMORI_BACKUP_ROOTS: {_root!r} is not an absolute path")
 # Deployment on the Mamori host (docs/access.md): where local targets may write, and the only
 # commands any target may run. Checked here so that a bad value stops Mamori at start.
 MAMORI_DEPLOY_ROOTS = conf.env_list("DEPLOY_ROOTS")

@@ -102,6 +102,7 @@ urlpatterns = [
     path("account/", include("mamori.access.urls")),
     path("lifecycle/", include("mamori.lifecycle.urls")),
     path("monitoring/", include("mamori.monitoring.urls")),
+    path("backups/", include("mamori.backups.urls")),
     # Billing: the issuer, a contract's fees, changes and liability cap, invoice payments.
     path("billing/", include("mamori.billing.payment_urls")),
     # The work desk: requests, support hours, personal-data incidents.

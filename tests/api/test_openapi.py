@@ -25,6 +25,12 @@ def test_it_serves_a_valid_openapi_document(db, client):
     validate(spec)
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {
+        "/api/v1/backup-jobs",
+        "/api/v1/backup-jobs/{job_id}",
+        "/api/v1/backup-jobs/{job_id}/backup-now",
+        "/api/v1/backup-jobs/{job_id}/drill-now",
+        "/api/v1/backup-jobs/{job_id}/restore",
+        "/api/v1/backup-runs",
         "/api/v1/clients",
         "/api/v1/clients/{code}",
         "/api/v1/endpoints",

@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
@@ -127,6 +128,7 @@ PARAMETERS = {
     "estimate_id": lambda s: acme_estimate().pk,
     # The software inventory: an account change found on acme's server.
     "account_event_id": lambda s: acme_account_event().pk,
+    "job_id": lambda s: acme_backup_job().pk,
 }
 BODIES = {
     "set_software_setup": lambda s: {
@@ -136,6 +138,34 @@ BODIES = {
         "ssh_host_key": SOFTWARE_HOST_KEY,
         "wordpress_paths": ["/var/www/html"],
     },
+    "create_backup_job": lambda s: {
+        "client": "acme",
+        "name": "db weekly",
+        "paths": ["/var/lib/mysql-files"],
+        "repository": "/srv/backup/acme-db",
+        "repository_password": acme_backup_job().repository_password_id,
+        "run_on": "server",
+        "ssh_host": "127.0.0.1",
+        "ssh_port": 9,
+        "ssh_username": "backup",
+        "ssh_secret": acme_backup_job().ssh_secret_id,
+        "ssh_host_key": HOST_KEY,
+    },
+    "update_backup_job": lambda s: {
+        "client": "acme",
+        "name": "www nightly",
+        "paths": ["/var/www", "/etc/nginx"],
+        "repository": "/srv/backup/acme",
+        "repository_password": acme_backup_job().repository_password_id,
+        "run_on": "server",
+        "ssh_host": "127.0.0.1",
+        "ssh_port": 9,
+        "ssh_username": "backup",
+        "ssh_secret": acme_backup_job().ssh_secret_id,
+        "ssh_host_key": HOST_KEY,
+        "interval_hours": 12,
+    },
+    "restore_backup": lambda s: {"path": "/var/www/index.html", "target": "/tmp/restored"},
     "create_catalogue_item": lambda s: {
         "code": "image-swap",
         "scope": "in_scope",
@@ -339,6 +369,14 @@ PROVIDER_ONLY |= {"record_incident_recovery", "start_incident_wait", "end_incide
 PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 # Maintenance windows are planned and cancelled by the provider; the client reads them.
 PROVIDER_ONLY |= {"create_maintenance_window", "cancel_maintenance_window"}
+# Backup jobs name logins from the vault and run restic on servers: the provider's work.
+PROVIDER_ONLY |= {
+    "create_backup_job",
+    "update_backup_job",
+    "backup_now",
+    "drill_now",
+    "restore_backup",
+}
 # Contracts record what the provider agreed to do: its staff keep them.
 PROVIDER_ONLY |= {"create_contract", "update_contract", "delete_contract"}
 # So are the notices the client sends about them (cancellation, withdrawal), recorded by staff.
@@ -495,6 +533,16 @@ def acme_maintenance_window(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_window()
+
+
+@pytest.fixture(autouse=True)
+def acme_backups(request):
+    """A backup job of acme with one run, for the job and run lists."""
+    if "scene" in request.fixturenames:
+        from mamori.backups.models import BackupRun
+
+        request.getfixturevalue("scene")
+        BackupRun.objects.create(job=acme_backup_job(), kind="backup", state="succeeded")
 
 
 @pytest.fixture(autouse=True)

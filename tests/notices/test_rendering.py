@@ -97,6 +97,15 @@ def hostile_context() -> dict:
             get_kind_display=url(HOSTILE), message=HOSTILE, first_at=at, next_retry_at=at
         ),
         "window": ns(title=HOSTILE, description=HOSTILE),
+        "job": ns(name=HOSTILE, repository=HOSTILE),
+        "run": ns(
+            get_kind_display=url(HOSTILE),
+            get_failure_display=url(HOSTILE),
+            due_at=at,
+            started_at=at,
+            exit_code=1,
+            error=HOSTILE,
+        ),
         "starts": at,
         "ends": at + dt.timedelta(hours=2),
         "site": ns(name=HOSTILE, url=LINK),

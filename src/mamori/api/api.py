@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     audit,
+    backups,
     billing,
     billing_estimates,
     billing_payments,
@@ -150,6 +151,8 @@ api.add_router("", desk_waits.router)
 api.add_router("", billing_estimates.router)
 # The software on managed servers and their accounts (MNT-01, MNT-07).
 api.add_router("", software.router)
+# Backups (BKP-01, BKP-02): /backup-jobs and their runs.
+api.add_router("", backups.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -226,6 +226,27 @@ class RemoteSession:
             output += f"\n(killed by signal {result.exit_signal[0]})"
         return status, output
 
+    async def execute(
+        self, command: str, timeout: float = 60, input: str | None = None
+    ) -> tuple[int, str, str]:
+        """Like :meth:`run`, with stdout and stderr apart: (exit status, stdout, stderr), for
+        commands whose output is data (JSON lines) and whose errors are text. ``input`` is
+        written to the command's stdin. Timed out: status -1, a note appended to stderr."""
+        try:
+            result = await self.conn.run(command, check=False, timeout=timeout, input=input)
+        except asyncssh.TimeoutError as exc:
+            out = exc.stdout if isinstance(exc.stdout, str) else ""
+            err = exc.stderr if isinstance(exc.stderr, str) else ""
+            return -1, out, f"{err}\n(timed out after {timeout:g} s)".strip()
+        except (asyncssh.Error, OSError) as exc:
+            raise SSHError(f"cannot run a command on {self.label}: {exc}") from None
+        out = result.stdout if isinstance(result.stdout, str) else ""
+        err = result.stderr if isinstance(result.stderr, str) else ""
+        status = result.exit_status if result.exit_status is not None else -1
+        if result.exit_signal:
+            err += f"\n(killed by signal {result.exit_signal[0]})"
+        return status, out, err
+
 
 @contextlib.asynccontextmanager
 async def session(

@@ -72,6 +72,7 @@ class NoticeKind(models.TextChoices):
     DATA_INCIDENT = "data_incident", _("Personal data incident")
     SOFTWARE_ACCOUNTS = "software_accounts", _("Server accounts or SSH keys changed")
     SOFTWARE_EOL = "software_eol", _("Software end of life ahead")
+    BACKUP_FAILED = "backup_failed", _("Backup failed")
 
 
 class RecipientKind(models.TextChoices):

@@ -70,6 +70,7 @@ JOBS: tuple[Job, ...] = (
     Job("software_collection", 300, "mamori.software.services:collect_due"),
     Job("software_eol_refresh", 3600, "mamori.software.eol:refresh_job", single_flight=True),
     Job("software_eol_warnings", 3600, "mamori.software.eol:warn_due"),
+    Job("backups_due", 60, "mamori.backups.schedule:run_due", single_flight=True),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
