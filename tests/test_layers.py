@@ -30,6 +30,9 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.monitoring",
             # The work desk: client requests, support hours, personal-data incidents.
             "mamori.desk",
+            # Vulnerability data, findings and the record of updates (MNT-02); runs updates
+            # over the lifecycle's SSH sessions.
+            "mamori.advisories",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -256,6 +256,19 @@ VARIABLES: dict[str, Variable] = {
             "name it as Reply-To, and the poll ignores mail from it (docs/desk.md); empty: "
             "replies go to the sender address.",
         ),
+        Variable(
+            "ADVISORY_ECOSYSTEMS",
+            "",
+            "OSV ecosystems whose vulnerability data Mamori keeps and refreshes every hour, "
+            "comma-separated as OSV names them (Debian:12, Ubuntu:22.04:LTS, PyPI, npm, "
+            "Packagist); empty: no fetching, only data imported with `mamori advisories "
+            "import` (docs/advisories.md).",
+        ),
+        Variable(
+            "ADVISORY_SOURCE_URL",
+            "https://osv-vulnerabilities.storage.googleapis.com",
+            "Where the OSV dumps are fetched from: <url>/<ecosystem>/all.zip.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

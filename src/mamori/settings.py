@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "mamori.monitoring",
     "mamori.billing",
     "mamori.desk",
+    "mamori.advisories",
     "mamori.api",
     "mamori.operations",
 ]
@@ -247,6 +248,13 @@ MAMORI_DESK_IMAP_URL = conf.env("DESK_IMAP_URL") or ""
 MAMORI_DESK_IMAP_PASSWORD = conf.env("DESK_IMAP_PASSWORD") or ""
 MAMORI_DESK_ADDRESS = conf.env("DESK_ADDRESS") or ""
 MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
+# Vulnerability data (mamori.advisories.feeds): which OSV ecosystems, from where.
+MAMORI_ADVISORY_ECOSYSTEMS = [
+    e.strip() for e in (conf.env("ADVISORY_ECOSYSTEMS") or "").split(",") if e.strip()
+]
+MAMORI_ADVISORY_SOURCE_URL = (
+    conf.env("ADVISORY_SOURCE_URL", "https://osv-vulnerabilities.storage.googleapis.com") or ""
+).rstrip("/")
 # The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
 MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")
 MAMORI_SUPPORT_WEEKDAYS = conf.env("SUPPORT_WEEKDAYS", "mon-fri")

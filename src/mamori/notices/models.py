@@ -70,6 +70,8 @@ class NoticeKind(models.TextChoices):
     DESK_UNANSWERED = "desk_unanswered", _("Question to the client unanswered")
     ESTIMATE_ISSUED = "estimate_issued", _("Estimate")
     DATA_INCIDENT = "data_incident", _("Personal data incident")
+    VULNERABILITY_FOUND = "vulnerability_found", _("Vulnerabilities found")
+    UPDATE_PERFORMED = "update_performed", _("Update performed")
 
 
 class RecipientKind(models.TextChoices):

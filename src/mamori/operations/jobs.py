@@ -67,6 +67,8 @@ JOBS: tuple[Job, ...] = (
     Job("desk_targets", 60, "mamori.desk.targets:check_due"),
     Job("desk_unanswered", 3600, "mamori.desk.waits:flag_unanswered"),
     Job("desk_mail_poll", 60, "mamori.desk.mailbox:poll_job", single_flight=True),
+    Job("advisory_refresh", 3600, "mamori.advisories.feeds:refresh_job", single_flight=True),
+    Job("update_runs", 10, "mamori.advisories.updates:run_due"),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
