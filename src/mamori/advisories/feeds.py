@@ -93,9 +93,7 @@ def _store(batch: list[osv.Record], source: str, report: ImportReport) -> None:
                 "source": source[:100],
                 "imported_at": now,
             }
-            advisory, created = Advisory.objects.update_or_create(
-                osv_id=record.id, defaults=values
-            )
+            advisory, created = Advisory.objects.update_or_create(osv_id=record.id, defaults=values)
             if not created:
                 advisory.affected.all().delete()
             AffectedPackage.objects.bulk_create(

@@ -44,7 +44,9 @@ class UpdateForm(forms.Form):
         required=False,
         help_text=_("Ids separated by spaces or commas, e.g. CVE-2024-1234 DSA-5678-1."),
     )
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
     notify_client = forms.BooleanField(
         label=_("Tell the client afterwards"),
         required=False,

@@ -71,6 +71,9 @@ class AffectedPackage(models.Model):
     class Meta:
         indexes = [models.Index(fields=["ecosystem", "name"], name="advisory_affected_pkg")]
 
+    def __str__(self) -> str:
+        return f"{self.ecosystem} {self.name}"
+
 
 class Feed(models.Model):
     """Where the data of one ecosystem comes from and how fresh it is."""

@@ -132,7 +132,7 @@ def _events(raw: Any, what: str) -> list[dict[str, str]]:
     for event in raw:
         if not isinstance(event, dict) or len(event) != 1:
             raise RecordError(f"{what}: an event has exactly one of introduced/fixed/...")
-        (kind, value), = event.items()
+        ((kind, value),) = event.items()
         if kind not in ("introduced", "fixed", "last_affected", "limit"):
             raise RecordError(f"{what}: unknown event {kind!r}")
         if not isinstance(value, str) or not value:
@@ -206,7 +206,7 @@ class Verdict:
 
 
 def _event_key(scheme: str, event: dict[str, str]) -> tuple[int, Any]:
-    (kind, value), = event.items()
+    ((kind, value),) = event.items()
     if kind == "introduced" and value == "0":
         return (0, None)
     return (1, versions.key(scheme, value))
@@ -221,7 +221,7 @@ def in_range(scheme: str, events: list[dict[str, str]], installed: Any) -> tuple
     affected = False
     fixed_above = ""
     for event in ordered:
-        (kind, value), = event.items()
+        ((kind, value),) = event.items()
         if kind == "introduced":
             if value == "0" or versions.key(scheme, value) <= installed:
                 affected = True
@@ -230,9 +230,8 @@ def in_range(scheme: str, events: list[dict[str, str]], installed: Any) -> tuple
                 affected = False
             elif not fixed_above:
                 fixed_above = value
-        elif kind == "last_affected":
-            if versions.key(scheme, value) < installed:
-                affected = False
+        elif kind == "last_affected" and versions.key(scheme, value) < installed:
+            affected = False
         # "limit" concerns GIT ranges only.
     return affected, fixed_above if affected else ""
 

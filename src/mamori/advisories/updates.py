@@ -199,8 +199,8 @@ def commands_for(record: UpdateRecord, sudo: bool) -> tuple[list[str], list[str]
     prefix = ["sudo", "-n"] if sudo else []
     if record.method == UpdateMethod.APT:
         return (
-            prefix
-            + [
+            [
+                *prefix,
                 "env",
                 "DEBIAN_FRONTEND=noninteractive",
                 "apt-get",
@@ -212,7 +212,13 @@ def commands_for(record: UpdateRecord, sudo: bool) -> tuple[list[str], list[str]
             ["dpkg-query", "-W", "-f=${Version}", name],
         )
     if record.method == UpdateMethod.DNF:
-        return prefix + ["dnf", "upgrade", "-y", name], ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", name]
+        return [*prefix, "dnf", "upgrade", "-y", name], [
+            "rpm",
+            "-q",
+            "--qf",
+            "%{VERSION}-%{RELEASE}",
+            name,
+        ]
     path = f"--path={record.wp_path}"
     if record.method == UpdateMethod.WP_PLUGIN:
         return (
@@ -233,7 +239,9 @@ def start_update(actor, client: Client, values: dict[str, Any], *, request=None)
     if cleaned["server"] is None:
         raise UpdateError(_("An update runs on a server: name it."))
     if cleaned["method"] != UpdateMethod.WP_CORE and not PACKAGE_NAME.match(cleaned["package"]):
-        raise UpdateError(_("Not a package or plugin name: %(name)s") % {"name": cleaned["package"]})
+        raise UpdateError(
+            _("Not a package or plugin name: %(name)s") % {"name": cleaned["package"]}
+        )
     if cleaned["method"] in (UpdateMethod.WP_PLUGIN, UpdateMethod.WP_CORE) and not cleaned[
         "wp_path"
     ].startswith("/"):
@@ -266,9 +274,7 @@ def run_update(record: UpdateRecord, access: Access | None = None) -> UpdateReco
     access = access or (ssh_access_for(record.server) if record.server else None)
     output, status, to_version = "", None, ""
     if access is None:
-        output = _(
-            "No SSH access for this server: add an SSH deployment target with its host key."
-        )
+        output = _("No SSH access for this server: add an SSH deployment target with its host key.")
     else:
         command, query = commands_for(record, sudo=access.username != "root")
         record.command = shlex.join(command)[:1000]
@@ -330,9 +336,11 @@ def run_due(limit: int = 10) -> int:
     """The periodic job: run the queued updates (each claimed by one runner). Returns how many
     ran."""
     ran = 0
-    for pk in UpdateRecord.objects.filter(state=UpdateState.QUEUED).order_by("pk").values_list(
-        "pk", flat=True
-    )[:limit]:
+    for pk in (
+        UpdateRecord.objects.filter(state=UpdateState.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    ):
         record = UpdateRecord.objects.select_related("server", "client").get(pk=pk)
         try:
             run_update(record)

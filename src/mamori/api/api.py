@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from mamori.api import (
+    advisories,
     audit,
     billing,
     billing_estimates,
@@ -147,6 +148,8 @@ api.add_router("", desk_hours.router)
 api.add_router("", desk_waits.router)
 # Estimates (見積書): drafted from desk requests, accepted or declined by the client.
 api.add_router("", billing_estimates.router)
+# Vulnerabilities and updates (MNT-02).
+api.add_router("", advisories.router)
 
 
 @api.exception_handler(PermissionDenied)
