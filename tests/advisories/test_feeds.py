@@ -95,7 +95,7 @@ def test_cli_import_refresh_and_status(dump_server, settings, tmp_path, capsys):
     folder.mkdir()
     shutil.copy(FIXTURES / "GHSA-test-lodash.json", folder)
     call_command("advisories", "import", str(folder))
-    assert "1 added" in capsys.readouterr().out
+    assert "追加 1" in capsys.readouterr().out  # the CLI speaks Japanese by default
     with pytest.raises(CommandError) as missing:
         call_command("advisories", "import", str(tmp_path / "nowhere"))
     assert missing.value.returncode == 2 and "no such file" in str(missing.value)
@@ -110,10 +110,10 @@ def test_cli_import_refresh_and_status(dump_server, settings, tmp_path, capsys):
     call_command("advisories", "refresh")
     call_command("advisories", "refresh")
     out = capsys.readouterr().out
-    assert "Debian:12: 3 added" in out and "unchanged since the last look" in out
+    assert "Debian:12: 追加 3" in out and "Debian:12: 前回から変更なし" in out
     call_command("advisories", "status")
     out = capsys.readouterr().out
-    assert "Advisories kept: 4" in out and "Debian:12\t3\t" in out
+    assert "保持している脆弱性情報: 4" in out and "Debian:12\t3\t" in out
 
 
 def test_the_job_refreshes_the_configured_ecosystems(dump_server, settings):

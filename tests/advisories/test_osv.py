@@ -27,7 +27,9 @@ def affected(ecosystem, ranges, version, listed=()):
 
 
 def test_introduced_and_fixed():
-    ranges = [{"type": "ECOSYSTEM", "events": events(("introduced", "0"), ("fixed", "3.0.13-1~deb12u1"))}]
+    ranges = [
+        {"type": "ECOSYSTEM", "events": events(("introduced", "0"), ("fixed", "3.0.13-1~deb12u1"))}
+    ]
     hit = affected("Debian:12", ranges, "3.0.11-1~deb12u2")
     assert hit.affected and hit.fixed == "3.0.13-1~deb12u1"
     assert not affected("Debian:12", ranges, "3.0.13-1~deb12u1").affected  # the fix itself
@@ -39,7 +41,9 @@ def test_several_introduced_fixed_pairs_and_their_fixes():
     ranges = [
         {
             "type": "ECOSYSTEM",
-            "events": events(("fixed", "2.3"), ("introduced", "2.0"), ("fixed", "1.2"), ("introduced", "1.0")),
+            "events": events(
+                ("fixed", "2.3"), ("introduced", "2.0"), ("fixed", "1.2"), ("introduced", "1.0")
+            ),
         }
     ]
     assert not affected("PyPI", ranges, "0.9").affected
@@ -50,7 +54,9 @@ def test_several_introduced_fixed_pairs_and_their_fixes():
 
 
 def test_last_affected_includes_that_version_and_names_no_fix():
-    ranges = [{"type": "ECOSYSTEM", "events": events(("introduced", "7.0.0"), ("last_affected", "7.4.4"))}]
+    ranges = [
+        {"type": "ECOSYSTEM", "events": events(("introduced", "7.0.0"), ("last_affected", "7.4.4"))}
+    ]
     assert affected("Packagist", ranges, "7.4.4") == osv.Verdict(True, "")
     assert not affected("Packagist", ranges, "7.4.5").affected
     assert not affected("Packagist", ranges, "6.5.8").affected
@@ -94,7 +100,9 @@ def test_a_record_is_read_with_its_severity():
             {
                 "id": "X-3",
                 "modified": "2026-01-01T00:00:00Z",
-                "affected": [{"package": {"ecosystem": "PyPI", "name": "a"}, "ranges": [{"type": "X"}]}],
+                "affected": [
+                    {"package": {"ecosystem": "PyPI", "name": "a"}, "ranges": [{"type": "X"}]}
+                ],
             },
             "range type",
         ),

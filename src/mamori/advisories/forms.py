@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mamori.advisories.models import UpdateKind, UpdateMethod
 from mamori.clients.forms import REQUIRED
@@ -13,7 +14,7 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 
 class UpdateForm(forms.Form):
     package = forms.CharField(
-        label=_("What"),
+        label=pgettext_lazy("update", "What"),
         max_length=200,
         help_text=_("The package, plugin or component (e.g. openssl, akismet)."),
     )

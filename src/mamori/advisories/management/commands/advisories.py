@@ -57,9 +57,9 @@ class Command(BaseCommand):
         for ecosystem, result in results.items():
             if isinstance(result, feeds.FeedError):
                 failed = True
-                self.stdout.write(f"{ecosystem}: {_('failed')}: {result}")
+                self.stdout.write(_("%(e)s: failed: %(why)s") % {"e": ecosystem, "why": result})
             elif result.not_modified:
-                self.stdout.write(f"{ecosystem}: {_('unchanged since the last look')}")
+                self.stdout.write(_("%(e)s: unchanged since the last look") % {"e": ecosystem})
             else:
                 self._report(ecosystem, result)
         if any(isinstance(r, feeds.ImportReport) and r.changed for r in results.values()):
@@ -79,7 +79,7 @@ class Command(BaseCommand):
             % {"where": where, **report.as_dict()}
         )
         for line in report.skipped[:50]:
-            self.stdout.write(f"  {_('skipped')}: {line}")
+            self.stdout.write("  " + _("skipped: %(why)s") % {"why": line})
 
     def do_import(self, options) -> None:
         try:
@@ -126,7 +126,8 @@ class Command(BaseCommand):
         )
         for f in rows:
             fix = f.fixed_version if f.official_fix else _("no official fix")
-            state = "" if f.closed_at is None else f"\t{_('closed')} {f.close_reason}"
+            closed = _("closed")
+            state = "" if f.closed_at is None else f"\t{closed} {f.close_reason}"
             self.stdout.write(
                 f"{f.server.client.code}\t{f.server.name}\t{f.level}\t{f.advisory.osv_id}\t"
                 f"{f.package}\t{f.installed_version}\t{fix}{state}"

@@ -111,7 +111,9 @@ class Command(BaseCommand):
             f"#{record.pk}\t{record.performed_at.isoformat(timespec='minutes')}\t"
             f"{record.client.code}\t{record.target_name}\t{record.package}\t"
             f"{record.from_version or '-'} -> {record.to_version or '-'}\t{record.kind}\t"
-            f"{record.state}\t{record.performed_by_label}\t{_('client told')}: {told}"
+            f"{record.state}\t{record.performed_by_label}\t"
+            + _("client told: %(at)s")
+            % {"at": told}
         )
 
     def do_list(self, options) -> None:
