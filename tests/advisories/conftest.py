@@ -33,7 +33,7 @@ class DumpServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (the standard library's name)
+            def do_GET(self):
                 from urllib.parse import unquote
 
                 owner.requests.append(self.path)

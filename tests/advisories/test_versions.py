@@ -4,6 +4,8 @@ PEP 440, Semantic Versioning 2.0 §11, and Composer's stability order."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from mamori.advisories import versions
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.req("MNT-02")
 
 
 def ascending(ecosystem: str, ordered: list[str]) -> None:
-    for lower, higher in zip(ordered, ordered[1:], strict=False):
+    for lower, higher in itertools.pairwise(ordered):
         assert versions.compare(ecosystem, lower, higher) == -1, f"{lower} < {higher}"
         assert versions.compare(ecosystem, higher, lower) == 1, f"{higher} > {lower}"
     assert sorted(reversed(ordered), key=lambda v: versions.key(ecosystem, v)) == ordered
