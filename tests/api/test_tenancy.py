@@ -22,6 +22,7 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
+from tests.web.cases_advisories import acme_update
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
@@ -123,8 +124,18 @@ PARAMETERS = {
     "closed_day_id": lambda s: spare_closed_day().pk,
     "data_incident_id": lambda s: acme_data_incident().pk,
     "estimate_id": lambda s: acme_estimate().pk,
+    "update_id": lambda s: acme_update().pk,
 }
 BODIES = {
+    "create_update": lambda s: {
+        "client": s.acme.code,
+        "server": spare_server(s).pk,
+        "package": "openssl",
+        "from_version": "3.0.11-1~deb12u2",
+        "to_version": "3.0.13-1~deb12u1",
+        "kind": "urgent",
+        "notify_client": False,
+    },
     "create_catalogue_item": lambda s: {
         "code": "image-swap",
         "scope": "in_scope",
@@ -328,6 +339,8 @@ PROVIDER_ONLY |= {"record_incident_recovery", "start_incident_wait", "end_incide
 PROVIDER_ONLY |= {"create_check", "update_check", "delete_check"}
 # Maintenance windows are planned and cancelled by the provider; the client reads them.
 PROVIDER_ONLY |= {"create_maintenance_window", "cancel_maintenance_window"}
+# Updates and repairs are the provider's work (run over SSH or done by hand); the client reads them.
+PROVIDER_ONLY |= {"create_update"}
 # Contracts record what the provider agreed to do: its staff keep them.
 PROVIDER_ONLY |= {"create_contract", "update_contract", "delete_contract"}
 # So are the notices the client sends about them (cancellation, withdrawal), recorded by staff.
@@ -392,6 +405,8 @@ PROVIDER_ONLY |= {
 # its staff only (tests/desk/test_waits_api.py: client users refused, a subcontractor sees only
 # the clients assigned to them).
 PROVIDER_GLOBAL |= {"list_unanswered"}
+# How fresh the vulnerability data is: the provider's one copy of public data, no client's.
+PROVIDER_GLOBAL |= {"advisory_data"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -535,6 +550,29 @@ def acme_billing(request):
             summary="Two more servers",
         )
         Payment.objects.create(invoice=acme_invoice(), amount=1000, received_on=dt.date(2026, 6, 1))
+
+
+@pytest.fixture(autouse=True)
+def acme_advisories(request):
+    """A finding on acme's spare server and an update record of acme, for their lists."""
+    if "scene" in request.fixturenames:
+        from django.utils import timezone
+
+        from mamori.advisories.models import Advisory, Finding
+
+        scene = request.getfixturevalue("scene")
+        acme_update()
+        now = timezone.now()
+        advisory = Advisory.objects.get_or_create(
+            osv_id="DSA-9901-1", defaults={"level": "high", "modified": now, "imported_at": now}
+        )[0]
+        Finding.objects.get_or_create(
+            server=spare_server(scene),
+            advisory=advisory,
+            ecosystem="Debian:12",
+            package="openssl",
+            defaults={"installed_version": "3.0.11-1~deb12u2", "level": "high", "opened_at": now},
+        )
 
 
 @pytest.fixture(autouse=True)

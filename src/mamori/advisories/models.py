@@ -176,9 +176,10 @@ class UpdateRecordQuerySet(ClientScopedQuerySet):
 
 class UpdateRecord(models.Model):
     """An update or repair of a managed server or site (MNT-02, 004 §8.3): what, from and to
-    which version, when, who, planned or urgent, and whether the client was told afterwards."""
+    which version, when, who, planned or urgent, and whether the client was told afterwards.
+    The provider's staff record and run them; the client reads them."""
 
-    change_rule = Rule.EDITOR
+    change_rule = Rule.STAFF
 
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="update_records"

@@ -55,6 +55,7 @@ class DataAgeOut(Schema):
 
 class FindingOut(Schema):
     id: int
+    client: str = Field(..., description="Code of the server's client.")
     server: int = Field(..., alias="server_id")
     ecosystem: str
     package: str
@@ -70,6 +71,10 @@ class FindingOut(Schema):
     opened_at: dt.datetime
     closed_at: dt.datetime | None
     close_reason: str
+
+    @staticmethod
+    def resolve_client(obj) -> str:
+        return obj.server.client.code
 
     @staticmethod
     def resolve_advisory(obj) -> str:
@@ -150,7 +155,7 @@ def advisory_data(request: HttpRequest):
 @paginate
 def list_server_findings(request: HttpRequest, server_id: int, closed: bool = False):
     server = get_object_or_404(Server.objects.visible_to(request.auth), pk=server_id)
-    qs = Finding.objects.filter(server=server).select_related("advisory")
+    qs = Finding.objects.filter(server=server).select_related("advisory", "server__client")
     if not closed:
         qs = qs.filter(closed_at__isnull=True)
     return qs.order_by("-opened_at", "pk")

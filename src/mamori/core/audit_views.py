@@ -186,6 +186,12 @@ ACTION_LABELS = {
     # The desk's mailbox.
     "desk.mail.assign": _("Desk e-mail assigned to a client"),
     "request.confidential": _("Request marked confidential"),
+    # Vulnerabilities and updates (MNT-02).
+    "advisories.import": _("Vulnerability data imported"),
+    "advisories.scan": _("Vulnerability findings opened or closed"),
+    "update.record": _("Update or repair recorded"),
+    "update.start": _("Update queued to run over SSH"),
+    "update.run": _("Update run over SSH"),
 }
 
 
