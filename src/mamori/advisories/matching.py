@@ -21,7 +21,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from mamori.advisories import osv, versions
-from mamori.advisories.models import LEVEL_RANK, AffectedPackage, CloseReason, Finding
+from mamori.advisories.models import (
+    LEVEL_RANK,
+    Advisory,
+    AffectedPackage,
+    CloseReason,
+    Finding,
+)
 from mamori.core import audit
 from mamori.inventory.models import Server
 from mamori.notices import services as notices
@@ -209,8 +215,12 @@ def scan_server(
             for key, hit in current.items()
             if key not in open_findings
         ]
+        new = Finding.objects.bulk_create(new)
+        if new and any(f.pk is None for f in new):  # a database that returns no ids
+            new = list(Finding.objects.open().filter(server=server, opened_at=now).order_by("pk"))
+        advisories = Advisory.objects.in_bulk({f.advisory_id for f in new})
         for finding in new:
-            finding.save()
+            finding.advisory = advisories[finding.advisory_id]
         report.opened = new
         if new or report.closed:
             audit.record(
@@ -231,8 +241,6 @@ def _alert(server: Server, new: list[Finding], now: datetime) -> None:
     """One notice to the operators for the findings one scan opened (each finding is alerted
     once: the event key names the first new finding, and each is marked alerted)."""
     ordered = sorted(new, key=lambda f: (LEVEL_RANK.get(f.level, 9), f.package))
-    for finding in ordered:
-        finding.advisory  # noqa: B018 (loaded for the notice's text)
     notices.enqueue(
         NoticeKind.VULNERABILITY_FOUND,
         f"advisory-findings:{server.pk}:{min(f.pk for f in new)}",
