@@ -265,18 +265,21 @@ def inventory_provider() -> Callable[[Server], list[tuple[str, str, str]]] | Non
         return None
 
 
-def rescan_all(provider: Callable[[Server], list] | None = None) -> dict[int, ScanReport]:
+def rescan_all(provider: Callable[[Server], list] | None = None) -> dict[int, tuple[int, int]]:
     """Match every server's installed software (from the software inventory) again, e.g. after
-    the data changed. Without an inventory nothing is matched (and it says so in the log)."""
+    the data changed. Returns {server id: (findings opened, findings closed)}; nothing of a
+    server is kept once it is done, so memory does not grow with the servers. Without an
+    inventory nothing is matched (and it says so in the log)."""
     provider = provider or inventory_provider()
     if provider is None:
         log.info("no software inventory (%s): nothing to match", INVENTORY_PROVIDER)
         return {}
     index = Index.load()
-    reports = {}
-    for server in Server.objects.select_related("client").order_by("pk"):
+    counts = {}
+    for server in Server.objects.select_related("client").order_by("pk").iterator():
         installed = provider(server)
         if installed is None:  # never collected: keep what is known
             continue
-        reports[server.pk] = scan_server(server, installed, index=index)
-    return reports
+        report = scan_server(server, installed, index=index)
+        counts[server.pk] = (len(report.opened), len(report.closed))
+    return counts
