@@ -9,7 +9,7 @@ One command::
 What it does, in a temporary data directory (its own SQLite database, migrated first):
 
 1. Makes synthetic OSV records, as OSV's Debian dump has them: ``--advisories`` records (default
-   20,000) over 20,000 Debian 12 source packages (``introduced 0`` / ``fixed`` a
+   20,000) over as many Debian 12 source packages (``introduced 0`` / ``fixed`` a
    ``-1~deb12uN`` version; one in ten without a fix), plus PyPI and npm records. They are
    imported through ``feeds.import_records`` (the same path as ``mamori advisories import``);
    the import is timed too.
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 RESULTS = ROOT / "bench" / "results"
 
+#: Debian source packages the records are spread over: as many as records (set by main).
 DEBIAN_PACKAGES = 20000
 
 
@@ -146,6 +147,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "advisory-latest.json")
     args = parser.parse_args()
     rng = random.Random(18)
+    global DEBIAN_PACKAGES
+    DEBIAN_PACKAGES = max(args.advisories, 2 * args.packages)
     with tempfile.TemporaryDirectory() as data_dir:
         setup_django(data_dir)
         from mamori.advisories import feeds, matching
