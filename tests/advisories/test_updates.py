@@ -299,3 +299,14 @@ def test_a_run_needs_a_method_a_server_and_a_plain_package_name(acme, web1, oper
     ):
         with pytest.raises(updates.UpdateError, match=message):
             updates.start_update(operator, acme, values)
+
+
+def test_ids_beyond_range_find_nothing(acme, web1, operator, client):
+    client.force_login(operator)
+    huge = 2**70
+    assert client.get(f"/api/v1/servers/{huge}/findings").status_code in (404, 422)
+    assert client.get(f"/api/v1/updates/{huge}").status_code in (404, 422)
+    body = {"client": "acme", "server": huge, "package": "nginx"}
+    answer = client.post("/api/v1/updates", body, content_type="application/json")
+    assert answer.status_code == 422
+    assert client.get(f"/advisories/servers/{huge}/").status_code == 404
