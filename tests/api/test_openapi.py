@@ -144,6 +144,10 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/estimates/{estimate_id}/withdraw",
         "/api/v1/estimates/{estimate_id}/accept",
         "/api/v1/estimates/{estimate_id}/decline",
+        "/api/v1/advisories/data",
+        "/api/v1/servers/{server_id}/findings",
+        "/api/v1/updates",
+        "/api/v1/updates/{update_id}",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
