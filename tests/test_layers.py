@@ -34,6 +34,9 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.software",
             # Backups: restic runs over the lifecycle's SSH; failures open monitoring's incidents.
             "mamori.backups",
+            # Vulnerability data, findings and the record of updates (MNT-02); runs updates
+            # over the lifecycle's SSH sessions.
+            "mamori.advisories",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -69,6 +69,13 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Software and vulnerabilities",
+        [
+            ("advisories", "Vulnerability data: refresh, import, its age; a server's findings"),
+            ("updates", "Updates and repairs: record one, list them, run one over SSH"),
+        ],
+    ),
+    (
         "Billing",
         [
             ("invoices", "Invoices: run a month, list, show, export for accounting, credit notes"),

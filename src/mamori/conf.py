@@ -275,6 +275,19 @@ VARIABLES: dict[str, Variable] = {
             "Days before a product's end of life when operators are warned (once per server, "
             "product and cycle).",
         ),
+        Variable(
+            "ADVISORY_ECOSYSTEMS",
+            "",
+            "OSV ecosystems whose vulnerability data Mamori keeps and refreshes every hour, "
+            "comma-separated as OSV names them (Debian:12, Ubuntu:22.04:LTS, PyPI, npm, "
+            "Packagist); empty: no fetching, only data imported with `mamori advisories "
+            "import` (docs/advisories.md).",
+        ),
+        Variable(
+            "ADVISORY_SOURCE_URL",
+            "https://osv-vulnerabilities.storage.googleapis.com",
+            "Where the OSV dumps are fetched from: <url>/<ecosystem>/all.zip.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "mamori.desk",
     "mamori.software",
     "mamori.backups",
+    "mamori.advisories",
     "mamori.api",
     "mamori.operations",
 ]
@@ -258,6 +259,13 @@ MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
 # The software inventory's end-of-life data (software/eol.py).
 MAMORI_EOL_URL = (conf.env("EOL_URL", "https://endoflife.date/api") or "").rstrip("/")
 MAMORI_EOL_WARN_DAYS = conf.env_int("EOL_WARN_DAYS", 90, minimum=0)
+# Vulnerability data (mamori.advisories.feeds): which OSV ecosystems, from where.
+MAMORI_ADVISORY_ECOSYSTEMS = [
+    e.strip() for e in (conf.env("ADVISORY_ECOSYSTEMS") or "").split(",") if e.strip()
+]
+MAMORI_ADVISORY_SOURCE_URL = (
+    conf.env("ADVISORY_SOURCE_URL", "https://osv-vulnerabilities.storage.googleapis.com") or ""
+).rstrip("/")
 # The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
 MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")
 MAMORI_SUPPORT_WEEKDAYS = conf.env("SUPPORT_WEEKDAYS", "mon-fri")

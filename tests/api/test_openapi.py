@@ -156,6 +156,10 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/servers/{server_id}/software/setup",
         "/api/v1/servers/{server_id}/software/collect",
         "/api/v1/software/account-events/{account_event_id}/acknowledge",
+        "/api/v1/advisories/data",
+        "/api/v1/servers/{server_id}/findings",
+        "/api/v1/updates",
+        "/api/v1/updates/{update_id}",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

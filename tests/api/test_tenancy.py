@@ -23,6 +23,7 @@ from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_backups import acme_backup_job
+from tests.web.cases_advisories import acme_update
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work
@@ -129,6 +130,7 @@ PARAMETERS = {
     # The software inventory: an account change found on acme's server.
     "account_event_id": lambda s: acme_account_event().pk,
     "job_id": lambda s: acme_backup_job().pk,
+    "update_id": lambda s: acme_update().pk,
 }
 BODIES = {
     "set_software_setup": lambda s: {
@@ -166,6 +168,15 @@ BODIES = {
         "interval_hours": 12,
     },
     "restore_backup": lambda s: {"path": "/var/www/index.html", "target": "/tmp/restored"},
+    "create_update": lambda s: {
+        "client": s.acme.code,
+        "server": spare_server(s).pk,
+        "package": "openssl",
+        "from_version": "3.0.11-1~deb12u2",
+        "to_version": "3.0.13-1~deb12u1",
+        "kind": "urgent",
+        "notify_client": False,
+    },
     "create_catalogue_item": lambda s: {
         "code": "image-swap",
         "scope": "in_scope",
@@ -377,6 +388,8 @@ PROVIDER_ONLY |= {
     "drill_now",
     "restore_backup",
 }
+# Updates and repairs are the provider's work (run over SSH or done by hand); the client reads them.
+PROVIDER_ONLY |= {"create_update"}
 # Contracts record what the provider agreed to do: its staff keep them.
 PROVIDER_ONLY |= {"create_contract", "update_contract", "delete_contract"}
 # So are the notices the client sends about them (cancellation, withdrawal), recorded by staff.
@@ -447,6 +460,8 @@ PROVIDER_ONLY |= {
     "collect_server_software",
     "acknowledge_account_event",
 }
+# How fresh the vulnerability data is: the provider's one copy of public data, no client's.
+PROVIDER_GLOBAL |= {"advisory_data"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 # The audit trail (ACC-03) is read by client and provider administrators only: acme's viewer is
@@ -600,6 +615,29 @@ def acme_billing(request):
             summary="Two more servers",
         )
         Payment.objects.create(invoice=acme_invoice(), amount=1000, received_on=dt.date(2026, 6, 1))
+
+
+@pytest.fixture(autouse=True)
+def acme_advisories(request):
+    """A finding on acme's spare server and an update record of acme, for their lists."""
+    if "scene" in request.fixturenames:
+        from django.utils import timezone
+
+        from mamori.advisories.models import Advisory, Finding
+
+        scene = request.getfixturevalue("scene")
+        acme_update()
+        now = timezone.now()
+        advisory = Advisory.objects.get_or_create(
+            osv_id="DSA-9901-1", defaults={"level": "high", "modified": now, "imported_at": now}
+        )[0]
+        Finding.objects.get_or_create(
+            server=spare_server(scene),
+            advisory=advisory,
+            ecosystem="Debian:12",
+            package="openssl",
+            defaults={"installed_version": "3.0.11-1~deb12u2", "level": "high", "opened_at": now},
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -198,6 +198,31 @@ def hostile_context() -> dict:
             valid_until=at.date(),
             request=ns(number="R-7"),
         ),
+        # Vulnerabilities and updates (MNT-02: vulnerability_found, update_performed).
+        "server": ns(name=HOSTILE, pk=1),
+        "findings": [
+            ns(
+                get_level_display=url(HOSTILE),
+                advisory=ns(osv_id=HOSTILE),
+                package=HOSTILE,
+                installed_version=HOSTILE,
+                official_fix=True,
+                fixed_version=HOSTILE,
+            )
+        ],
+        "count": 1,
+        "fixable": 1,
+        "more": 2,
+        "target_name": HOSTILE,
+        "record": ns(
+            kind="urgent",
+            package=HOSTILE,
+            from_version=HOSTILE,
+            to_version=HOSTILE,
+            performed_at=at,
+            advisories=[HOSTILE],
+            reason=HOSTILE,
+        ),
     }
 
 

@@ -143,5 +143,6 @@ def test_the_cadence_runs_each_job_at_its_own_interval():
     assert {j.name for j in cadence.due(110.0)} == {
         "certificate_watch",
         "certificate_lifecycle",
+        "update_runs",
         "notice_delivery",
     }

@@ -118,6 +118,18 @@ TYPED_FIELDS = {
     # An estimate's subject, notes and lines, and the client's answer, in their own words.
     "billing.Estimate": ("title", "notes", "decline_reason", "answered_for"),
     "billing.EstimateLine": ("description", "unit"),
+    # What an operator wrote of an update, its package and versions, a server's output; the
+    # vulnerability data's own words.
+    "advisories.UpdateRecord": (
+        "package",
+        "from_version",
+        "to_version",
+        "reason",
+        "performed_by_label",
+        "output",
+    ),
+    "advisories.Advisory": ("osv_id", "summary"),
+    "advisories.Finding": ("package", "installed_version", "fixed_version", "ecosystem"),
 }
 
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from mamori.api import (
+    advisories,
     audit,
     backups,
     billing,
@@ -153,6 +154,8 @@ api.add_router("", billing_estimates.router)
 api.add_router("", software.router)
 # Backups (BKP-01, BKP-02): /backup-jobs and their runs.
 api.add_router("", backups.router)
+# Vulnerabilities and updates (MNT-02).
+api.add_router("", advisories.router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -197,6 +197,12 @@ ACTION_LABELS = {
     "software.collected": _("Server software collected"),
     "software.account_event_acknowledged": _("Server account change acknowledged"),
     "request.confidential": _("Request marked confidential"),
+    # Vulnerabilities and updates (MNT-02).
+    "advisories.import": _("Vulnerability data imported"),
+    "advisories.scan": _("Vulnerability findings opened or closed"),
+    "update.record": _("Update or repair recorded"),
+    "update.start": _("Update queued to run over SSH"),
+    "update.run": _("Update run over SSH"),
 }
 
 

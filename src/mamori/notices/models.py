@@ -73,6 +73,8 @@ class NoticeKind(models.TextChoices):
     SOFTWARE_ACCOUNTS = "software_accounts", _("Server accounts or SSH keys changed")
     SOFTWARE_EOL = "software_eol", _("Software end of life ahead")
     BACKUP_FAILED = "backup_failed", _("Backup failed")
+    VULNERABILITY_FOUND = "vulnerability_found", _("Vulnerabilities found")
+    UPDATE_PERFORMED = "update_performed", _("Update performed")
 
 
 class RecipientKind(models.TextChoices):

@@ -71,6 +71,8 @@ JOBS: tuple[Job, ...] = (
     Job("software_eol_refresh", 3600, "mamori.software.eol:refresh_job", single_flight=True),
     Job("software_eol_warnings", 3600, "mamori.software.eol:warn_due"),
     Job("backups_due", 60, "mamori.backups.schedule:run_due", single_flight=True),
+    Job("advisory_refresh", 3600, "mamori.advisories.feeds:refresh_job", single_flight=True),
+    Job("update_runs", 10, "mamori.advisories.updates:run_due"),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
