@@ -22,8 +22,8 @@ from mamori.clients.models import Contact, Contract, ContractNotice, TermsProfil
 from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
-from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_advisories import acme_update
+from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
 from tests.web.cases_desk_scope import acme_item, acme_work

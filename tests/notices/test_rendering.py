@@ -147,7 +147,7 @@ def hostile_context() -> dict:
         "url": LINK,
         "credit_note": False,
         # The software inventory (software_accounts, software_eol).
-        "server": ns(name=HOSTILE),
+        "server": ns(name=HOSTILE, pk=1),
         "events": [
             ns(subject="key", change="added", username=HOSTILE, detail=HOSTILE, comment=HOSTILE)
         ],
@@ -199,7 +199,6 @@ def hostile_context() -> dict:
             request=ns(number="R-7"),
         ),
         # Vulnerabilities and updates (MNT-02: vulnerability_found, update_performed).
-        "server": ns(name=HOSTILE, pk=1),
         "findings": [
             ns(
                 get_level_display=url(HOSTILE),

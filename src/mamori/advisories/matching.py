@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: Where the software inventory (mamori.software, MNT-01) provides a server's installed
 #: packages: ``installed(server) -> list[(ecosystem, name, version)]``.
-INVENTORY_PROVIDER = "mamori.software.services.installed"
+INVENTORY_PROVIDER = "mamori.software.inventory.installed"
 
 
 def ecosystem_for_os(os_id: str, version_id: str) -> str | None:
