@@ -82,6 +82,7 @@ def test_every_list_is_paged():
     ],
 )
 def test_it_refuses_paging_out_of_bounds(scene, api_client, path, parameter, value):
+    path = re.sub(r"{(\w+)}", lambda m: str(PARAMETERS[m.group(1)](scene)), path)
     response = api_client.get(path, {parameter: value})
     [error] = errors_of(response)
     assert error["loc"] == ["query", parameter]

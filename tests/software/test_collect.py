@@ -239,3 +239,16 @@ def test_the_periodic_job_collects_due_servers_once_per_turn(setup, server):
     setup.next_collection_at = timezone.now()
     setup.save()
     assert services.collect_due() == 0
+
+
+@pytest.mark.req("MNT-01")
+def test_a_server_goes_with_what_was_collected_from_it(setup, server, operator):
+    """Collected software is no reason to keep a server: deleting it deletes that too."""
+    from mamori.inventory.models import Server
+    from mamori.inventory.services import delete_server
+
+    services.collect_server(server)
+    assert Package.objects.filter(server=server).exists()
+    delete_server(operator, server)
+    assert not Server.objects.filter(pk=server.pk).exists()
+    assert not Package.objects.exists() and not OperatingSystem.objects.exists()

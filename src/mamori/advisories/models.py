@@ -113,6 +113,9 @@ class Finding(models.Model):
     """An advisory that affects a package installed on a server, from when it was seen until it
     no longer does."""
 
+    # Derived from the server's software: deleted with the server (inventory.services.references).
+    deleted_with_parent = True
+
     change_rule = Rule.EDITOR
 
     server = models.ForeignKey(

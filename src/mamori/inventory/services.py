@@ -276,7 +276,9 @@ def change_record(
 def references(obj: models.Model, also: Iterable[str] = ()) -> list[tuple[str, int]]:
     """What deleting ``obj`` would delete with it (every relation that cascades), and the
     relations named in ``also`` (accessor names) whose records would lose their link to it:
-    ``(verbose name plural, count)`` of each with records."""
+    ``(verbose name plural, count)`` of each with records. Records Mamori derives from ``obj``
+    itself (a model with ``deleted_with_parent = True``: a server's collected software) go with
+    it and are no reason to keep it."""
     also = set(also)
     found = []
     for relation in obj._meta.related_objects:
@@ -286,6 +288,8 @@ def references(obj: models.Model, also: Iterable[str] = ()) -> list[tuple[str, i
         if relation.on_delete is not models.CASCADE and accessor not in also:
             continue
         related = relation.related_model
+        if getattr(related, "deleted_with_parent", False) and accessor not in also:
+            continue
         count = related._base_manager.filter(**{relation.field.name: obj}).count()
         if count:
             found.append((str(related._meta.verbose_name_plural), count))
@@ -365,7 +369,8 @@ def change_server(
 
 def delete_server(actor: User | None, server: Server, *, request=None) -> None:
     """Refused while checks, maintenance windows or SLA policies of the server exist, and while
-    sites or deployment targets name it (a deployment needs its server)."""
+    sites or deployment targets name it (a deployment needs its server). What Mamori collected
+    from it (its software, accounts, findings) goes with it."""
     delete_record(
         server,
         "servers",

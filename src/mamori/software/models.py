@@ -32,6 +32,9 @@ class ServerScopedQuerySet(ClientScopedQuerySet):
 class CollectionSetup(models.Model):
     """How Mamori collects a server's software: the SSH login and the paths it reads."""
 
+    # Collected from the server (or its setup): deleted with it (inventory.services.references).
+    deleted_with_parent = True
+
     change_rule = Rule.STAFF
 
     server = models.OneToOneField(
@@ -138,6 +141,8 @@ class Collection(models.Model):
     """One run of the collection on one server. ``problems`` lists the items that could not be
     read (``{"item": ..., "message": ...}``); the rest of the run is recorded."""
 
+    deleted_with_parent = True  # see CollectionSetup
+
     change_rule = Rule.STAFF
 
     server = models.ForeignKey(
@@ -174,6 +179,8 @@ class Collection(models.Model):
 class OperatingSystem(models.Model):
     """The server's OS as os-release names it."""
 
+    deleted_with_parent = True  # see CollectionSetup
+
     server = models.OneToOneField(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_os"
     )
@@ -197,6 +204,8 @@ class Ecosystem(models.TextChoices):
 
 class Package(models.Model):
     """An installed OS package."""
+
+    deleted_with_parent = True  # see CollectionSetup
 
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_packages"
@@ -231,6 +240,8 @@ class ComponentKind(models.TextChoices):
 
 class Component(models.Model):
     """A piece of the server's stack read from its own version output or files."""
+
+    deleted_with_parent = True  # see CollectionSetup
 
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_components"
@@ -271,6 +282,8 @@ class SoftwareSubject(models.TextChoices):
 class SoftwareEvent(models.Model):
     """A change found by a collection: what, from which version to which."""
 
+    deleted_with_parent = True  # see CollectionSetup
+
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_events"
     )
@@ -298,6 +311,8 @@ class SoftwareEvent(models.Model):
 class Account(models.Model):
     """A user of the server with a login shell (or uid 0, or sudo rights, or keys)."""
 
+    deleted_with_parent = True  # see CollectionSetup
+
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_accounts"
     )
@@ -323,6 +338,8 @@ class Account(models.Model):
 
 class AuthorizedKey(models.Model):
     """An SSH key a user accepts: its type, SHA256 fingerprint and comment (never the key)."""
+
+    deleted_with_parent = True  # see CollectionSetup
 
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="software_keys"
@@ -355,6 +372,8 @@ class AccountSubject(models.TextChoices):
 class AccountEvent(models.Model):
     """An account, sudo right or SSH key that appeared or went away; flagged to operators
     until one of them acknowledges it."""
+
+    deleted_with_parent = True  # see CollectionSetup
 
     change_rule = Rule.STAFF
 
@@ -409,6 +428,8 @@ class EolProduct(models.Model):
 
 class EolWarning(models.Model):
     """A warning ahead of an end of life, made once per server, product and cycle."""
+
+    deleted_with_parent = True  # see CollectionSetup
 
     server = models.ForeignKey(
         "inventory.Server", on_delete=models.CASCADE, related_name="eol_warnings"
