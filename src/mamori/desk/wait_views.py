@@ -15,33 +15,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client, ClientWait, Contact
+from mamori.clients.wait_forms import WaitEndForm, WaitForm, moment_field
 from mamori.core.models import Role
 from mamori.core.permissions import Rule, may_change, require_change
 from mamori.desk import waits
 from mamori.desk.models import DataIncident, DataIncidentKind, Request
 from mamori.desk.services import DeskError
-
-
-def _moment(label, *, required=False, help_text=None):
-    return forms.DateTimeField(
-        label=label,
-        required=required,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text=help_text,
-    )
-
-
-class WaitForm(forms.Form):
-    awaited = forms.CharField(
-        label=gettext_lazy("What is awaited from the client"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    since = _moment(gettext_lazy("Waiting since"), help_text=gettext_lazy("Empty: now."))
-
-
-class WaitEndForm(forms.Form):
-    until = _moment(gettext_lazy("Answered at"), help_text=gettext_lazy("Empty: now."))
 
 
 class SuspendForm(forms.Form):
@@ -67,8 +46,10 @@ class DataIncidentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    occurred_at = _moment(gettext_lazy("Occurred"), help_text=gettext_lazy("Empty: not known."))
-    discovered_at = _moment(gettext_lazy("Discovered"), required=True)
+    occurred_at = moment_field(
+        gettext_lazy("Occurred"), help_text=gettext_lazy("Empty: not known.")
+    )
+    discovered_at = moment_field(gettext_lazy("Discovered"), required=True)
     measures = forms.CharField(
         label=gettext_lazy("Measures taken"),
         required=False,
