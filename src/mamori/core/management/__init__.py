@@ -11,6 +11,11 @@ EXIT_PROBLEMS = 1  # the command ran and found problems (or refused bad content)
 EXIT_USAGE = 2  # the command was called wrongly: no such file, unknown user ...
 
 
+def usage(message: str) -> CommandError:
+    """The error of a command called wrongly (exit status 2), on one line (raise it)."""
+    return CommandError(" ".join(str(message).split("\n")), returncode=EXIT_USAGE)
+
+
 def find_user(username: str | None) -> User | None:
     """The user named by ``--user``, in any width or case (``None`` without one); raises a
     usage error if there is no such user."""
