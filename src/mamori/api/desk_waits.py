@@ -203,19 +203,7 @@ def resume_request(request: HttpRequest, request_id: int):
 def list_unanswered(request: HttpRequest):
     if not request.auth.is_provider_staff:
         raise forbidden()
-    return [
-        {
-            "kind": u.kind,
-            "id": u.obj.pk,
-            "client": u.client.code,
-            "request": u.request.number if u.request is not None else None,
-            "task": u.task_label,
-            "what": u.what,
-            "asked_at": u.asked_at,
-            "unanswered_since": u.month_passed_at,
-        }
-        for u in waits.unanswered(request.auth)
-    ]
+    return [u.as_row() for u in waits.unanswered(request.auth)]
 
 
 def _incidents(request: HttpRequest):

@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from mamori.clients.cli import find_client, find_contract
-from mamori.core.management import usage
+from mamori.core.management import parse_day, usage
 from mamori.desk import hours
 from mamori.desk import hours_services as services
 from mamori.desk.models import ClosedDay, SupportHours
@@ -61,15 +61,6 @@ def register(subparsers) -> None:
 
 
 # --- finding things ----------------------------------------------------------------------------
-
-
-def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise usage(
-            _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.") % {"value": text}
-        ) from None
 
 
 def parse_moment(text: str) -> dt.datetime:

@@ -97,20 +97,9 @@ def handle_wait(options, out) -> None:
 def handle_unanswered(options, out) -> None:
     items = waits.unanswered(None)
     if options["json"]:
-        rows = [
-            {
-                "kind": u.kind,
-                "id": u.obj.pk,
-                "client": u.client.code,
-                "request": u.request.number if u.request is not None else None,
-                "task": u.task_label,
-                "what": u.what,
-                "asked_at": u.asked_at.isoformat(),
-                "unanswered_since": u.month_passed_at.isoformat(),
-            }
-            for u in items
-        ]
-        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        rows = [u.as_row() for u in items]
+        out.write(json.dumps(rows, ensure_ascii=False, indent=2, default=dt.datetime.isoformat))
+        out.write("\n")
         return
     for u in items:
         asked = timezone.localtime(u.asked_at)

@@ -21,19 +21,10 @@ from mamori.billing import liability
 from mamori.clients import services, terms
 from mamori.clients.cli import find_client, find_contract
 from mamori.clients.models import Contract, NoticeKind, NoticeMedium
-from mamori.core.management import find_user, usage
+from mamori.core.management import find_user, parse_day, usage
 from mamori.core.money import format_money
 from mamori.inventory.services import Refused
 from mamori.monitoring.sla import SlaError, parse_month
-
-
-def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise usage(
-            _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.") % {"value": text}
-        ) from None
 
 
 def _iso(value):
