@@ -78,10 +78,6 @@ def _request(request: HttpRequest, pk: int) -> Request:
     )
 
 
-def request_page(req: Request) -> str:
-    return waits.request_url(req)
-
-
 @login_required
 def request_waits(request: HttpRequest, pk: int) -> HttpResponse:
     """The request's waits on the client and its suspension, as on the request page."""
@@ -96,14 +92,14 @@ def _act(request: HttpRequest, pk: int, form_class, act, done) -> HttpResponse:
     if not form.is_valid():
         errors = [str(e) for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(errors))
-        return redirect(request_page(req))
+        return redirect(waits.request_url(req))
     try:
         act(req, form.cleaned_data)
     except DeskError as exc:
         messages.error(request, str(exc))
-        return redirect(request_page(req))
+        return redirect(waits.request_url(req))
     messages.success(request, done)
-    return redirect(request_page(req))
+    return redirect(waits.request_url(req))
 
 
 class _NoFields(forms.Form):
