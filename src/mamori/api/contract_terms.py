@@ -100,7 +100,8 @@ class ContractNoticeIn(Input):
 notices = Router(tags=["contracts"])
 
 
-def _contract(request: HttpRequest, contract_id: int) -> Contract:
+def visible_contract(request: HttpRequest, contract_id: int) -> Contract:
+    """The contract ``contract_id`` if the caller sees it, else 404 (the desk's routes too)."""
     return get_object_or_404(
         Contract.objects.visible_to(request.auth).select_related("client", "terms_profile"),
         pk=contract_id,
@@ -113,7 +114,7 @@ def _contract(request: HttpRequest, contract_id: int) -> Contract:
     summary="List a contract's cancellation and withdrawal notices",
 )
 def list_contract_notices(request: HttpRequest, contract_id: int):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     return list(ContractNotice.objects.filter(contract=contract).select_related("contract__client"))
 
 
@@ -126,7 +127,7 @@ def list_contract_notices(request: HttpRequest, contract_id: int):
     "for a contract that has ended, answers 409.",
 )
 def create_contract_notice(request: HttpRequest, contract_id: int, payload: ContractNoticeIn):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     month = None
     if payload.requested_end_month:
         try:

@@ -18,10 +18,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
-from mamori.api.errors import forbidden, invalid, problem, query_problem
+from mamori.api.contract_terms import visible_contract
+from mamori.api.errors import forbidden, invalid, invalid_from, problem, query_problem
 from mamori.api.inventory_records import given, not_null, service_answers
 from mamori.api.schemas import Error, Input
-from mamori.clients.models import Contract
 from mamori.desk import catalogue, classify, work
 from mamori.desk.models import CatalogueItem, Request, Scope, WorkLog
 from mamori.desk.services import DeskError
@@ -31,22 +31,11 @@ router = Router(tags=["desk"])
 ScopeName = Literal["in_scope", "out_of_scope"]
 
 
-def _contract(request: HttpRequest, contract_id: int) -> Contract:
-    return get_object_or_404(
-        Contract.objects.visible_to(request.auth).select_related("client", "terms_profile"),
-        pk=contract_id,
-    )
-
-
 def _request(request: HttpRequest, request_id: int) -> Request:
     return get_object_or_404(
         Request.objects.visible_to(request.auth).select_related("client", "contract"),
         pk=request_id,
     )
-
-
-def _desk_error(e: DeskError):
-    return invalid(problem(e.field or "__all__", str(e)))
 
 
 # --- catalogue items ------------------------------------------------------------------------------
@@ -115,7 +104,7 @@ def _item(request: HttpRequest, contract_id: int, item_id: int) -> CatalogueItem
     summary="List a contract's catalogue",
 )
 def list_catalogue(request: HttpRequest, contract_id: int):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     return (
         CatalogueItem.objects.visible_to(request.auth)
         .filter(contract=contract)
@@ -130,7 +119,7 @@ def list_catalogue(request: HttpRequest, contract_id: int):
     description="Provider staff who see the client.",
 )
 def create_catalogue_item(request: HttpRequest, contract_id: int, payload: CatalogueItemIn):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     with service_answers():
         item = catalogue.create_item(
             request.auth, contract, _values(payload.dict()), request=request
@@ -146,12 +135,12 @@ def create_catalogue_item(request: HttpRequest, contract_id: int, payload: Catal
     "lacks (by code); returns the items added (none when run again).",
 )
 def apply_shipped_catalogue(request: HttpRequest, contract_id: int):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     try:
         with service_answers():
             return catalogue.apply_shipped_catalogue(contract, request.auth, request=request)
     except DeskError as e:
-        raise _desk_error(e) from None
+        raise invalid_from(e) from None
 
 
 @router.patch(
@@ -211,7 +200,7 @@ def _month(value: str | None) -> dt.date:
     "`month` YYYY-MM defaults to this month.",
 )
 def get_allowance(request: HttpRequest, contract_id: int, month: str | None = None):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     first = _month(month)
     return {
         "client": contract.client.code,
@@ -292,7 +281,7 @@ def classify_request(request: HttpRequest, request_id: int, payload: ClassifyIn)
     except PermissionDenied:
         raise forbidden() from None
     except DeskError as e:
-        raise _desk_error(e) from None
+        raise invalid_from(e) from None
     return _scope_of(req, getattr(req, "over_limit", False))
 
 
@@ -347,7 +336,7 @@ def _work_answers(call):
     except PermissionDenied:
         raise forbidden() from None
     except DeskError as e:
-        raise _desk_error(e) from None
+        raise invalid_from(e) from None
 
 
 @router.get(

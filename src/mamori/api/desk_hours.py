@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from mamori.api.errors import invalid, problem
+from mamori.api.contract_terms import visible_contract
+from mamori.api.errors import invalid, invalid_from, problem
 from mamori.api.schemas import Day, Error, Input
 from mamori.clients.models import Contract
 from mamori.desk import hours, hours_services, targets
@@ -38,7 +39,7 @@ def desk_answers() -> Iterator[None]:
     try:
         yield
     except DeskError as e:
-        raise invalid(problem(e.field or "", str(e))) from None
+        raise invalid_from(e) from None
 
 
 # --- closed days ----------------------------------------------------------------------------------
@@ -119,12 +120,6 @@ class SupportHoursIn(Input):
     )
 
 
-def _contract(request: HttpRequest, contract_id: int) -> Contract:
-    return get_object_or_404(
-        Contract.objects.visible_to(request.auth).select_related("client"), pk=contract_id
-    )
-
-
 def _support_hours_out(contract: Contract) -> dict:
     row = SupportHours.objects.filter(contract=contract).first()
     calendar = hours.for_contract(contract)
@@ -149,7 +144,7 @@ def _support_hours_out(contract: Contract) -> dict:
     summary="Get a contract's support hours",
 )
 def get_support_hours(request: HttpRequest, contract_id: int):
-    return _support_hours_out(_contract(request, contract_id))
+    return _support_hours_out(visible_contract(request, contract_id))
 
 
 @router.put(
@@ -159,7 +154,7 @@ def get_support_hours(request: HttpRequest, contract_id: int):
     description="Provider staff who see the client.",
 )
 def set_support_hours(request: HttpRequest, contract_id: int, payload: SupportHoursIn):
-    contract = _contract(request, contract_id)
+    contract = visible_contract(request, contract_id)
     times: dict[str, dt.time] = {}
     for name in ("opens", "closes"):
         try:

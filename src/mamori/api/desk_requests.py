@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from mamori.api.errors import conflict, forbidden, invalid, problem, query_problem
+from mamori.api.errors import conflict, forbidden, invalid, invalid_from, problem, query_problem
 from mamori.api.schemas import Error, Input
 from mamori.clients.models import Client, Contact, Contract
 from mamori.core.permissions import Rule, may_change
@@ -225,7 +225,7 @@ def create_request(request: HttpRequest, payload: RequestIn):
             )
             _attach(req, files, req.messages.order_by("at", "pk").first(), request)
     except services.DeskError as error:
-        raise invalid(problem(error.field or "", str(error))) from None
+        raise invalid_from(error) from None
     return Status(201, get_object_or_404(_requests(request), pk=req.pk))
 
 

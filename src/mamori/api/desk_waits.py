@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from mamori.api.errors import forbidden, invalid, problem
+from mamori.api.errors import forbidden, invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input
 from mamori.clients.models import Client, ClientWait, Contact
 from mamori.desk import waits
@@ -29,10 +29,6 @@ from mamori.desk.wait_views import may_read_data_incidents
 router = Router(tags=["desk"])
 
 KindName = Literal[tuple(DataIncidentKind.values)]  # type: ignore[valid-type]
-
-
-def _invalid(exc: DeskError):
-    return invalid(problem(exc.field or "", str(exc)))
 
 
 class WaitOut(Schema):
@@ -153,7 +149,7 @@ def start_request_wait(request: HttpRequest, request_id: int, payload: RequestWa
             req, request.auth, payload.awaited, since=payload.since, http_request=request
         )
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return _waits_out(req)
 
 
@@ -167,7 +163,7 @@ def end_request_wait(request: HttpRequest, request_id: int, payload: WaitEndIn):
     try:
         waits.end_wait(req, request.auth, until=payload.until, http_request=request)
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return _waits_out(req)
 
 
@@ -181,7 +177,7 @@ def suspend_request(request: HttpRequest, request_id: int, payload: SuspendIn):
     try:
         req = waits.suspend(req, request.auth, payload.reason, http_request=request)
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return _waits_out(req)
 
 
@@ -195,7 +191,7 @@ def resume_request(request: HttpRequest, request_id: int):
     try:
         req = waits.resume(req, request.auth, http_request=request)
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return _waits_out(req)
 
 
@@ -207,19 +203,7 @@ def resume_request(request: HttpRequest, request_id: int):
 def list_unanswered(request: HttpRequest):
     if not request.auth.is_provider_staff:
         raise forbidden()
-    return [
-        {
-            "kind": u.kind,
-            "id": u.obj.pk,
-            "client": u.client.code,
-            "request": u.request.number if u.request is not None else None,
-            "task": u.task_label,
-            "what": u.what,
-            "asked_at": u.asked_at,
-            "unanswered_since": u.month_passed_at,
-        }
-        for u in waits.unanswered(request.auth)
-    ]
+    return [u.as_row() for u in waits.unanswered(request.auth)]
 
 
 def _incidents(request: HttpRequest):
@@ -282,7 +266,7 @@ def create_data_incident(request: HttpRequest, payload: DataIncidentIn):
             http_request=request,
         )
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return Status(201, incident)
 
 
@@ -296,5 +280,5 @@ def add_data_incident_measures(request: HttpRequest, data_incident_id: int, payl
     try:
         incident = waits.add_measures(incident, request.auth, payload.text, http_request=request)
     except DeskError as exc:
-        raise _invalid(exc) from None
+        raise invalid_from(exc) from None
     return incident

@@ -149,11 +149,6 @@ def catalogue_item_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the request page's parts ------------------------------------------------------------------
 
 
-def request_page(req: Request, anchor: str) -> str:
-    """Where a part's form returns to: the request page (``request_detail``) at ``anchor``."""
-    return reverse("request_detail", args=[req.pk]) + anchor
-
-
 def _request(request: HttpRequest, pk: int) -> Request:
     return get_object_or_404(
         Request.objects.visible_to(request.user).select_related("client", "contract"), pk=pk
@@ -195,7 +190,7 @@ def request_classify(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 _("The request was classified: %(scope)s.") % {"scope": req.get_scope_display()},
             )
-    return redirect(request_page(req, "#classify"))
+    return redirect(req.get_absolute_url() + "#classify")
 
 
 class WorkForm(forms.Form):
@@ -230,7 +225,7 @@ def work_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(
             request, _("The work was not logged: %(errors)s") % {"errors": _errors(form)}
         )
-        return redirect(request_page(req, "#work"))
+        return redirect(req.get_absolute_url() + "#work")
     data = form.cleaned_data
     try:
         work.log_work(
@@ -240,7 +235,7 @@ def work_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(e))
     else:
         messages.success(request, _("%(n)d minutes logged.") % {"n": data["minutes"]})
-    return redirect(request_page(req, "#work"))
+    return redirect(req.get_absolute_url() + "#work")
 
 
 def _errors(form: forms.Form) -> str:
@@ -284,7 +279,7 @@ def work_edit(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(e.field if e.field in form.fields else None, str(e))
         else:
             messages.success(request, _("The work log entry was saved."))
-            return redirect(request_page(req, "#work"))
+            return redirect(req.get_absolute_url() + "#work")
     return render(request, "desk/work_form.html", {"form": form, "entry": entry, "req": req})
 
 
@@ -295,4 +290,4 @@ def work_delete(request: HttpRequest, pk: int) -> HttpResponse:
     req = entry.request
     work.delete_work(entry, request.user, http_request=request)
     messages.success(request, _("The work log entry was deleted."))
-    return redirect(request_page(req, "#work"))
+    return redirect(req.get_absolute_url() + "#work")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,12 +34,17 @@ from mamori.desk.models import (
 MAX_ATTACHMENT = 20 * 1024 * 1024
 
 
-class DeskError(Exception):
-    """A write the desk refuses; the message says why, ``field`` where."""
+class DeskError(ValidationError):
+    """A write the desk refuses: a ``ValidationError`` naming the ``field`` it concerns (none:
+    the write as a whole), which a page puts on its form and the API answers with 422 (as
+    :class:`mamori.monitoring.incidents.IncidentError`); ``str()`` is the message."""
 
     def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+        super().__init__({field or NON_FIELD_ERRORS: [ValidationError(message)]})
         self.field = field
+
+    def __str__(self) -> str:
+        return " ".join(str(m) for m in self.messages)
 
 
 def may_ask(user: User | None, client: Client) -> bool:

@@ -190,14 +190,9 @@ def _alert(req: Request, target: TargetState) -> int:
             "due": target.due,
             "late": late,
             "minutes": abs(target.minutes),
-            "url": _request_path(req),
+            "url": req.get_absolute_url(),
         },
         client=req.client,
         links={"request": req},
     )
     return len(result.created)
-
-
-def _request_path(req: Request) -> str:
-    """The request page's path."""
-    return req.get_absolute_url()

@@ -15,33 +15,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client, ClientWait, Contact
+from mamori.clients.wait_forms import WaitEndForm, WaitForm, moment_field
 from mamori.core.models import Role
 from mamori.core.permissions import Rule, may_change, require_change
 from mamori.desk import waits
 from mamori.desk.models import DataIncident, DataIncidentKind, Request
 from mamori.desk.services import DeskError
-
-
-def _moment(label, *, required=False, help_text=None):
-    return forms.DateTimeField(
-        label=label,
-        required=required,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text=help_text,
-    )
-
-
-class WaitForm(forms.Form):
-    awaited = forms.CharField(
-        label=gettext_lazy("What is awaited from the client"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    since = _moment(gettext_lazy("Waiting since"), help_text=gettext_lazy("Empty: now."))
-
-
-class WaitEndForm(forms.Form):
-    until = _moment(gettext_lazy("Answered at"), help_text=gettext_lazy("Empty: now."))
 
 
 class SuspendForm(forms.Form):
@@ -67,8 +46,10 @@ class DataIncidentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    occurred_at = _moment(gettext_lazy("Occurred"), help_text=gettext_lazy("Empty: not known."))
-    discovered_at = _moment(gettext_lazy("Discovered"), required=True)
+    occurred_at = moment_field(
+        gettext_lazy("Occurred"), help_text=gettext_lazy("Empty: not known.")
+    )
+    discovered_at = moment_field(gettext_lazy("Discovered"), required=True)
     measures = forms.CharField(
         label=gettext_lazy("Measures taken"),
         required=False,
@@ -97,10 +78,6 @@ def _request(request: HttpRequest, pk: int) -> Request:
     )
 
 
-def request_page(req: Request) -> str:
-    return waits.request_url(req)
-
-
 @login_required
 def request_waits(request: HttpRequest, pk: int) -> HttpResponse:
     """The request's waits on the client and its suspension, as on the request page."""
@@ -115,14 +92,14 @@ def _act(request: HttpRequest, pk: int, form_class, act, done) -> HttpResponse:
     if not form.is_valid():
         errors = [str(e) for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(errors))
-        return redirect(request_page(req))
+        return redirect(waits.request_url(req))
     try:
         act(req, form.cleaned_data)
     except DeskError as exc:
         messages.error(request, str(exc))
-        return redirect(request_page(req))
+        return redirect(waits.request_url(req))
     messages.success(request, done)
-    return redirect(request_page(req))
+    return redirect(waits.request_url(req))
 
 
 class _NoFields(forms.Form):

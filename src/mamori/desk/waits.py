@@ -142,6 +142,19 @@ class Unanswered:
             return f"{self.request.number} {self.request.subject}"
         return str(self.task) if self.task is not None else ""
 
+    def as_row(self) -> dict:
+        """What the API and ``mamori desk unanswered --json`` say of it."""
+        return {
+            "kind": self.kind,
+            "id": self.obj.pk,
+            "client": self.client.code,
+            "request": self.request.number if self.request is not None else None,
+            "task": self.task_label,
+            "what": self.what,
+            "asked_at": self.asked_at,
+            "unanswered_since": self.month_passed_at,
+        }
+
 
 def request_url(req: Request) -> str:
     """The request's page at its waiting part."""

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from mamori.access.services import provider_name
 from mamori.clients import waits
 from mamori.clients.models import Client, ClientWait
+from mamori.clients.wait_forms import WaitEndForm, WaitForm, moment_field
 from mamori.core.permissions import changeable, may_change, require_change
 from mamori.core.widgets import ClientRecordSelect
 from mamori.inventory.models import Server, Site
@@ -103,30 +104,8 @@ class StopForm(forms.Form):
         return at
 
 
-def _moment(label, *, required=False, help_text=None):
-    return forms.DateTimeField(
-        label=label,
-        required=required,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text=help_text,
-    )
-
-
 class RecoveryForm(forms.Form):
-    recovered_at = _moment(gettext_lazy("Service back at"), required=True)
-
-
-class WaitForm(forms.Form):
-    awaited = forms.CharField(
-        label=gettext_lazy("What is awaited from the client"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    since = _moment(gettext_lazy("Waiting since"), help_text=gettext_lazy("Empty: now."))
-
-
-class WaitEndForm(forms.Form):
-    until = _moment(gettext_lazy("Answered at"), help_text=gettext_lazy("Empty: now."))
+    recovered_at = moment_field(gettext_lazy("Service back at"), required=True)
 
 
 class IncidentForm(forms.Form):

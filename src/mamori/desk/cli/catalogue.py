@@ -15,19 +15,15 @@ import datetime as dt
 import json
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client, Contract
-from mamori.core.management import EXIT_USAGE, find_user
+from mamori.clients.cli import find_client, find_contract
+from mamori.core.management import find_user, usage
 from mamori.desk import catalogue, classify, work
-from mamori.desk.models import CatalogueItem, Request, Scope
+from mamori.desk.cli.common import find_request
+from mamori.desk.models import CatalogueItem, Scope
 from mamori.desk.services import DeskError
 from mamori.inventory.services import Refused
-
-
-def usage(message: str) -> CommandError:
-    return CommandError(message, returncode=EXIT_USAGE)
 
 
 def register(subparsers) -> None:
@@ -63,41 +59,6 @@ def register(subparsers) -> None:
     log.set_defaults(handler=log_work)
 
 
-def find_contract(client_code: str, ref: str) -> Contract:
-    client = Client.objects.filter(code=client_code).first()
-    if client is None:
-        raise usage(_("No such client: %(code)s") % {"code": client_code})
-    contracts = list(client.contracts.select_related("client", "terms_profile"))
-    ref = ref.strip()
-    if ref.isdigit():
-        matches = [c for c in contracts if c.pk == int(ref)]
-    else:
-        kind, _sep, start = ref.partition("/")
-        matches = [c for c in contracts if c.type == kind.strip()]
-        if start:
-            matches = [c for c in matches if f"{c.start:%Y-%m-%d}" == start.strip()]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise usage(
-            _("The client has several contracts of this type; add the start date, e.g. %(ex)s.")
-            % {"ex": f"{ref}/{matches[0].start:%Y-%m-%d}"}
-        )
-    raise usage(
-        _("No contract %(ref)s for client %(client)s.") % {"ref": ref, "client": client.code}
-    )
-
-
-def find_request(number: str) -> Request:
-    text = number.strip().upper().removeprefix("R-")
-    found = Request.objects.select_related("client", "contract").filter(
-        pk=int(text) if text.isdigit() else -1
-    )
-    if not found:
-        raise usage(_("No such request: %(number)s") % {"number": number})
-    return found[0]
-
-
 def _item_row(item: CatalogueItem, used) -> dict:
     return {
         "code": item.code,
@@ -112,7 +73,7 @@ def _item_row(item: CatalogueItem, used) -> dict:
 
 
 def show_catalogue(options, out) -> None:
-    contract = find_contract(options["client"], options["contract"])
+    contract = find_contract(find_client(options["client"]), options["contract"])
     actor = find_user(options.get("user"))
     if options["apply_shipped"]:
         try:

@@ -12,19 +12,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client, Contract
-from mamori.core.management import EXIT_USAGE
+from mamori.clients.cli import find_client, find_contract
+from mamori.core.management import parse_day, usage
 from mamori.desk import hours
 from mamori.desk import hours_services as services
 from mamori.desk.models import ClosedDay, SupportHours
 from mamori.desk.services import DeskError
-
-
-def usage(message: str) -> CommandError:
-    return CommandError(" ".join(str(message).split()), returncode=EXIT_USAGE)
 
 
 def register(subparsers) -> None:
@@ -66,44 +61,6 @@ def register(subparsers) -> None:
 
 
 # --- finding things ----------------------------------------------------------------------------
-
-
-def find_client(code: str) -> Client:
-    client = Client.objects.filter(code=code).first()
-    if client is None:
-        raise usage(_("No such client: %(code)s") % {"code": code})
-    return client
-
-
-def find_contract(client: Client, ref: str) -> Contract:
-    ref = ref.strip()
-    contracts = list(client.contracts.all())
-    if ref.isdigit():
-        matches = [c for c in contracts if c.pk == int(ref)]
-    else:
-        kind, _sep, start = ref.partition("/")
-        matches = [c for c in contracts if c.type == kind.strip()]
-        if start:
-            matches = [c for c in matches if f"{c.start:%Y-%m-%d}" == start.strip()]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise usage(
-            _("The client has several contracts of this type; add the start date, e.g. %(ex)s.")
-            % {"ex": f"{ref}/{matches[0].start:%Y-%m-%d}"}
-        )
-    raise usage(
-        _("No contract %(ref)s for client %(client)s.") % {"ref": ref, "client": client.code}
-    )
-
-
-def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise usage(
-            _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.") % {"value": text}
-        ) from None
 
 
 def parse_moment(text: str) -> dt.datetime:

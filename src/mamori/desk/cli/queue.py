@@ -5,47 +5,24 @@
 from __future__ import annotations
 
 import json
-import re
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client, Contact
-from mamori.core.management import EXIT_USAGE, find_user
+from mamori.clients.cli import find_client
+from mamori.clients.models import Contact
+from mamori.core.management import find_user, usage
 from mamori.core.tables import table
 from mamori.desk import services
+from mamori.desk.cli.common import find_request
 from mamori.desk.models import Channel, Direction, Request, RequestState
-
-NUMBER = re.compile(r"^(?:R-)?(\d{1,18})$", re.IGNORECASE)
-
-
-def _usage(message: str) -> CommandError:
-    return CommandError(message, returncode=EXIT_USAGE)
-
-
-def _request(value: str) -> Request:
-    match = NUMBER.match(value.strip())
-    if not match:
-        raise _usage(_("Not a request number: %(value)s (R-12 or 12)") % {"value": value})
-    req = Request.objects.select_related("client", "assignee").filter(pk=int(match[1])).first()
-    if req is None:
-        raise _usage(_("No such request: %(value)s") % {"value": value})
-    return req
-
-
-def _client(code: str) -> Client:
-    client = Client.objects.filter(code=code).first()
-    if client is None:
-        raise _usage(_("No such client: %(code)s") % {"code": code})
-    return client
 
 
 def _actor(options):
     user = find_user(options.get("user"))
     if user is None:
-        raise _usage(_("Name the operator with --user (the audit trail records them)."))
+        raise usage(_("Name the operator with --user (the audit trail records them)."))
     return user
 
 
@@ -77,10 +54,10 @@ def _as_dict(req: Request) -> dict:
 def list_requests(options, out) -> None:
     qs = Request.objects.select_related("client", "assignee")
     if options["client"]:
-        qs = qs.filter(client=_client(options["client"]))
+        qs = qs.filter(client=find_client(options["client"]))
     state = options["state"]
     if state and state not in RequestState.values:
-        raise _usage(
+        raise usage(
             _("Unknown state: %(state)s (use %(valid)s)")
             % {"state": state, "valid": ", ".join(RequestState.values)}
         )
@@ -109,7 +86,7 @@ def list_requests(options, out) -> None:
 
 
 def show_request(options, out) -> None:
-    req = _request(options["request"])
+    req = find_request(options["request"])
     req.next_due = (
         (req.first_response_due or req.resolution_due)
         if req.first_responded_at is None
@@ -148,7 +125,7 @@ def show_request(options, out) -> None:
 
 
 def new_request(options, out) -> None:
-    client = _client(options["client"])
+    client = find_client(options["client"])
     actor = find_user(options.get("user"))
     requester = options["requester"] or ""
     contact = None
@@ -165,14 +142,14 @@ def new_request(options, out) -> None:
             actor=actor,
         )
     except services.DeskError as error:
-        raise _usage(str(error)) from None
+        raise usage(str(error)) from None
     except PermissionDenied:
-        raise _usage(_("This user may not file requests for this client.")) from None
+        raise usage(_("This user may not file requests for this client.")) from None
     out.write(req.number)
 
 
 def reply_request(options, out) -> None:
-    req = _request(options["request"])
+    req = find_request(options["request"])
     actor = _actor(options)
     try:
         if options["note"]:
@@ -180,22 +157,22 @@ def reply_request(options, out) -> None:
         else:
             services.reply(req, options["text"], actor, is_question=options["question"])
     except services.DeskError as error:
-        raise _usage(str(error)) from None
+        raise usage(str(error)) from None
     except PermissionDenied:
-        raise _usage(_("This user may not work on this client's requests.")) from None
+        raise usage(_("This user may not work on this client's requests.")) from None
     out.write(_("%(number)s: message added.") % {"number": req.number})
 
 
 def _state_command(function, done: str):
     def handler(options, out) -> None:
-        req = _request(options["request"])
+        req = find_request(options["request"])
         actor = _actor(options)
         try:
             function(req, actor)
         except services.DeskError as error:
-            raise _usage(str(error)) from None
+            raise usage(str(error)) from None
         except PermissionDenied:
-            raise _usage(_("This user may not work on this client's requests.")) from None
+            raise usage(_("This user may not work on this client's requests.")) from None
         out.write(f"{req.number}: {done}")
 
     return handler

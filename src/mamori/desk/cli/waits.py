@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
-from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mamori.clients.models import Client, Contact
-from mamori.core.management import EXIT_USAGE
+from mamori.clients.cli import find_client
+from mamori.clients.models import Contact
+from mamori.core.management import usage
 from mamori.desk import waits
-from mamori.desk.models import DataIncidentKind, Request
+from mamori.desk.cli.common import find_request
+from mamori.desk.models import DataIncidentKind
 from mamori.desk.services import DeskError
-
-NUMBER = re.compile(r"^(?:R-)?(\d+)$", re.IGNORECASE)
 
 
 def register(subparsers) -> None:
@@ -66,25 +64,13 @@ def register(subparsers) -> None:
     incident.set_defaults(handler=handle_data_incident)
 
 
-def _refuse(message: str) -> CommandError:
-    return CommandError(str(message).replace("\n", " "), returncode=EXIT_USAGE)
-
-
-def _request(number: str) -> Request:
-    match = NUMBER.match(number.strip())
-    req = Request.objects.filter(pk=int(match.group(1))).first() if match else None
-    if req is None:
-        raise _refuse(_("No request %(number)s.") % {"number": number})
-    return req
-
-
 def _moment(value: str | None, option: str) -> dt.datetime | None:
     if not value:
         return None
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _refuse(
+        raise usage(
             _("%(option)s: not a time (use 2026-03-01T10:00): %(value)s")
             % {"option": option, "value": value}
         ) from None
@@ -94,7 +80,7 @@ def _moment(value: str | None, option: str) -> dt.datetime | None:
 
 
 def handle_wait(options, out) -> None:
-    req = _request(options["request"])
+    req = find_request(options["request"])
     at = _moment(options.get("at"), "--at")
     try:
         if options["stop"]:
@@ -105,26 +91,15 @@ def handle_wait(options, out) -> None:
             wait = waits.wait_on_client(req, None, options["awaited"] or "", since=at)
             out.write(f"{req.number}: waiting for the client since {wait.since:%Y-%m-%d %H:%M}\n")
     except DeskError as exc:
-        raise _refuse(exc) from None
+        raise usage(exc) from None
 
 
 def handle_unanswered(options, out) -> None:
     items = waits.unanswered(None)
     if options["json"]:
-        rows = [
-            {
-                "kind": u.kind,
-                "id": u.obj.pk,
-                "client": u.client.code,
-                "request": u.request.number if u.request is not None else None,
-                "task": u.task_label,
-                "what": u.what,
-                "asked_at": u.asked_at.isoformat(),
-                "unanswered_since": u.month_passed_at.isoformat(),
-            }
-            for u in items
-        ]
-        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        rows = [u.as_row() for u in items]
+        out.write(json.dumps(rows, ensure_ascii=False, indent=2, default=dt.datetime.isoformat))
+        out.write("\n")
         return
     for u in items:
         asked = timezone.localtime(u.asked_at)
@@ -132,33 +107,31 @@ def handle_unanswered(options, out) -> None:
 
 
 def handle_suspend(options, out) -> None:
-    req = _request(options["request"])
+    req = find_request(options["request"])
     try:
         req = waits.suspend(req, None, options["reason"])
     except DeskError as exc:
-        raise _refuse(exc) from None
+        raise usage(exc) from None
     at = timezone.localtime(req.suspended_at)
     out.write(f"{req.number}: suspended at {at:%Y-%m-%d %H:%M}; the client is told.\n")
 
 
 def handle_resume(options, out) -> None:
-    req = _request(options["request"])
+    req = find_request(options["request"])
     try:
         req = waits.resume(req, None)
     except DeskError as exc:
-        raise _refuse(exc) from None
+        raise usage(exc) from None
     out.write(f"{req.number}: resumed ({req.state}).\n")
 
 
 def handle_data_incident(options, out) -> None:
-    client = Client.objects.filter(code=options["client"]).first()
-    if client is None:
-        raise _refuse(_("No client %(code)s.") % {"code": options["client"]})
+    client = find_client(options["client"])
     contacts = []
     for address in options["contact"]:
         contact = Contact.objects.filter(client=client, email__iexact=address).first()
         if contact is None:
-            raise _refuse(_("No contact %(email)s of this client.") % {"email": address})
+            raise usage(_("No contact %(email)s of this client.") % {"email": address})
         contacts.append(contact)
     try:
         incident = waits.record_data_incident(
@@ -173,6 +146,6 @@ def handle_data_incident(options, out) -> None:
             actor=None,
         )
     except DeskError as exc:
-        raise _refuse(exc) from None
+        raise usage(exc) from None
     at = timezone.localtime(incident.reported_at)
     out.write(f"Recorded personal-data incident {incident.pk}; reported at {at:%Y-%m-%d %H:%M}.\n")

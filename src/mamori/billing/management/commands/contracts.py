@@ -13,65 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.billing import liability
 from mamori.clients import services, terms
-from mamori.clients.models import Client, Contract, NoticeKind, NoticeMedium
-from mamori.core.management import EXIT_USAGE, find_user
+from mamori.clients.cli import find_client, find_contract
+from mamori.clients.models import Contract, NoticeKind, NoticeMedium
+from mamori.core.management import find_user, parse_day, usage
 from mamori.core.money import format_money
 from mamori.inventory.services import Refused
 from mamori.monitoring.sla import SlaError, parse_month
-
-
-def usage(message: str) -> CommandError:
-    return CommandError(message, returncode=EXIT_USAGE)
-
-
-def find_client(code: str) -> Client:
-    client = Client.objects.filter(code=code).first()
-    if client is None:
-        raise usage(_("No such client: %(code)s") % {"code": code})
-    return client
-
-
-def find_contract(client: Client, ref: str) -> Contract:
-    """The client's contract ``ref``: an id, ``TYPE`` or ``TYPE/YYYY-MM-DD``."""
-    contracts = client.contracts.select_related("client", "terms_profile")
-    ref = ref.strip()
-    if ref.isdigit():
-        found = contracts.filter(pk=int(ref)).first()
-        if found is None:
-            raise usage(
-                _("No contract %(ref)s for client %(client)s.")
-                % {"ref": ref, "client": client.code}
-            )
-        return found
-    kind, _sep, start = ref.partition("/")
-    matches = [c for c in contracts if c.type == kind.strip()]
-    if start:
-        matches = [c for c in matches if f"{c.start:%Y-%m-%d}" == start.strip()]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise usage(
-            _("The client has several contracts of this type; add the start date, e.g. %(ex)s.")
-            % {"ex": f"{kind}/{matches[0].start:%Y-%m-%d}"}
-        )
-    raise usage(
-        _("No contract %(ref)s for client %(client)s.") % {"ref": ref, "client": client.code}
-    )
-
-
-def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise usage(
-            _("%(value)s is not a date; write it as YYYY-MM-DD, e.g. 2026-04-01.") % {"value": text}
-        ) from None
 
 
 def _iso(value):

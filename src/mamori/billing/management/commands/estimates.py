@@ -11,16 +11,12 @@ import json
 import sys
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import BaseCommand, no_translations
 
 from mamori.billing import estimates
 from mamori.billing.models import Estimate, EstimateState
-from mamori.core.management import EXIT_USAGE, find_user
+from mamori.core.management import find_user, usage
 from mamori.core.money import format_money
-
-
-def _usage(message: str) -> CommandError:
-    return CommandError(message, returncode=EXIT_USAGE)
 
 
 def as_json(e: Estimate) -> dict:
@@ -93,9 +89,9 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{action}")(**options)
         except estimates.EstimateError as exc:
-            raise _usage(exc.message) from None
+            raise usage(exc.message) from None
         except PermissionDenied:
-            raise _usage("that user may not do this") from None
+            raise usage("that user may not do this") from None
 
     def _print_json(self, data) -> None:
         self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
@@ -106,7 +102,7 @@ class Command(BaseCommand):
         if found is None and key.isdigit():
             found = rows.filter(pk=int(key)).first()
         if found is None:
-            raise _usage(f"no estimate {key!r} (give its number, or a draft's id)")
+            raise usage(f"no estimate {key!r} (give its number, or a draft's id)")
         return found
 
     def _list(self, *, client, state, json: bool, **_):
@@ -159,7 +155,7 @@ class Command(BaseCommand):
             with open(path, "wb") as handle:
                 handle.write(data)
         except OSError as exc:
-            raise _usage(f"cannot write {path}: {exc.strerror}") from None
+            raise usage(f"cannot write {path}: {exc.strerror}") from None
         self.stdout.write(f"{e.number or e.pk}: {path} ({len(data):,} bytes, {language})")
 
     def _issue(self, *, estimate, valid_until, user, **_):
@@ -170,7 +166,7 @@ class Command(BaseCommand):
             try:
                 day = dt.date.fromisoformat(valid_until)
             except ValueError:
-                raise _usage(f"expected a day as YYYY-MM-DD, got {valid_until!r}") from None
+                raise usage(f"expected a day as YYYY-MM-DD, got {valid_until!r}") from None
         e = estimates.issue(actor, e, valid_until=day)
         self.stdout.write(f"{e.number}: issued, valid until {e.valid_until}; e-mails queued")
 
