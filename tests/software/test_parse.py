@@ -72,6 +72,31 @@ def test_package_lines_keep_installed_packages_only():
         parse.packages(f"{m}\t!!\t?\t?\tii ")
 
 
+def test_packages_carry_their_source_package():
+    m = parse.PACKAGE_MARKER
+    text = "\n".join(
+        [
+            # dpkg: a library built from another source; a binNMU; its own source.
+            f"{m}\tlibssl3:amd64\t3.0.15-1~deb12u1\tamd64\tii \topenssl\t3.0.15-1~deb12u1",
+            f"{m}\tbash\t5.2.15-2+b8\tamd64\tii \tbash\t5.2.15-2",
+            f"{m}\tdpkg\t1.21.22\tamd64\tii \tdpkg\t1.21.22",
+            # rpm: the source rpm's file name, the binary's epoch.
+            f"{m}\topenssl-libs\t1:3.0.7-27.el9\tx86_64\tii \topenssl-3.0.7-27.el9.src.rpm\t",
+            f"{m}\tgpg-pubkey\t3228467c-613798eb\tnoarch\tii \t(none)\t",
+        ]
+    )
+    lines, skipped = parse.packages(text)
+    assert skipped == 0
+    assert {p.name: (p.source, p.source_version) for p in lines} == {
+        "libssl3": ("openssl", "3.0.15-1~deb12u1"),
+        "bash": ("bash", "5.2.15-2"),
+        "dpkg": ("dpkg", "1.21.22"),
+        "openssl-libs": ("openssl", "1:3.0.7-27.el9"),
+        # No source rpm: the package stands for itself.
+        "gpg-pubkey": ("gpg-pubkey", "3228467c-613798eb"),
+    }
+
+
 def test_sudoers_users_and_groups():
     text = (
         "Defaults env_reset\nUser_Alias ADMINS = alice\n# bob ALL=(ALL) ALL\n"

@@ -18,7 +18,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from mamori.advisories import osv, versions
 from mamori.advisories.models import (
@@ -35,9 +34,9 @@ from mamori.notices.models import NoticeKind
 
 log = logging.getLogger(__name__)
 
-#: Where the software inventory (mamori.software, MNT-01) provides a server's installed
-#: packages: ``installed(server) -> list[(ecosystem, name, version)]``.
-INVENTORY_PROVIDER = "mamori.software.inventory.installed"
+#: An installed item to match: ``(ecosystem, name, version)`` or, for an OS source package,
+#: ``(ecosystem, source name, source version, binary package names)``.
+Item = tuple
 
 
 def ecosystem_for_os(os_id: str, version_id: str) -> str | None:
@@ -52,6 +51,43 @@ def ecosystem_for_os(os_id: str, version_id: str) -> str | None:
         lts = year.isdigit() and int(year) % 2 == 0 and month == "04"
         return f"Ubuntu:{version_id}" + (":LTS" if lts else "")
     return None
+
+
+def inventory_of(server: Server) -> list[Item] | None:
+    """What the software inventory (mamori.software, MNT-01) recorded on ``server``, in OSV's
+    terms; None when the server was never collected.
+
+    Debian and Ubuntu packages become their *source* packages with the source version
+    (``("Debian:12", "glibc", "2.36-9+deb12u8", ("libc6", "libc-bin"))``): that is what those
+    advisories name. The ecosystem comes from the server's os-release; a release OSV has no
+    name for leaves its OS packages out. RPM packages are not matched (no range rules here).
+    WordPress core and plugins come as ``("WordPress", "wordpress", version)`` and
+    ``("WordPress plugin", slug, version)``.
+    """
+    from mamori.software import inventory
+
+    if not inventory.collected(server):
+        return None
+    release = inventory.os_release(server)
+    os_ecosystem = ecosystem_for_os(*release) if release else None
+    sources: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for package in inventory.packages(server):
+        if package.ecosystem not in ("Debian", "Ubuntu") or os_ecosystem is None:
+            continue
+        if versions.base(os_ecosystem) != package.ecosystem:
+            continue
+        sources[(os_ecosystem, package.source, package.source_version)].add(package.name)
+    items: list[Item] = [(*key, tuple(sorted(names))) for key, names in sorted(sources.items())]
+    items += [
+        (eco, name, version)
+        for eco, name, version in inventory.installed(server)
+        if eco in (inventory.WORDPRESS, inventory.WORDPRESS_PLUGIN)
+    ]
+    return items
+
+
+def _binaries(item: Item) -> tuple[str, ...]:
+    return tuple(item[3]) if len(item) > 3 else ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +140,7 @@ class Index:
         self, installed: Iterable[tuple[str, str, str]], stats: MatchStats | None = None
     ) -> list[Hit]:
         hits: list[Hit] = []
-        for ecosystem, name, version in installed:
+        for ecosystem, name, version, *_ in installed:
             if stats is not None:
                 stats.packages += 1
             candidates = self.entries.get((ecosystem, versions.package_name(ecosystem, name)))
@@ -145,21 +181,26 @@ class ScanReport:
 
 def scan_server(
     server: Server,
-    installed: Iterable[tuple[str, str, str]],
+    installed: Iterable[Item],
     *,
     index: Index | None = None,
     now: datetime | None = None,
 ) -> ScanReport:
     """Match ``installed`` (the server's whole software list) and bring its findings up to
-    date in one transaction; alert the operators once about the findings it opens."""
+    date in one transaction; alert the operators once about the findings it opens. An item may
+    name the binary packages built from it (a Debian source package): its findings list them."""
     installed = list(installed)
     now = now or timezone.now()
     if index is None:
-        index = Index.load({eco for eco, _, _ in installed})
+        index = Index.load({item[0] for item in installed})
     report = ScanReport()
     hits = index.match(installed, report.stats)
     current = {(h.advisory_id, h.ecosystem, h.name): h for h in hits}
-    present = {(eco, versions.package_name(eco, name)): v for eco, name, v in installed}
+    present = {(item[0], versions.package_name(item[0], item[1])): item[2] for item in installed}
+    binaries: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for item in installed:
+        names = binaries[(item[0], item[1])]
+        names += [b for b in _binaries(item) if b not in names]
     with transaction.atomic():
         Server.objects.select_for_update().filter(pk=server.pk).first()
         open_findings = {
@@ -186,18 +227,27 @@ def scan_server(
                 finding.save(update_fields=["closed_at", "close_reason", "installed_version"])
                 report.closed.append(finding)
                 continue
+            names = binaries[(hit.ecosystem, hit.name)][:50]
             changed = (
                 finding.installed_version != hit.version
                 or finding.fixed_version != hit.fixed
                 or finding.level != hit.level
+                or finding.binaries != names
             )
             if changed:
                 finding.installed_version = hit.version[:200]
                 finding.fixed_version = hit.fixed[:200]
                 finding.official_fix = bool(hit.fixed)
                 finding.level = hit.level
+                finding.binaries = names
                 finding.save(
-                    update_fields=["installed_version", "fixed_version", "official_fix", "level"]
+                    update_fields=[
+                        "installed_version",
+                        "fixed_version",
+                        "official_fix",
+                        "level",
+                        "binaries",
+                    ]
                 )
             report.still_open += 1
         new = [
@@ -206,6 +256,7 @@ def scan_server(
                 advisory_id=hit.advisory_id,
                 ecosystem=hit.ecosystem,
                 package=hit.name[:200],
+                binaries=binaries[(hit.ecosystem, hit.name)][:50],
                 installed_version=hit.version[:200],
                 level=hit.level,
                 fixed_version=hit.fixed[:200],
@@ -258,22 +309,14 @@ def _alert(server: Server, new: list[Finding], now: datetime) -> None:
     Finding.objects.filter(pk__in=[f.pk for f in new]).update(alerted_at=now)
 
 
-def inventory_provider() -> Callable[[Server], list[tuple[str, str, str]]] | None:
-    try:
-        return import_string(INVENTORY_PROVIDER)
-    except ImportError:
-        return None
-
-
-def rescan_all(provider: Callable[[Server], list] | None = None) -> dict[int, tuple[int, int]]:
+def rescan_all(
+    provider: Callable[[Server], list | None] | None = None,
+) -> dict[int, tuple[int, int]]:
     """Match every server's installed software (from the software inventory) again, e.g. after
     the data changed. Returns {server id: (findings opened, findings closed)}; nothing of a
-    server is kept once it is done, so memory does not grow with the servers. Without an
-    inventory nothing is matched (and it says so in the log)."""
-    provider = provider or inventory_provider()
-    if provider is None:
-        log.info("no software inventory (%s): nothing to match", INVENTORY_PROVIDER)
-        return {}
+    server is kept once it is done, so memory does not grow with the servers. A server never
+    collected keeps what is known."""
+    provider = provider or inventory_of
     index = Index.load()
     counts = {}
     for server in Server.objects.select_related("client").order_by("pk").iterator():
@@ -283,3 +326,12 @@ def rescan_all(provider: Callable[[Server], list] | None = None) -> dict[int, tu
         report = scan_server(server, installed, index=index)
         counts[server.pk] = (len(report.opened), len(report.closed))
     return counts
+
+
+def after_collection(sender, collection, **kwargs) -> None:
+    """The software inventory's ``collected`` signal: the server's findings are brought up to
+    date right after each collection (on demand or by the periodic job), in the same pass."""
+    server = Server.objects.select_related("client").get(pk=collection.server_id)
+    installed = inventory_of(server)
+    if installed is not None:
+        scan_server(server, installed)

@@ -124,6 +124,9 @@ class Finding(models.Model):
     advisory = models.ForeignKey(Advisory, on_delete=models.PROTECT, related_name="findings")
     ecosystem = models.CharField(_("ecosystem"), max_length=100)
     package = models.CharField(_("package"), max_length=200)
+    # The binary packages installed from ``package`` when it is a source package (Debian's and
+    # Ubuntu's advisories name sources: "openssl" for libssl3 and openssl).
+    binaries = models.JSONField(_("installed packages"), default=list, blank=True)
     installed_version = models.CharField(_("installed version"), max_length=200)
     level = models.CharField(_("severity"), max_length=10, choices=Level.choices)
     fixed_version = models.CharField(_("fixed version"), max_length=200, blank=True)

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mamori.inventory.models import Server
-from mamori.software.models import Component, ComponentKind, Package
+from mamori.software.models import Collection, Component, ComponentKind, OperatingSystem, Package
 
 #: The ecosystem names of what is not an OS package.
 WORDPRESS = "WordPress"
@@ -41,3 +43,52 @@ def installed(server: Server | int) -> list[tuple[str, str, str]]:
         elif kind == ComponentKind.PLUGIN:
             found.add((WORDPRESS_PLUGIN, name, version))
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    """An OS package as recorded: the binary package, its version and architecture, and the
+    source package it was built from with the source's version (the binary's own name and
+    version when the source was not collected)."""
+
+    ecosystem: str  # "Debian", "Ubuntu", "RPM"
+    name: str
+    version: str
+    architecture: str
+    source: str
+    source_version: str
+
+
+def collected(server: Server | int) -> bool:
+    """Whether a collection of ``server`` has ever read its packages or components (before
+    that, nothing is known to be installed: an empty list would mean "nothing")."""
+    server_id = server if isinstance(server, int) else server.pk
+    runs = Collection.objects.filter(server_id=server_id, state__in=["ok", "partial"])
+    return any(
+        "packages" in (items or []) or "components" in (items or [])
+        for items in runs.values_list("items", flat=True)[:1000]
+    )
+
+
+def packages(server: Server | int) -> list[InstalledPackage]:
+    """The server's OS packages with their source packages, sorted by name."""
+    server_id = server if isinstance(server, int) else server.pk
+    rows = Package.objects.filter(server_id=server_id).order_by("name", "architecture")
+    return [
+        InstalledPackage(
+            p.ecosystem,
+            p.name,
+            p.version,
+            p.architecture,
+            p.source_name or p.name,
+            p.source_version or p.version,
+        )
+        for p in rows
+    ]
+
+
+def os_release(server: Server | int) -> tuple[str, str] | None:
+    """os-release's ``(ID, VERSION_ID)`` of the server as last collected, or None."""
+    server_id = server if isinstance(server, int) else server.pk
+    row = OperatingSystem.objects.filter(server_id=server_id).first()
+    return None if row is None else (row.os_id, row.version_id)

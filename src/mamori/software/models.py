@@ -214,6 +214,10 @@ class Package(models.Model):
     name = models.CharField(_("name"), max_length=200)
     architecture = models.CharField(_("architecture"), max_length=50, blank=True)
     version = models.CharField(_("version"), max_length=200)
+    # The source package it was built from and the source's version (Debian's and Ubuntu's
+    # advisories name these: "glibc" for libc6); empty for rows collected before they were read.
+    source_name = models.CharField(_("source package"), max_length=200, blank=True)
+    source_version = models.CharField(_("source version"), max_length=200, blank=True)
 
     objects = ServerScopedQuerySet.as_manager()
 

@@ -74,17 +74,25 @@ def ecosystem_of(release: OsRelease | None, manager: str) -> str:
 # --- packages -----------------------------------------------------------------------------------
 
 #: The line format asked of dpkg-query and rpm; the marker keeps stray output (stderr) apart.
+#: After the binary package come its source package and the source's version: Debian's and
+#: Ubuntu's advisories name source packages (``glibc``, not ``libc6``) and source versions (a
+#: binNMU ``5.2.15-2+b8`` is built from ``5.2.15-2``). rpm gives its source rpm's file name.
 PACKAGE_MARKER = "MAMORI-PKG"
 DPKG_FORMAT = (
-    PACKAGE_MARKER + r"\t${binary:Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n"
+    PACKAGE_MARKER
+    + r"\t${binary:Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}"
+    + r"\t${source:Package}\t${source:Version}\n"
 )
 RPM_FORMAT = (
-    PACKAGE_MARKER + r"\t%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\tii \n"
+    PACKAGE_MARKER
+    + r"\t%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\tii "
+    + r"\t%{SOURCERPM}\t\n"
 )
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._@-]{0,199}")
 _VERSION = re.compile(r"[A-Za-z0-9.+~:_-]{1,200}")
 _ARCH = re.compile(r"[A-Za-z0-9_-]{0,50}")
+_SOURCE_RPM = re.compile(r"(.+)-([^-]+)-([^-]+)\.(?:no)?src\.rpm")
 
 
 @dataclass(frozen=True)
@@ -92,12 +100,31 @@ class PackageLine:
     name: str
     version: str
     architecture: str
+    #: The source package and its version (dpkg's ``${source:Package}``/``${source:Version}``;
+    #: for rpm the source rpm's name, and its ``[epoch:]version-release``).
+    source: str = ""
+    source_version: str = ""
+
+
+def _source(name: str, version: str, source: str, source_version: str) -> tuple[str, str]:
+    """The source package and version of a package line; an rpm's ``x-1.2-3.el9.src.rpm`` is
+    read into ``("x", "1.2-3.el9")`` (with the binary's epoch). Unreadable: the binary's own."""
+    source, source_version = source.strip(), source_version.strip()
+    rpm = _SOURCE_RPM.fullmatch(source)
+    if rpm and not source_version:
+        epoch = version.split(":", 1)[0] + ":" if ":" in version else ""
+        source, source_version = rpm.group(1), f"{epoch}{rpm.group(2)}-{rpm.group(3)}"
+    if not (_NAME.fullmatch(source) and _VERSION.fullmatch(source_version)):
+        return name, version
+    return source, source_version
 
 
 def packages(text: str) -> tuple[list[PackageLine], int]:
     """The installed packages in dpkg-query/rpm output in :data:`DPKG_FORMAT`/:data:`RPM_FORMAT`,
     and how many marked lines were skipped as malformed. Only installed packages count (dpkg's
     status "ii", "hi"); the name drops dpkg's ":arch" suffix (the architecture is its own field).
+    A line without a readable source names the binary package as its own source (dpkg prints
+    the binary's name and version for a package whose source is the same).
     """
     found: dict[tuple[str, str], PackageLine] = {}
     skipped = 0
@@ -105,17 +132,20 @@ def packages(text: str) -> tuple[list[PackageLine], int]:
         if not line.startswith(PACKAGE_MARKER + "\t"):
             continue
         fields = line.split("\t")
-        if len(fields) != 5:
+        if len(fields) == 5:
+            fields += ["", ""]
+        if len(fields) != 7:
             skipped += 1
             continue
-        _, name, version, arch, status = fields
+        _, name, version, arch, status, source, source_version = fields
         if status.strip()[:2] not in ("ii", "hi"):
             continue  # removed, config files only, half-installed ...
         name = name.split(":", 1)[0]
         if not (_NAME.fullmatch(name) and _VERSION.fullmatch(version) and _ARCH.fullmatch(arch)):
             skipped += 1
             continue
-        found[(name, arch)] = PackageLine(name, version, arch)
+        source, source_version = _source(name, version, source, source_version)
+        found[(name, arch)] = PackageLine(name, version, arch, source, source_version)
     if not found and skipped:
         raise ParseError(f"no package line could be read ({skipped} malformed)")
     return sorted(found.values(), key=lambda p: (p.name, p.architecture)), skipped

@@ -276,10 +276,17 @@ def record(collection: Collection, found: Found, *, actor=None, request=None) ->
             changed = []
             for key, line in new.items():
                 old = current.get(key)
-                if old is not None and old.version != line.version:
+                if old is not None and (old.version, old.source_name, old.source_version) != (
+                    line.version,
+                    line.source,
+                    line.source_version,
+                ):
                     old.version = line.version
+                    old.source_name, old.source_version = line.source, line.source_version
                     changed.append(old)
-            Package.objects.bulk_update(changed, ["version"], batch_size=500)
+            Package.objects.bulk_update(
+                changed, ["version", "source_name", "source_version"], batch_size=500
+            )
             Package.objects.bulk_create(
                 [
                     Package(
@@ -288,6 +295,8 @@ def record(collection: Collection, found: Found, *, actor=None, request=None) ->
                         name=line.name,
                         architecture=line.architecture,
                         version=line.version,
+                        source_name=line.source,
+                        source_version=line.source_version,
                     )
                     for key, line in new.items()
                     if key not in current
@@ -486,7 +495,25 @@ def record(collection: Collection, found: Found, *, actor=None, request=None) ->
         )
         if account_events:
             _alert_accounts(collection, account_events)
+    if {"packages", "components"} & set(items):
+        _announce(collection)
     return collection
+
+
+def _announce(collection: Collection) -> None:
+    """Tell the listeners (the vulnerability matching) that the server's software was read; a
+    listener's failure is logged, the collection stays recorded."""
+    from mamori.software.signals import collected
+
+    for receiver, result in collected.send_robust(Collection, collection=collection):
+        if isinstance(result, Exception):
+            log.error(
+                "after the software collection of server %s, %s failed: %r",
+                collection.server_id,
+                getattr(receiver, "__qualname__", receiver),
+                result,
+                exc_info=result,
+            )
 
 
 def _direction(ecosystem: str, old: str, new: str) -> str:
