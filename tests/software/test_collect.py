@@ -252,3 +252,27 @@ def test_a_server_goes_with_what_was_collected_from_it(setup, server, operator):
     delete_server(operator, server)
     assert not Server.objects.filter(pk=server.pk).exists()
     assert not Package.objects.exists() and not OperatingSystem.objects.exists()
+
+
+@pytest.mark.req("MNT-01")
+def test_wordpress_is_read_from_its_files_where_wp_cli_cannot_run(setup, tree):
+    """wp-cli is used only where ``wp`` is on the login's PATH and the login is not root; the
+    test server has no wp-cli (and logs in as the test's user): the files are read."""
+    from mamori.lifecycle import ssh
+    from mamori.software import collect
+
+    site = str(tree.root / "srv/site")
+    with ssh.sync_session(
+        setup.ssh_host, setup.ssh_port, setup.ssh_username, setup.ssh_secret, setup.ssh_host_key
+    ) as remote:
+        reader = collect.Reader(remote)
+        assert reader.run("command -v wp")[0] != 0
+        assert collect._wordpress_cli(reader, site) is None
+        found = collect.Found()
+        components = collect._wordpress(reader, site, found)
+    assert {(c.kind, c.name, c.version) for c in components} == {
+        ("cms", "wordpress", "6.4.2"),
+        ("plugin", "akismet", "5.3"),
+        ("plugin", "contact-form-7", "5.8.4"),
+    }
+    assert not found.problems

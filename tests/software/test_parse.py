@@ -126,3 +126,31 @@ def test_debian_version_order():
     assert compare_debian("1:0.9", "2.0") == 1
     assert compare_debian("3.0.15-1~deb12u1", "3.0.14-1~deb12u2") == 1
     assert compare_debian("2.36-9+deb12u8", "2.36-9+deb12u10") == -1
+
+
+def test_wp_cli_output():
+    """The shapes wp-cli documents for ``wp core version`` and ``wp plugin list --format=json``
+    (wp-cli itself cannot run on the test machine: no PHP, no wp-cli package in Debian)."""
+    assert parse.wp_cli_core_version("6.4.2\n") == "6.4.2"
+    assert parse.wp_cli_core_version("PHP Notice: something\n6.5-RC1\n") == "6.5-RC1"
+    with pytest.raises(parse.ParseError):
+        parse.wp_cli_core_version("Error: This does not seem to be a WordPress installation.\n")
+    listed = (
+        "PHP Warning:  something on stdout\n"
+        '[{"name":"akismet","status":"active","update":"available","version":"5.3",'
+        '"update_version":"5.3.1","auto_update":"off"},'
+        '{"name":"contact-form-7","status":"inactive","update":"none","version":"5.8.4",'
+        '"update_version":"","auto_update":"off"},'
+        '{"name":"hello","status":"active-network","update":"none","version":"1.7.2"},'
+        '{"name":"local-tweaks","status":"must-use","update":"none","version":""},'
+        '{"name":"object-cache.php","status":"dropin","update":"none","version":""},'
+        '{"name":"bad slug!","status":"active","version":"1"}]\n'
+    )
+    assert parse.wp_cli_plugins(listed) == [
+        ("akismet", "5.3"),
+        ("contact-form-7", "5.8.4"),
+        ("hello", "1.7.2"),
+    ]
+    assert parse.wp_cli_plugins("[]") == []
+    with pytest.raises(parse.ParseError):
+        parse.wp_cli_plugins("Error: no such command\n")

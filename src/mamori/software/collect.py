@@ -177,7 +177,52 @@ def _components(reader: Reader, setup: CollectionSetup, found: Found) -> None:
     found.components = components
 
 
+#: Options of every wp-cli command Mamori runs: no plugin or theme code is loaded (a broken or
+#: hostile plugin cannot run through Mamori's login), no colours.
+WP_CLI_OPTIONS = "--skip-plugins --skip-themes --no-color"
+
+
 def _wordpress(reader: Reader, root: str, found: Found) -> list[ComponentFound]:
+    """WordPress core and plugins of the site in ``root``: through wp-cli where the login can
+    run it, else from the files."""
+    through_cli = _wordpress_cli(reader, root)
+    if through_cli is not None:
+        return through_cli
+    return _wordpress_files(reader, root, found)
+
+
+def _wordpress_cli(reader: Reader, root: str) -> list[ComponentFound] | None:
+    """The site read by wp-cli (``wp core version``, ``wp plugin list --format=json``), or None
+    when wp-cli is not on the login's PATH, the login is root (wp-cli refuses root without
+    --allow-root, which would run the site's PHP as root: Mamori never passes it), or wp-cli
+    failed or printed what cannot be read. Then the files are read instead."""
+    path = shlex.quote(f"--path={root}")
+    status, output = reader.run(
+        "command -v wp >/dev/null 2>&1 || exit 127; "
+        '[ "$(id -u)" = 0 ] && exit 126; '
+        f"wp core version {path} {WP_CLI_OPTIONS} 2>/dev/null || exit 125; "
+        "echo MAMORI-WP-PLUGINS; "
+        f"wp plugin list --format=json --fields=name,status,version {path} {WP_CLI_OPTIONS} "
+        "2>/dev/null || exit 125"
+    )
+    if status != 0:
+        return None  # 127: no wp-cli; 126: root; 125 or other: wp-cli failed
+    core, marker, plugins = output.partition("MAMORI-WP-PLUGINS")
+    if not marker:
+        return None
+    try:
+        version = parse.wp_cli_core_version(core)
+        listed = parse.wp_cli_plugins(plugins)
+    except parse.ParseError:
+        return None
+    plugins_dir = posixpath.join(root, "wp-content/plugins")
+    return [ComponentFound("cms", "wordpress", version, root)] + [
+        ComponentFound("plugin", slug, plugin_version, posixpath.join(plugins_dir, slug))
+        for slug, plugin_version in listed
+    ]
+
+
+def _wordpress_files(reader: Reader, root: str, found: Found) -> list[ComponentFound]:
     text = reader.read(posixpath.join(root, "wp-includes/version.php"), 64 * 1024)
     if text is None:
         found.problem(f"wordpress {root}", "wp-includes/version.php does not exist")

@@ -198,6 +198,47 @@ def wordpress_version(text: str) -> str:
     return match.group(1)
 
 
+_WP_CLI_VERSION = re.compile(r"[0-9][0-9A-Za-z.+-]{0,40}")
+#: wp-cli's plugin statuses that are plugins of wp-content/plugins (not must-use or drop-ins,
+#: which the files reading does not list either and which have no wordpress.org slug).
+WP_CLI_PLUGIN_STATUSES = {"active", "inactive", "active-network"}
+
+
+def wp_cli_core_version(text: str) -> str:
+    """The output of ``wp core version``: one version line (stray lines before it ignored)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or not _WP_CLI_VERSION.fullmatch(lines[-1]):
+        raise ParseError("wp core version printed no version")
+    return lines[-1]
+
+
+def wp_cli_plugins(text: str) -> list[tuple[str, str]]:
+    """(slug, version) of each plugin in ``wp plugin list --format=json`` output: a JSON array
+    of objects with at least ``name`` (the slug), ``status`` and ``version``. Must-use plugins
+    and drop-ins are left out."""
+    import json
+
+    start = text.find("[")
+    try:
+        rows = json.loads(text[start:]) if start >= 0 else None
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):
+        raise ParseError("wp plugin list printed no JSON list")
+    found = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            continue
+        if row.get("status") not in WP_CLI_PLUGIN_STATUSES:
+            continue
+        slug = row["name"].strip()
+        if not _NAME.fullmatch(slug):
+            continue
+        version = row.get("version")
+        found.append((slug, _clean(version, 100) if isinstance(version, str) else ""))
+    return found
+
+
 def plugin_header(text: str) -> tuple[str, str] | None:
     """(plugin name, version) from a plugin file's header comment, or None if the file is not a
     plugin's main file (no "Plugin Name:"). Only the start of the file is read, as WordPress
