@@ -288,6 +288,18 @@ VARIABLES: dict[str, Variable] = {
             "https://osv-vulnerabilities.storage.googleapis.com",
             "Where the OSV dumps are fetched from: <url>/<ecosystem>/all.zip.",
         ),
+        Variable(
+            "WORDPRESS_FEED_URL",
+            "",
+            "Where the WordPress vulnerability feed (Wordfence Intelligence's JSON format) is "
+            "fetched from every hour; empty: never (docs/advisories.md).",
+        ),
+        Variable(
+            "WORDPRESS_FEED_KEY",
+            "",
+            "The feed's API key, sent as a bearer token; best given as MAMORI_WORDPRESS_FEED_KEY"
+            "_FILE (a file readable by Mamori only). Never logged or shown.",
+        ),
         Variable("DEBUG", "false", "Django debug mode; never in production."),
         Variable("LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     ]

@@ -266,6 +266,9 @@ MAMORI_ADVISORY_ECOSYSTEMS = [
 MAMORI_ADVISORY_SOURCE_URL = (
     conf.env("ADVISORY_SOURCE_URL", "https://osv-vulnerabilities.storage.googleapis.com") or ""
 ).rstrip("/")
+# WordPress vulnerability data (mamori.advisories.wordpress): the feed and its API key.
+MAMORI_WORDPRESS_FEED_URL = (conf.env("WORDPRESS_FEED_URL") or "").strip()
+MAMORI_WORDPRESS_FEED_KEY = (conf.env("WORDPRESS_FEED_KEY") or "").strip()
 # The work desk's support hours (parsed and checked by mamori.desk.hours.defaults).
 MAMORI_SUPPORT_HOURS = conf.env("SUPPORT_HOURS", "10:00-18:00")
 MAMORI_SUPPORT_WEEKDAYS = conf.env("SUPPORT_WEEKDAYS", "mon-fri")

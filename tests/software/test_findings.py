@@ -128,3 +128,26 @@ def test_an_openssl_advisory_names_libssl3(setup, server):
     assert package == "openssl" and version == dpkg["libssl3"][2]
     assert "libssl3" in binaries
     assert Finding.objects.get(server=server).fixed_version == "99:0"
+
+
+@pytest.mark.req("MNT-02")
+def test_a_collection_matches_the_sites_plugins_against_the_wordpress_feed(setup, server, settings):
+    from mamori.advisories import wordpress
+    from tests.advisories.wordfence import FEED, KEY, FeedServer
+
+    feed = FeedServer(FEED)
+    try:
+        settings.MAMORI_WORDPRESS_FEED_URL, settings.MAMORI_WORDPRESS_FEED_KEY = feed.url, KEY
+        wordpress.refresh()
+    finally:
+        feed.stop()
+    services.collect_server(server)
+    found = {
+        (f.ecosystem, f.package, f.installed_version, f.fixed_version)
+        for f in Finding.objects.open().filter(server=server)
+        if f.ecosystem.startswith("WordPress")
+    }
+    assert found == {
+        ("WordPress plugin", "contact-form-7", "5.8.4", "5.8.5"),
+        ("WordPress", "wordpress", "6.4.2", "6.4.3"),
+    }

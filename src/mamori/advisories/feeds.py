@@ -286,8 +286,18 @@ def refresh(ecosystems: list[str] | None = None, *, actor=None, force: bool = Fa
 
 
 def refresh_job() -> None:
-    """The periodic job: refresh the configured ecosystems, then match the servers again."""
+    """The periodic job: refresh the configured ecosystems and the WordPress feed, then match
+    the servers again."""
+    from mamori.advisories import wordpress
+
     results = refresh()
+    try:
+        wordpress_report = wordpress.refresh()
+    except FeedError as exc:
+        log.warning("WordPress vulnerability feed refresh failed: %s", exc)
+    else:
+        if wordpress_report is not None:
+            results[wordpress.FEED] = wordpress_report
     if any(isinstance(r, ImportReport) and r.changed for r in results.values()):
         from mamori.advisories import matching
 

@@ -52,6 +52,8 @@ class Advisory(models.Model):
 
     @property
     def url(self) -> str:
+        if self.osv_id.startswith("WF-"):  # mamori.advisories.wordpress
+            return f"https://www.wordfence.com/threat-intel/vulnerabilities/id/{self.osv_id[3:]}"
         return f"https://osv.dev/vulnerability/{self.osv_id}"
 
     def title(self) -> str:

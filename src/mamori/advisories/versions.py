@@ -6,6 +6,8 @@
 - PyPI: PEP 440, by ``packaging``.
 - npm, Go, crates.io and every ``SEMVER`` range: Semantic Versioning 2.0 precedence, by ``semver``
   (build metadata does not count; Go's leading ``v`` is dropped).
+- WordPress core and plugins (``WordPress``, ``WordPress plugin``): PHP's ``version_compare``,
+  which WordPress itself uses (``6.4`` < ``6.4.1``; dev < alpha < beta < RC < release < pl).
 - Packagist: Composer's versions (``v1.2.3``, ``1.2.3.4``, ``1.0-beta2``, ``1.0-RC1``,
   ``1.0-patch1``) read as PEP 440 versions, whose ordering of pre-releases (dev < alpha < beta <
   RC < release < patch) is Composer's.
@@ -30,7 +32,17 @@ class VersionError(ValueError):
 
 
 #: Ecosystems whose ``ECOSYSTEM`` ranges Mamori can evaluate (the part before the first ``:``).
-SUPPORTED = ("Debian", "Ubuntu", "PyPI", "npm", "Packagist", "Go", "crates.io")
+SUPPORTED = (
+    "Debian",
+    "Ubuntu",
+    "PyPI",
+    "npm",
+    "Packagist",
+    "Go",
+    "crates.io",
+    "WordPress",
+    "WordPress plugin",
+)
 
 
 def base(ecosystem: str) -> str:
@@ -78,7 +90,34 @@ def _composer(version: str) -> Any:
         raise VersionError(f"not a Composer version: {version!r}") from None
 
 
+#: PHP's special forms in version_compare's order; a number ranks as "#", anything else first.
+_PHP_FORMS = {"dev": 1, "alpha": 2, "a": 2, "beta": 3, "b": 3, "rc": 4, "pl": 6, "p": 6}
+_PHP_NUMBER = 5
+#: The end of a version: after every special form below a number, before a number and "pl"
+#: (PHP: "1.0" > "1.0-beta", "1.0" < "1.0.0", "1.0" < "1.0pl1").
+_PHP_END = (_PHP_NUMBER, -1)
+
+
+def _php(version: str) -> Any:
+    """A key ordering as PHP's ``version_compare``: ``-``, ``_``, ``+`` are dots, a change
+    between digits and letters splits a part, numbers compare as numbers."""
+    text = re.sub(r"[-_+]", ".", version.strip())
+    text = re.sub(r"(?<=\d)(?=[^\d.])|(?<=[^\d.])(?=\d)", ".", text)
+    parts = [p for p in text.split(".") if p]
+    if not parts or not parts[0].isdigit() or len(parts) > 50:
+        raise VersionError(f"not a WordPress version: {version!r}")
+    key = []
+    for part in parts:
+        if part.isdigit():
+            key.append((_PHP_NUMBER, int(part)))
+        else:
+            key.append((_PHP_FORMS.get(part.lower(), 0), 0))
+    return (*key, _PHP_END)
+
+
 _RULES = {
+    "WordPress": _php,
+    "WordPress plugin": _php,
     "Debian": _debian,
     "Ubuntu": _debian,
     "PyPI": _pep440,
@@ -116,6 +155,6 @@ def package_name(ecosystem: str, name: str) -> str:
     eco = base(ecosystem)
     if eco == "PyPI":
         return re.sub(r"[-_.]+", "-", name).lower()
-    if eco in ("Debian", "Ubuntu", "Packagist"):
+    if eco in ("Debian", "Ubuntu", "Packagist", "WordPress", "WordPress plugin"):
         return name.lower()
     return name

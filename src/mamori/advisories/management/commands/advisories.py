@@ -48,11 +48,24 @@ class Command(BaseCommand):
         ecosystems = options["ecosystems"] or None
         from django.conf import settings
 
-        if ecosystems is None and not settings.MAMORI_ADVISORY_ECOSYSTEMS:
+        from mamori.advisories import wordpress
+
+        with_wordpress = bool(settings.MAMORI_WORDPRESS_FEED_URL) and (
+            ecosystems is None or wordpress.FEED in ecosystems
+        )
+        if ecosystems is not None:
+            ecosystems = [e for e in ecosystems if e != wordpress.FEED]
+        if not with_wordpress and not (ecosystems or settings.MAMORI_ADVISORY_ECOSYSTEMS):
             raise usage(
                 _("No ecosystems: name them or set MAMORI_ADVISORY_ECOSYSTEMS (e.g. Debian:12).")
             )
-        results = feeds.refresh(ecosystems, force=options["force"])
+        named_only_wordpress = ecosystems is not None and not ecosystems
+        results = {} if named_only_wordpress else feeds.refresh(ecosystems, force=options["force"])
+        if with_wordpress:
+            try:
+                results[wordpress.FEED] = wordpress.refresh(force=options["force"])
+            except feeds.FeedError as exc:
+                results[wordpress.FEED] = exc
         failed = False
         for ecosystem, result in results.items():
             if isinstance(result, feeds.FeedError):
