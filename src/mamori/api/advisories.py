@@ -58,7 +58,10 @@ class FindingOut(Schema):
     client: str = Field(..., description="Code of the server's client.")
     server: int = Field(..., alias="server_id")
     ecosystem: str
-    package: str
+    package: str = Field(..., description="As the advisory names it (Debian: the source package).")
+    binaries: list[str] = Field(
+        ..., description="The binary packages installed from a source package (Debian, Ubuntu)."
+    )
     installed_version: str
     advisory: str
     aliases: list[str]
