@@ -78,6 +78,8 @@ def test_a_server_and_its_records(scene, operator, live_server, page, language):
     pages = {
         "software": reverse("software:server", args=[server.pk]),
         "findings": reverse("advisory_server", args=[server.pk]),
+        "packages": reverse("software:packages", args=[server.pk]),
+        "updates": reverse("advisory_updates"),
         "backups": reverse("backup_list"),
         "client": reverse("client_detail", args=[scene.acme.code]),
     }
