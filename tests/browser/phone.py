@@ -60,3 +60,26 @@ def shoot(page, name: str):
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def other_language(page, language: str, data: tuple[str, ...] = ()) -> list[str]:
+    """Words of the other language in the page's main text: Japanese characters on an English
+    page, English UI sentences of the catalogue on a Japanese one (the rule of
+    tests/web/test_one_language.py, here on what the browser shows). ``data``: texts on the
+    page that are data, not UI (an advisory's summary from its feed), left out."""
+    from tests.web.test_one_language import (
+        ADDRESS,
+        JAPANESE,
+        LANGUAGE_NAMES,
+        english_sentences,
+    )
+
+    # URLs, paths, e-mail addresses are neither language.
+    text = ADDRESS.sub(" ", page.locator("main").inner_text())
+    for item in data:
+        text = text.replace(item, " ")
+    if language == "en":
+        return [w for w in JAPANESE.findall(text) if w not in LANGUAGE_NAMES]
+    for name in LANGUAGE_NAMES:
+        text = text.replace(name, " ")
+    return [p.pattern for p in english_sentences() if p.search(text)]

@@ -73,7 +73,7 @@ def test_a_servers_software_page(role, language, setup, server, tree, live_serve
             assert words in text, (width, words)
         assert "wordpress" in text and "6.4.2" in text
         assert fingerprint in text
-        assert ("debian" in text) and ("2026-06-10" in text)  # Debian 12's end of life
+        assert ("Debian" in text) and ("2026-07-11" in text)  # Debian 12's end of life
         for words in STAFF_ONLY[language]:
             assert (words in text) == (role == "operator"), (role, words)
         assert overflow(page) == [], width

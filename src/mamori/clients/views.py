@@ -181,7 +181,14 @@ def client_detail(request: HttpRequest, code: str) -> HttpResponse:
         # client's records (its staff and administrators), not to its viewers.
         "show_emails": may_change(user, client, Rule.EDITOR),
         "sites": Site.objects.visible_to(user).filter(client=client).select_related("server"),
-        "servers": Server.objects.visible_to(user).filter(client=client),
+        # Each server's open vulnerability findings (its page: advisories' server page).
+        "servers": Server.objects.visible_to(user)
+        .filter(client=client)
+        .annotate(
+            open_findings=Count(
+                "advisory_findings", filter=Q(advisory_findings__closed_at__isnull=True)
+            )
+        ),
         "domains": Domain.objects.visible_to(user).filter(client=client),
         # Which of the client's records the user may add, change and delete here.
         "may": {

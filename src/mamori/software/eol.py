@@ -1,7 +1,7 @@
 """End-of-life dates from a kept copy of endoflife.date data (MNT-01).
 
 The copy is one :class:`EolProduct` row per product: the API's list of cycles
-(``{"cycle": "12", "eol": "2026-06-10" | true | false, ...}``), where it came from and when.
+(``{"cycle": "12", "eol": "2026-07-11" | true | false, ...}``), where it came from and when.
 Mamori ships a small snapshot (``data/eol.json``) so that it works offline; the job
 ``software_eol_refresh`` fetches ``<MAMORI_EOL_URL>/<product>.json`` for the products found on
 servers once a day (nothing when ``MAMORI_EOL_URL`` is empty). A failed fetch keeps the copy and
@@ -14,6 +14,7 @@ A version belongs to the cycle that is the longest prefix of it at a dot ("12" f
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -65,6 +66,24 @@ COMPONENT_PRODUCTS = {
     "postgresql": "postgresql",
     "wordpress": "wordpress",
 }
+#: endoflife.date product -> its name (a proper noun, the same in every language).
+TITLES = {
+    "debian": "Debian",
+    "ubuntu": "Ubuntu",
+    "rhel": "Red Hat Enterprise Linux",
+    "almalinux": "AlmaLinux OS",
+    "rocky-linux": "Rocky Linux",
+    "centos": "CentOS",
+    "alpine-linux": "Alpine Linux",
+    "amazon-linux": "Amazon Linux",
+    "nginx": "nginx",
+    "apache-http-server": "Apache HTTP Server",
+    "php": "PHP",
+    "mysql": "MySQL",
+    "mariadb": "MariaDB",
+    "postgresql": "PostgreSQL",
+    "wordpress": "WordPress",
+}
 _PRODUCT = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
 
 
@@ -84,28 +103,46 @@ class Status:
     fetched_at: dt.datetime | None
     source: str
 
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.product, self.product)
+
     def days_left(self, today: dt.date | None = None) -> int | None:
         if self.eol is None:
             return None
         return (self.eol - (today or timezone.localdate())).days
 
 
+@functools.cache
 def _snapshot() -> dict[str, Any]:
     return json.loads(SNAPSHOT.read_text(encoding="utf-8"))
 
 
 def load_shipped() -> int:
-    """Put the shipped snapshot's products in the database where there is no copy yet."""
+    """Put the shipped snapshot's products in the database where there is no copy yet, and
+    replace a shipped copy older than this snapshot (an upgrade ships newer dates); a fetched
+    copy is kept. Returns how many copies were written."""
     data = _snapshot()
     made = dt.datetime.fromisoformat(data["_made"])
-    created = 0
-    for product, cycles in data["products"].items():
-        _, new = EolProduct.objects.get_or_create(
-            product=product,
-            defaults={"cycles": cycles, "source": EolSource.SHIPPED, "fetched_at": made},
+    have = {
+        product: (source, fetched_at)
+        for product, source, fetched_at in EolProduct.objects.values_list(
+            "product", "source", "fetched_at"
         )
-        created += int(new)
-    return created
+    }
+    written = 0
+    for product, cycles in data["products"].items():
+        if product not in have:
+            _, new = EolProduct.objects.get_or_create(
+                product=product,
+                defaults={"cycles": cycles, "source": EolSource.SHIPPED, "fetched_at": made},
+            )
+            written += int(new)
+        elif have[product][0] == EolSource.SHIPPED and have[product][1] < made:
+            written += EolProduct.objects.filter(
+                product=product, source=EolSource.SHIPPED, fetched_at__lt=made
+            ).update(cycles=cycles, fetched_at=made)
+    return written
 
 
 def validate(payload: Any) -> list[dict[str, Any]]:

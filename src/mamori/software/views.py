@@ -15,6 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mamori.advisories.models import LEVEL_RANK, Finding, Level
+from mamori.backups.models import BackupJob
+from mamori.backups.views import last_runs
 from mamori.core.permissions import may_change
 from mamori.inventory.models import Server
 from mamori.software import eol, services
@@ -57,6 +60,15 @@ def server_software(request: HttpRequest, pk: int) -> HttpResponse:
     setup = CollectionSetup.objects.filter(server=server).first()
     today = timezone.localdate()
     statuses = [(s, s.days_left(today)) for s in eol.status_of(server, today)]
+    # The server's other records, reached from here: open vulnerability findings and backups.
+    open_findings = list(
+        Finding.objects.filter(server=server, closed_at__isnull=True).values_list(
+            "level", "official_fix"
+        )
+    )
+    worst = min((LEVEL_RANK.get(level, 9) for level, _fix in open_findings), default=None)
+    backup_jobs = list(BackupJob.objects.visible_to(request.user).filter(server=server))
+    last_runs(backup_jobs)
     context = {
         "server": server,
         "client": server.client,
@@ -75,6 +87,12 @@ def server_software(request: HttpRequest, pk: int) -> HttpResponse:
         "software_events": SoftwareEvent.objects.filter(server=server)[:200],
         "account_events": AccountEvent.objects.filter(server=server)[:200],
         "staff": staff,
+        "findings": {
+            "open": len(open_findings),
+            "fixable": sum(1 for _level, fix in open_findings if fix),
+            "worst": next((Level(lv) for lv, rank in LEVEL_RANK.items() if rank == worst), None),
+        },
+        "backup_jobs": backup_jobs,
     }
     return render(request, "software/server.html", context)
 
