@@ -83,7 +83,10 @@ class BackupJob(models.Model):
     repository = models.CharField(
         _("restic repository"),
         max_length=500,
-        help_text=_("A local path, sftp:user@host:/path or sftp://user@host:port//path."),
+        help_text=_(
+            "A local path, sftp:user@host:/path, sftp://user@host:port//path or "
+            "s3:https://host[:port]/bucket/prefix (S3-compatible)."
+        ),
     )
     repository_password = models.ForeignKey(
         "vault.Secret",
@@ -99,6 +102,24 @@ class BackupJob(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("For an SFTP repository: the private key that logs in to it."),
+    )
+    repository_access_key_id = models.ForeignKey(
+        "vault.Secret",
+        verbose_name=_("S3 access key id"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("For an S3 repository: the access key id (a secret of the vault)."),
+    )
+    repository_secret_access_key = models.ForeignKey(
+        "vault.Secret",
+        verbose_name=_("S3 secret access key"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("For an S3 repository: the secret access key (a secret of the vault)."),
     )
     repository_host_key = models.TextField(
         _("repository host key"),

@@ -57,6 +57,8 @@ JOB_FIELDS = [
     "repository_password",
     "repository_key",
     "repository_host_key",
+    "repository_access_key_id",
+    "repository_secret_access_key",
     "run_on",
     "ssh_host",
     "ssh_port",
@@ -166,6 +168,16 @@ def _repository(job: BackupJob) -> restic.Repository:
         password=vault.decrypt_for_export(job.repository_password),
         ssh_key=vault.decrypt_for_export(job.repository_key) if job.repository_key_id else None,
         host_key=job.repository_host_key,
+        s3_access_key_id=(
+            vault.decrypt_for_export(job.repository_access_key_id)
+            if job.repository_access_key_id_id
+            else None
+        ),
+        s3_secret_access_key=(
+            vault.decrypt_for_export(job.repository_secret_access_key)
+            if job.repository_secret_access_key_id
+            else None
+        ),
     )
 
 
