@@ -69,6 +69,7 @@ def problems(job) -> dict[str, list[str]]:
         "repository_key",
         "repository_access_key_id",
         "repository_secret_access_key",
+        "dump_load_password",
         "ssh_secret",
     ):
         secret = getattr(job, field, None) if getattr(job, f"{field}_id") else None
@@ -84,6 +85,13 @@ def problems(job) -> dict[str, list[str]]:
         name = job.dump_filename.strip()
         if not name or "/" in name or name in {".", ".."}:
             add("dump_filename", _("Give a plain file name for the dump."))
+    if job.dump_load:
+        if not job.dump_command.strip():
+            add("dump_load", _("Only a job with a database dump command can load its dump."))
+        try:
+            connection_env(job.dump_load_connection)
+        except ValueError as e:
+            add("dump_load_connection", str(e))
     repository = job.repository.strip()
     sftp = sftp_parts(repository)
     if repository.startswith("s3:"):
@@ -151,6 +159,32 @@ def problems(job) -> dict[str, list[str]]:
     if not (job.keep_daily or job.keep_weekly or job.keep_monthly):
         add("keep_daily", _("Keep at least one daily, weekly or monthly snapshot."))
     return found
+
+
+#: The libpq settings a scratch database server is given by, and their environment variables.
+CONNECTION_KEYS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "sslmode": "PGSSLMODE",
+}
+CONNECTION_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,253}$")
+
+
+def connection_env(text: str) -> dict[str, str]:
+    """``host=… port=… user=… sslmode=…`` as libpq's environment variables; raises
+    ``ValueError`` with a message for the operator (a password belongs in the vault)."""
+    env: dict[str, str] = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep or key not in CONNECTION_KEYS:
+            raise ValueError(
+                _("Write the scratch database server as host=… port=… user=… (sslmode=…).")
+            )
+        if not CONNECTION_VALUE.match(value):
+            raise ValueError(_("Not a valid value for %(key)s.") % {"key": key})
+        env[CONNECTION_KEYS[key]] = value
+    return env
 
 
 def check(job) -> None:

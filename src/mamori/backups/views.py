@@ -54,6 +54,7 @@ class JobForm(forms.ModelForm):
             "repository_key",
             "repository_access_key_id",
             "repository_secret_access_key",
+            "dump_load_password",
             "ssh_secret",
         ):
             self.fields[name].queryset = secrets
