@@ -135,3 +135,49 @@ def test_an_s3_repository_is_validated_like_any_other(make_job, acme, globex, s3
         ]
         assert errors["repository_secret_access_key"] == ["The secret belongs to another client."]
         assert "repository_access_key_id" not in errors
+
+
+def test_an_s3_job_through_the_api_names_its_vault_secrets(acme, operator, client, s3):
+    import json
+
+    from mamori.core.tokens import create_token
+
+    def secret(name, value):
+        return vault.store_secret(
+            acme, kind=SecretKind.API_TOKEN, name=name, value=value, actor=None
+        )
+
+    password = secret("restic", "restic-password-1234")
+    key_id = secret("s3 id", s3.access_key_id)
+    token = create_token(operator, "test")[1]
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    body = {
+        "client": "acme",
+        "name": "offsite",
+        "paths": ["/var/www"],
+        "repository": f"s3:{s3.endpoint}/{s3.bucket}/acme/offsite",
+        "repository_password": password.pk,
+        "repository_access_key_id": key_id.pk,
+        "run_on": "server",
+        "ssh_host": "web01.acme.example",
+        "ssh_username": "backup",
+        "ssh_secret": password.pk,
+        "ssh_host_key": __import__("asyncssh")
+        .generate_private_key("ssh-ed25519")
+        .export_public_key()
+        .decode(),
+    }
+    with translation.override("en"):
+        refused = client.post("/api/v1/backup-jobs", json.dumps(body), "application/json")
+    assert refused.status_code == 422
+    assert (
+        "An S3 repository needs its secret access key from the vault." in refused.content.decode()
+    )
+
+    body["repository_secret_access_key"] = secret("s3 secret", s3.secret_access_key).pk
+    created = client.post("/api/v1/backup-jobs", json.dumps(body), "application/json")
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    assert answer["repository_access_key_id"] == key_id.pk
+    assert answer["repository_secret_access_key"] == body["repository_secret_access_key"]
+    assert s3.secret_access_key not in created.content.decode()

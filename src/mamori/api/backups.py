@@ -37,6 +37,11 @@ class BackupJobOut(Schema):
     paths: list[str] = Field(..., alias="path_list")
     dump_command: str
     dump_filename: str
+    dump_load: str = Field(
+        ..., description="How a drill loads the dump: empty, postgresql or postgresql-custom."
+    )
+    dump_load_connection: str
+    dump_load_password: int | None = Field(None, alias="dump_load_password_id")
     interval_hours: int
     keep_daily: int
     keep_weekly: int
@@ -108,6 +113,20 @@ class BackupJobIn(Input):
     paths: list[str] = Field(default_factory=list, max_length=200)
     dump_command: str = Field("", max_length=1000)
     dump_filename: str = Field("database.dump", max_length=200)
+    dump_load: str = Field(
+        "",
+        pattern="^(|postgresql|postgresql-custom)$",
+        description="A drill loads the latest dump into a scratch database: empty (no), "
+        "postgresql (plain SQL, psql) or postgresql-custom (pg_restore).",
+    )
+    dump_load_connection: str = Field(
+        "",
+        max_length=300,
+        description="The scratch database server: host=… port=… user=… (sslmode=…).",
+    )
+    dump_load_password: int | None = Field(
+        None, description="Vault secret id of the scratch database user's password."
+    )
     interval_hours: int = Field(24, ge=1, le=24 * 31)
     keep_daily: int = Field(7, ge=0, le=3650)
     keep_weekly: int = Field(4, ge=0, le=520)
@@ -162,6 +181,7 @@ def _related(request: HttpRequest, client: Client, payload: BackupJobIn) -> dict
         "repository_key": Secret.objects.visible_to(request.auth),
         "repository_access_key_id": Secret.objects.visible_to(request.auth),
         "repository_secret_access_key": Secret.objects.visible_to(request.auth),
+        "dump_load_password": Secret.objects.visible_to(request.auth),
         "ssh_secret": Secret.objects.visible_to(request.auth),
     }
     for name, qs in lookups.items():
