@@ -181,3 +181,29 @@ def test_an_s3_job_through_the_api_names_its_vault_secrets(acme, operator, clien
     assert answer["repository_access_key_id"] == key_id.pk
     assert answer["repository_secret_access_key"] == body["repository_secret_access_key"]
     assert s3.secret_access_key not in created.content.decode()
+
+
+@pytest.mark.req("BKP-01")
+def test_a_job_on_the_managed_server_reads_its_s3_keys_from_a_private_file(
+    s3_job, s3, source, acme, sshd
+):
+    from pathlib import Path
+
+    login = vault.store_secret(
+        acme, kind=SecretKind.SSH_KEY, name="s3 login", value=sshd.client_key_pem, actor=None
+    )
+    job = s3_job(
+        prefix="acme/on-server",
+        run_on="server",
+        ssh_host=sshd.host,
+        ssh_port=sshd.port,
+        ssh_username=sshd.username,
+        ssh_secret=login,
+        ssh_host_key=sshd.known_hosts_line,
+    )
+    before = set(Path("/tmp").glob("mamori-restic.*"))
+    run = services.run_backup(job)
+    assert run.state == RunState.SUCCEEDED, run.error
+    assert "acme/on-server/config" in s3.objects("acme/on-server/")
+    # The file that held the keys went with the private directory.
+    assert set(Path("/tmp").glob("mamori-restic.*")) <= before
