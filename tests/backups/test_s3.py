@@ -167,12 +167,17 @@ def test_an_s3_job_through_the_api_names_its_vault_secrets(acme, operator, clien
         .export_public_key()
         .decode(),
     }
-    with translation.override("en"):
-        refused = client.post("/api/v1/backup-jobs", json.dumps(body), "application/json")
+    refused = client.post("/api/v1/backup-jobs", json.dumps(body), "application/json")
     assert refused.status_code == 422
-    assert (
-        "An S3 repository needs its secret access key from the vault." in refused.content.decode()
-    )
+    # The job's one rule, at its field (in the operator's language).
+    [problem] = refused.json()["detail"]
+    assert problem["loc"][-1] == "repository_secret_access_key"
+    with translation.override(operator.preferred_language()):
+        from django.utils.translation import gettext
+
+        assert problem["msg"] == gettext(
+            "An S3 repository needs its secret access key from the vault."
+        )
 
     body["repository_secret_access_key"] = secret("s3 secret", s3.secret_access_key).pk
     created = client.post("/api/v1/backup-jobs", json.dumps(body), "application/json")
