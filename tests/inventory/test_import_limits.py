@@ -141,7 +141,7 @@ def test_it_reports_a_yaml_record_with_thousands_of_unknown_keys_in_six_lines(
     assert lines[0] == (
         f"{path}:3: clients[0].k0: Unknown field 'k0'. Known: code, name, address, "
         "representative, notes, contacts, contracts, servers, sites, domains, endpoints, "
-        "acme_accounts, managed_certificates, checks, maintenance_windows."
+        "acme_accounts, managed_certificates, checks, maintenance_windows, backup_jobs."
     )
     assert lines[5:] == [
         f"{path}:8: clients[0]: 1,995 more unknown fields, the first 'k5'.",

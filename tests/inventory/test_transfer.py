@@ -79,6 +79,7 @@ def test_it_creates_everything_from_a_full_yaml_file(db):
         "deployment_targets": 0,
         "checks": 0,
         "maintenance_windows": 0,
+        "backup_jobs": 0,
     }
     client = Client.objects.get(code="sample")
     assert client.name == "株式会社サンプル"

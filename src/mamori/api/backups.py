@@ -37,6 +37,11 @@ class BackupJobOut(Schema):
     paths: list[str] = Field(..., alias="path_list")
     dump_command: str
     dump_filename: str
+    dump_load: str = Field(
+        ..., description="How a drill loads the dump: empty, postgresql or postgresql-custom."
+    )
+    dump_load_connection: str
+    dump_load_password: int | None = Field(None, alias="dump_load_password_id")
     interval_hours: int
     keep_daily: int
     keep_weekly: int
@@ -45,6 +50,12 @@ class BackupJobOut(Schema):
     repository_password: int = Field(..., alias="repository_password_id")
     repository_key: int | None = Field(None, alias="repository_key_id")
     repository_host_key: str
+    repository_access_key_id: int | None = Field(
+        None, alias="repository_access_key_id_id", description="Vault secret id (S3)."
+    )
+    repository_secret_access_key: int | None = Field(
+        None, alias="repository_secret_access_key_id", description="Vault secret id (S3)."
+    )
     run_on: str = Field(..., description="mamori or server.")
     ssh_host: str
     ssh_port: int
@@ -102,14 +113,39 @@ class BackupJobIn(Input):
     paths: list[str] = Field(default_factory=list, max_length=200)
     dump_command: str = Field("", max_length=1000)
     dump_filename: str = Field("database.dump", max_length=200)
+    dump_load: str = Field(
+        "",
+        pattern="^(|postgresql|postgresql-custom)$",
+        description="A drill loads the latest dump into a scratch database: empty (no), "
+        "postgresql (plain SQL, psql) or postgresql-custom (pg_restore).",
+    )
+    dump_load_connection: str = Field(
+        "",
+        max_length=300,
+        description="The scratch database server: host=… port=… user=… (sslmode=…).",
+    )
+    dump_load_password: int | None = Field(
+        None, description="Vault secret id of the scratch database user's password."
+    )
     interval_hours: int = Field(24, ge=1, le=24 * 31)
     keep_daily: int = Field(7, ge=0, le=3650)
     keep_weekly: int = Field(4, ge=0, le=520)
     keep_monthly: int = Field(6, ge=0, le=1200)
-    repository: str = Field(..., min_length=1, max_length=500)
+    repository: str = Field(
+        ...,
+        min_length=1,
+        max_length=500,
+        description="A local path, sftp:user@host:/path or s3:https://host[:port]/bucket/prefix.",
+    )
     repository_password: int = Field(..., description="Vault secret id of the password.")
     repository_key: int | None = Field(None, description="Vault secret id (SFTP).")
     repository_host_key: str = Field("", max_length=5000)
+    repository_access_key_id: int | None = Field(
+        None, description="S3: vault secret id of the access key id."
+    )
+    repository_secret_access_key: int | None = Field(
+        None, description="S3: vault secret id of the secret access key."
+    )
     run_on: str = Field(..., pattern="^(mamori|server)$")
     ssh_host: str = Field("", max_length=253)
     ssh_port: int = Field(22, ge=1, le=65535)
@@ -143,6 +179,9 @@ def _related(request: HttpRequest, client: Client, payload: BackupJobIn) -> dict
         "server": Server.objects.visible_to(request.auth),
         "repository_password": Secret.objects.visible_to(request.auth),
         "repository_key": Secret.objects.visible_to(request.auth),
+        "repository_access_key_id": Secret.objects.visible_to(request.auth),
+        "repository_secret_access_key": Secret.objects.visible_to(request.auth),
+        "dump_load_password": Secret.objects.visible_to(request.auth),
         "ssh_secret": Secret.objects.visible_to(request.auth),
     }
     for name, qs in lookups.items():

@@ -26,6 +26,14 @@ class RunOn(models.TextChoices):
     SERVER = "server", _("The managed server, over SSH")
 
 
+class DumpLoad(models.TextChoices):
+    """How a restore drill loads the job's database dump into a scratch database."""
+
+    NONE = "", _("Not loaded (restic check only)")
+    POSTGRESQL = "postgresql", _("PostgreSQL, plain SQL (psql)")
+    POSTGRESQL_CUSTOM = "postgresql-custom", _("PostgreSQL, custom format (pg_restore)")
+
+
 class BackupJob(models.Model):
     """A backup set per contract (BKP-01): paths and an optional database dump, an interval, a
     retention policy (restic's ``forget --keep-daily/weekly/monthly``) and a restic repository."""
@@ -72,6 +80,33 @@ class BackupJob(models.Model):
     dump_filename = models.CharField(
         _("dump file name"), max_length=200, default="database.dump", blank=True
     )
+    dump_load = models.CharField(
+        _("drill: load the dump"),
+        max_length=20,
+        blank=True,
+        choices=DumpLoad.choices,
+        help_text=_(
+            "A restore drill restores the latest dump and loads it into a scratch database "
+            "it creates and drops."
+        ),
+    )
+    dump_load_connection = models.CharField(
+        _("drill: scratch database server"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "Where the scratch database is made, as libpq settings, e.g. "
+            "host=127.0.0.1 port=5432 user=postgres (the user may create databases)."
+        ),
+    )
+    dump_load_password = models.ForeignKey(
+        "vault.Secret",
+        verbose_name=_("drill: scratch database password"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     interval_hours = models.PositiveIntegerField(
         _("every (hours)"),
         default=24,
@@ -83,7 +118,10 @@ class BackupJob(models.Model):
     repository = models.CharField(
         _("restic repository"),
         max_length=500,
-        help_text=_("A local path, sftp:user@host:/path or sftp://user@host:port//path."),
+        help_text=_(
+            "A local path, sftp:user@host:/path, sftp://user@host:port//path or "
+            "s3:https://host[:port]/bucket/prefix (S3-compatible)."
+        ),
     )
     repository_password = models.ForeignKey(
         "vault.Secret",
@@ -99,6 +137,24 @@ class BackupJob(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("For an SFTP repository: the private key that logs in to it."),
+    )
+    repository_access_key_id = models.ForeignKey(
+        "vault.Secret",
+        verbose_name=_("S3 access key id"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("For an S3 repository: the access key id (a secret of the vault)."),
+    )
+    repository_secret_access_key = models.ForeignKey(
+        "vault.Secret",
+        verbose_name=_("S3 secret access key"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("For an S3 repository: the secret access key (a secret of the vault)."),
     )
     repository_host_key = models.TextField(
         _("repository host key"),
@@ -191,6 +247,7 @@ class Failure(models.TextChoices):
     MISSED = "missed", _("Not started when due")
     MISMATCH = "mismatch", _("Restored files differ from the source")
     ERROR = "error", _("Could not run (connection, credentials or set-up)")
+    DUMP = "dump", _("The database dump did not load")
 
 
 class RunQuerySet(ClientScopedQuerySet):

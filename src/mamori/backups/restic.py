@@ -6,7 +6,10 @@ repository password is passed in the environment (``RESTIC_PASSWORD``); on a ser
 written to a file in a private temporary directory (``mktemp -d``, mode 0700, the file 0600)
 named by ``RESTIC_PASSWORD_FILE`` and removed when the run ends. An SFTP repository's SSH key
 and host key go to files in the same directory, and restic's ``sftp.command`` names them, so
-the login uses the pinned host key only (``StrictHostKeyChecking yes``).
+the login uses the pinned host key only (``StrictHostKeyChecking yes``). An S3 repository's
+access key id and secret reach restic in its environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``): on the Mamori host directly, on a server from a file in the private
+directory that the shell reads (``. file``) before starting restic, never on a command line.
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mamori.backups.rules import sftp_parts
+from mamori.backups.rules import s3_parts, sftp_parts
+
+#: Words of an S3 server refusing the credentials (restic then also asks "Is there a repository").
+REFUSED = (
+    "signature we calculated does not match",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "Access Denied",
+    "AccessDenied",
+    "access key Id you provided does not exist",
+)
 
 #: Error output kept on a run: the tail, where restic says what went wrong.
 ERROR_LIMIT = 4000
@@ -49,6 +62,8 @@ class Repository:
     password: bytes
     ssh_key: bytes | None = None
     host_key: str = ""
+    s3_access_key_id: bytes | None = None
+    s3_secret_access_key: bytes | None = None
 
     def __repr__(self) -> str:
         return f"Repository({self.url!r}, <secrets hidden>)"
@@ -92,8 +107,16 @@ class Executor:
         raise NotImplementedError
 
     def run(
-        self, argv: list[str], *, env: dict[str, str], timeout: float, feed_from: str | None = None
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        timeout: float,
+        feed_from: str | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> Result:
+        """Run ``argv`` with ``env``; ``secret_env`` is added to restic's environment without
+        ever being written on a command line."""
         raise NotImplementedError
 
     def sha256(self, paths: list[str]) -> dict[str, str | None]:
@@ -121,9 +144,10 @@ class LocalExecutor(Executor):
             f.write(data)
         return path
 
-    def run(self, argv, *, env, timeout, feed_from=None) -> Result:
+    def run(self, argv, *, env, timeout, feed_from=None, secret_env=None) -> Result:
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.private}
         full_env.update(env)
+        full_env.update(secret_env or {})
         argv = [self.binary if argv[0] == "restic" else argv[0], *argv[1:]]
         feeder = None
         if feed_from is not None:
@@ -211,9 +235,13 @@ class RemoteExecutor(Executor):
         self.remote.write_file(path, data, mode=0o600)
         return path
 
-    def run(self, argv, *, env, timeout, feed_from=None) -> Result:
+    def run(self, argv, *, env, timeout, feed_from=None, secret_env=None) -> Result:
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         restic = f"{assignments} {shlex.join(argv)}"
+        if secret_env:
+            lines = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in secret_env.items())
+            sourced = self.write_private("environment", lines.encode())
+            restic = f"( . {shlex.quote(sourced)} && {restic} )"
         command = f"cd / && {restic} < /dev/null"
         if feed_from is not None:
             status_file = f"{self.private}/dump.status"
@@ -263,6 +291,7 @@ class Restic:
     repository: Repository
     timeout: float = 6 * 3600
     env: dict[str, str] = field(default_factory=dict)
+    secret_env: dict[str, str] = field(default_factory=dict)
     base: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -273,6 +302,11 @@ class Restic:
             self.env["RESTIC_PASSWORD_FILE"] = ex.write_private("password", repo.password)
         self.env["RESTIC_CACHE_DIR"] = f"{ex.private}/cache"
         self.base = ["restic", "--repo", repo.url, "--no-cache"]
+        if s3_parts(repo.url) is not None:
+            self.secret_env = {
+                "AWS_ACCESS_KEY_ID": (repo.s3_access_key_id or b"").decode().strip(),
+                "AWS_SECRET_ACCESS_KEY": (repo.s3_secret_access_key or b"").decode().strip(),
+            }
         sftp = sftp_parts(repo.url)
         if sftp is not None:
             key = ex.write_private("id_repository", repo.ssh_key or b"")
@@ -307,7 +341,17 @@ class Restic:
 
     @property
     def secrets(self) -> list[bytes]:
-        return [s for s in (self.repository.password, self.repository.ssh_key) if s]
+        repo = self.repository
+        return [
+            s
+            for s in (
+                repo.password,
+                repo.ssh_key,
+                repo.s3_access_key_id,
+                repo.s3_secret_access_key,
+            )
+            if s
+        ]
 
     def call(
         self,
@@ -319,7 +363,11 @@ class Restic:
         timeout: float | None = None,
     ) -> Result:
         result = self.executor.run(
-            [*self.base, *args], env=self.env, timeout=timeout or self.timeout, feed_from=feed_from
+            [*self.base, *args],
+            env=self.env,
+            timeout=timeout or self.timeout,
+            feed_from=feed_from,
+            secret_env=self.secret_env,
         )
         if check and not result.ok:
             raise ResticError(step, result, self.secrets)
@@ -330,7 +378,9 @@ class Restic:
         probe = self.call("cat config", ["cat", "config"], check=False, timeout=300)
         if probe.ok:
             return False
-        if "Is there a repository" not in probe.stderr and "does not exist" not in probe.stderr:
+        missing = "Is there a repository" in probe.stderr or "does not exist" in probe.stderr
+        if not missing or any(word in probe.stderr for word in REFUSED):
+            # An S3 server that refuses the credentials is not an empty repository.
             raise ResticError("cat config", probe, self.secrets)
         self.call("init", ["init"], timeout=300)
         return True

@@ -15,6 +15,29 @@ SFTP_URL = re.compile(
 )
 
 
+#: ``s3:http(s)://host[:port]/bucket[/prefix]`` (restic's spelling for an S3-compatible server).
+S3_URL = re.compile(
+    r"^s3:(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?"
+    r"/(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>[^\s]*))?$"
+)
+
+
+def s3_parts(repository: str) -> dict | None:
+    """(endpoint, bucket, prefix) of an S3 repository, or None."""
+    found = S3_URL.match(repository)
+    if found is None:
+        return None
+    parts = found.groupdict()
+    if parts["port"] is not None and not 0 < int(parts["port"]) < 65536:
+        return None
+    port = f":{parts['port']}" if parts["port"] else ""
+    return {
+        "endpoint": f"{parts['scheme']}://{parts['host']}{port}",
+        "bucket": parts["bucket"],
+        "prefix": (parts["prefix"] or "").strip("/"),
+    }
+
+
 def sftp_parts(repository: str) -> dict | None:
     """(user, host, port, path) of an SFTP repository, or None for a local path."""
     for pattern in (SFTP_URL, SFTP_SHORT):
@@ -41,7 +64,14 @@ def problems(job) -> dict[str, list[str]]:
         related = getattr(job, field, None) if getattr(job, f"{field}_id") else None
         if related is not None and related.client_id != client_id:
             add(field, _("It belongs to another client."))
-    for field in ("repository_password", "repository_key", "ssh_secret"):
+    for field in (
+        "repository_password",
+        "repository_key",
+        "repository_access_key_id",
+        "repository_secret_access_key",
+        "dump_load_password",
+        "ssh_secret",
+    ):
         secret = getattr(job, field, None) if getattr(job, f"{field}_id") else None
         if secret is not None and secret.client_id != client_id:
             add(field, _("The secret belongs to another client."))
@@ -55,9 +85,32 @@ def problems(job) -> dict[str, list[str]]:
         name = job.dump_filename.strip()
         if not name or "/" in name or name in {".", ".."}:
             add("dump_filename", _("Give a plain file name for the dump."))
+    if job.dump_load:
+        if not job.dump_command.strip():
+            add("dump_load", _("Only a job with a database dump command can load its dump."))
+        try:
+            connection_env(job.dump_load_connection)
+        except ValueError as e:
+            add("dump_load_connection", str(e))
     repository = job.repository.strip()
     sftp = sftp_parts(repository)
-    if repository.startswith("sftp"):
+    if repository.startswith("s3:"):
+        if s3_parts(repository) is None:
+            add(
+                "repository",
+                _("Write an S3 repository as s3:https://host[:port]/bucket/prefix."),
+            )
+        if not job.repository_access_key_id_id:
+            add(
+                "repository_access_key_id",
+                _("An S3 repository needs its access key id from the vault."),
+            )
+        if not job.repository_secret_access_key_id:
+            add(
+                "repository_secret_access_key",
+                _("An S3 repository needs its secret access key from the vault."),
+            )
+    elif repository.startswith("sftp"):
         if sftp is None:
             add("repository", _("Write an SFTP repository as sftp:user@host:/path."))
         else:
@@ -66,7 +119,7 @@ def problems(job) -> dict[str, list[str]]:
             if not job.repository_host_key.strip():
                 add("repository_host_key", _("An SFTP repository needs its host key."))
     elif ":" in repository.split("/")[0]:
-        add("repository", _("Only local paths and SFTP repositories are supported."))
+        add("repository", _("Only local paths, SFTP and S3 repositories are supported."))
     elif not posixpath.isabs(repository):
         add("repository", _("A local repository must be an absolute path."))
     if job.run_on == "server":
@@ -106,6 +159,32 @@ def problems(job) -> dict[str, list[str]]:
     if not (job.keep_daily or job.keep_weekly or job.keep_monthly):
         add("keep_daily", _("Keep at least one daily, weekly or monthly snapshot."))
     return found
+
+
+#: The libpq settings a scratch database server is given by, and their environment variables.
+CONNECTION_KEYS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "sslmode": "PGSSLMODE",
+}
+CONNECTION_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,253}$")
+
+
+def connection_env(text: str) -> dict[str, str]:
+    """``host=… port=… user=… sslmode=…`` as libpq's environment variables; raises
+    ``ValueError`` with a message for the operator (a password belongs in the vault)."""
+    env: dict[str, str] = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep or key not in CONNECTION_KEYS:
+            raise ValueError(
+                _("Write the scratch database server as host=… port=… user=… (sslmode=…).")
+            )
+        if not CONNECTION_VALUE.match(value):
+            raise ValueError(_("Not a valid value for %(key)s.") % {"key": key})
+        env[CONNECTION_KEYS[key]] = value
+    return env
 
 
 def check(job) -> None:

@@ -49,6 +49,9 @@ JOB_FIELDS = [
     "paths",
     "dump_command",
     "dump_filename",
+    "dump_load",
+    "dump_load_connection",
+    "dump_load_password",
     "interval_hours",
     "keep_daily",
     "keep_weekly",
@@ -57,6 +60,8 @@ JOB_FIELDS = [
     "repository_password",
     "repository_key",
     "repository_host_key",
+    "repository_access_key_id",
+    "repository_secret_access_key",
     "run_on",
     "ssh_host",
     "ssh_port",
@@ -166,6 +171,16 @@ def _repository(job: BackupJob) -> restic.Repository:
         password=vault.decrypt_for_export(job.repository_password),
         ssh_key=vault.decrypt_for_export(job.repository_key) if job.repository_key_id else None,
         host_key=job.repository_host_key,
+        s3_access_key_id=(
+            vault.decrypt_for_export(job.repository_access_key_id)
+            if job.repository_access_key_id_id
+            else None
+        ),
+        s3_secret_access_key=(
+            vault.decrypt_for_export(job.repository_secret_access_key)
+            if job.repository_secret_access_key_id
+            else None
+        ),
     )
 
 
@@ -468,11 +483,13 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
             check = r.check(job.drill_read_percent)
             if not check.ok:
                 raise restic.ResticError("check", check, r.secrets)
-            snapshot = _latest_paths_snapshot(r, job)
-            if snapshot is None:
+            snapshot = _latest_paths_snapshot(r, job) if job.path_list else None
+            if snapshot is None and job.path_list:
                 raise ValueError("the repository has no snapshot of this job to restore")
-            details["snapshot"] = snapshot["short_id"]
-            files = [n for n in r.ls(snapshot["id"]) if n.get("type") == "file"]
+            files = []
+            if snapshot is not None:
+                details["snapshot"] = snapshot["short_id"]
+                files = [n for n in r.ls(snapshot["id"]) if n.get("type") == "file"]
             sample = random.sample(files, min(job.drill_files, len(files)))
             scratch = r.executor.make_scratch()
             try:
@@ -483,6 +500,8 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
                 )
                 source = r.executor.sha256([n["path"] for n in sample])
                 stats = _source_stats(r.executor, [n["path"] for n in sample])
+                if job.dump_command.strip() and job.dump_load:
+                    details["dump"] = _load_dump(r, job, scratch)
             finally:
                 r.executor.remove_tree(scratch)
     except (restic.ResticError, OSError, ValueError, vault.VaultError) as exc:
@@ -521,8 +540,13 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
             "mismatched": mismatched[:50],
         }
     )
+    dump = details.get("dump")
     with transaction.atomic():
-        if mismatched:
+        if dump is not None and not dump["loaded"]:
+            run.details = details
+            _finish(run, RunState.FAILED, failure="dump", details=details, error=dump["error"])
+            _after_failure(run)
+        elif mismatched:
             run.details = details
             _finish(
                 run,
@@ -537,7 +561,7 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
                 run,
                 RunState.SUCCEEDED,
                 details=details,
-                snapshot_id=details["snapshot"],
+                snapshot_id=details.get("snapshot") or (dump or {}).get("snapshot", ""),
                 exit_code=0,
             )
             if job.drill_every_days:
@@ -545,6 +569,36 @@ def drill(job: BackupJob, *, due_at=None, user=None) -> BackupRun:
                     next_drill_at=timezone.now() + dt.timedelta(days=job.drill_every_days)
                 )
     return run
+
+
+def _load_dump(r: restic.Restic, job: BackupJob, scratch: str) -> dict:
+    """Restore the latest dump into ``scratch`` and load it into a scratch database
+    (:mod:`mamori.backups.dumps`): whether it loaded, and the loader's words when not."""
+    from mamori.backups import dumps
+
+    snapshots = [s for s in r.snapshots(job_tag(job)) if DUMP_TAG in (s.get("tags") or [])]
+    if not snapshots:
+        return {"loaded": False, "error": "the repository has no dump of this job to load"}
+    latest = max(snapshots, key=lambda s: s["time"])
+    name = "/" + job.dump_filename.strip()
+    target = f"{scratch}/dump"
+    r.restore(latest["id"], target, [name])
+    password = (
+        vault.decrypt_for_export(job.dump_load_password) if job.dump_load_password_id else None
+    )
+    result = dumps.load(
+        r.executor,
+        job.dump_load,
+        restic.scratch_path(target, name),
+        connection=job.dump_load_connection,
+        password=password,
+        timeout=job.timeout_minutes * 60,
+    )
+    found = {"snapshot": latest["short_id"], "loaded": result.ok, "database": result.database}
+    if not result.ok:
+        found["step"] = result.step
+        found["error"] = result.output
+    return found
 
 
 def _mtime(value: str | None) -> int | None:

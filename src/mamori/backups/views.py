@@ -49,7 +49,14 @@ class JobForm(forms.ModelForm):
         self.fields["site"].queryset = Site.objects.filter(client=client)
         self.fields["server"].queryset = Server.objects.filter(client=client)
         secrets = Secret.objects.filter(client=client).live()
-        for name in ("repository_password", "repository_key", "ssh_secret"):
+        for name in (
+            "repository_password",
+            "repository_key",
+            "repository_access_key_id",
+            "repository_secret_access_key",
+            "dump_load_password",
+            "ssh_secret",
+        ):
             self.fields[name].queryset = secrets
 
 

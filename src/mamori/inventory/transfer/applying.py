@@ -11,17 +11,20 @@ import copy
 from collections.abc import Callable
 from typing import Any, Literal
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from mamori.backups import services as backup_services
+from mamori.backups.models import BackupJob
 from mamori.clients.models import Client, TermsProfile
 from mamori.core.models import ALL_CLIENT_ROLES, User
-from mamori.core.permissions import may_change
+from mamori.core.permissions import Rule, may_change
 from mamori.inventory.services import (  # noqa: F401 (write_problem: imported from here too)
     Refused,
     jsonable,
+    rule_message,
     save_record,
     write_problem,
 )
@@ -448,6 +451,12 @@ class Importer:
         its pages and API, and the audit event); report why not, at its line or its field's."""
         section = entry.section
         client = obj if parent is None else getattr(parent, "client", parent)
+        if section.name in SERVICE_WRITERS:
+            written = SERVICE_WRITERS[section.name](self, entry, obj, client, action, changes)
+            if not written:
+                return False
+            self._written(entry, client, action, changes, label)
+            return True
         # Only the fields the file changed: the checker writes an endpoint's watch state
         # concurrently, and a full save would put back what it read before.
         fields = [section.spec(n).model_attr for n in changes] if before is not None else None
@@ -472,11 +481,22 @@ class Importer:
         except ValidationError as e:
             self._report_model_errors(entry, obj, e)
             return False
+        self._written(entry, client, action, changes, label)
+        return True
+
+    def _written(
+        self,
+        entry: Entry,
+        client: Client,
+        action: Literal["create", "update"],
+        changes: dict[str, Any],
+        label: str,
+    ) -> None:
+        section = entry.section
         self.report.count(section.name, "created" if action == "create" else "updated")
         key = label + key_label(section.name, entry.key)
         fields_changed = tuple(changes) if action == "update" else ()
         self.report.changes.append(Change(action, section.name, client.code, key, fields_changed))
-        return True
 
     def _report_model_errors(self, entry: Entry, obj: models.Model, error: ValidationError) -> None:
         errors = (
@@ -495,3 +515,38 @@ class Importer:
                 model_field = obj._meta.get_field(field_name)
             for message in describe(ValidationError(items), value, model_field):
                 self.report.add_error(line, path, message)
+
+
+def _write_backup_job(
+    importer: Importer,
+    entry: Entry,
+    job: BackupJob,
+    client: Client,
+    action: Literal["create", "update"],
+    changes: dict[str, Any],
+) -> bool:
+    """A backup job from the file, through :mod:`mamori.backups.services` (the job form's and
+    the API's one write: its permission, its rules and its ``backup_job.*`` audit record)."""
+    section = entry.section
+    names_ = list(entry.values) if action == "create" else list(changes)
+    fields = {section.spec(n).model_attr: getattr(job, section.spec(n).model_attr) for n in names_}
+    try:
+        if action == "create":
+            written = backup_services.create_job(
+                client, importer.actor, request=importer.request, **fields
+            )
+            job.__dict__.update(written.__dict__)  # the caller keeps ``job``: now the saved row
+        else:
+            backup_services.update_job(job, importer.actor, request=importer.request, **fields)
+    except PermissionDenied:
+        importer.report.add_error(entry.line, entry.path, rule_message(Rule.STAFF, BackupJob))
+        return False
+    except ValidationError as e:
+        importer._report_model_errors(entry, job, e)
+        return False
+    return True
+
+
+# Sections written by their app's own service rather than ``save_record``: the same write as
+# their pages and API.
+SERVICE_WRITERS: dict[str, Callable[..., bool]] = {"backup_jobs": _write_backup_job}

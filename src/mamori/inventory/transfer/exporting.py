@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from mamori.backups.models import BackupJob
 from mamori.clients.models import Client, Contract, TermsProfile
 from mamori.core import audit
 from mamori.core.models import User
@@ -64,6 +65,7 @@ SORT_KEYS = {
     "catalogue": lambda o: (o.scope, o.code),
     "checks": lambda o: (o.name,),
     "maintenance_windows": lambda o: (o.starts_at, o.title),
+    "backup_jobs": lambda o: (o.name,),
 }
 # Where the records nested in a record are found on it (``managed.targets``).
 NESTED_RELATIONS = {"deployment_targets": "targets", "fees": "fees", "catalogue": "catalogue"}
@@ -138,6 +140,19 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         ),
         Prefetch("checks", queryset=Check.objects.select_related("site", "server")),
         Prefetch(
+            "backup_jobs",
+            queryset=BackupJob.objects.select_related(
+                "contract",
+                "site",
+                "server",
+                "repository_password",
+                "repository_key",
+                "repository_access_key_id",
+                "repository_secret_access_key",
+                "ssh_secret",
+            ),
+        ),
+        Prefetch(
             "maintenance_windows",
             queryset=SECTIONS["maintenance_windows"].rows(
                 MaintenanceWindow.objects.select_related("site", "server")
@@ -182,6 +197,8 @@ def _value(spec: FieldSpec, obj: models.Model, contracts: list[Contract]) -> Any
             return None if value.is_destroyed else value.name
         return value.url if isinstance(value, Site) else value.name
     value = canonical(spec, value)
+    if spec.kind is Kind.PATHS:
+        return value.splitlines() or None  # a list, one path a line
     if spec.kind is Kind.INT and isinstance(value, Decimal):
         value = int(value)  # a fee's amount: whole yen
     if isinstance(value, dt.datetime):

@@ -25,6 +25,7 @@ RECORD_KINDS: tuple[str, ...] = (
     "deployment_targets",
     "checks",
     "maintenance_windows",
+    "backup_jobs",
 )
 
 SECTION_LABELS = {
@@ -43,6 +44,7 @@ SECTION_LABELS = {
     "deployment_targets": gettext_lazy("Deployment targets"),
     "checks": gettext_lazy("Checks"),
     "maintenance_windows": gettext_lazy("Maintenance windows"),
+    "backup_jobs": gettext_lazy("Backup jobs"),
 }
 
 COUNT_KINDS = ("created", "updated", "unchanged")
@@ -122,7 +124,7 @@ class ImportReport:
     :data:`MAX_PROBLEMS` of them; ``more_errors`` counts the others and ``error_count`` all.
     ``counts`` maps each kind of record (``clients``, ``contacts``, ``contracts``, ``servers``,
     ``sites``, ``domains``, ``endpoints``, ``acme_accounts``, ``managed_certificates``,
-    ``deployment_targets``, ``checks``, ``maintenance_windows``) to
+    ``deployment_targets``, ``checks``, ``maintenance_windows``, ``backup_jobs``) to
     ``{"created": n, "updated": n, "unchanged": n}``.
     """
 

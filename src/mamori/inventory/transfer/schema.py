@@ -19,6 +19,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mamori.backups.models import BackupJob
 from mamori.billing.models import Fee
 from mamori.clients.models import Client, Contact, Contract, NoticeTopic
 from mamori.desk.models import CatalogueItem
@@ -55,6 +56,7 @@ class Kind(enum.Enum):
     JSON = "json"  # a mapping of JSON values (a check's settings), checked by the model
     DATETIME = "datetime"  # ISO 8601, e.g. 2027-01-10T01:00:00+09:00 (local time if no offset)
     LINES = "lines"  # words one per line (or a list), blank lines and repeats dropped
+    PATHS = "paths"  # file paths, a list (or one per line), exactly as written
 
 
 @dataclass(frozen=True)
@@ -345,6 +347,45 @@ SECTIONS: dict[str, Section] = {
             ),
             live=(("cancelled_at__isnull", True),),
         ),
+        # Backups (BKP-01): written through mamori.backups.services (applying.py), like the job
+        # form and the API. Passwords and keys are vault secrets named here, never their values.
+        Section(
+            "backup_jobs",
+            BackupJob,
+            (
+                F("name", key=True, required=True),
+                F("contract", Kind.REF, refers_to="contracts"),
+                F("site", Kind.REF, refers_to="sites"),
+                F("server", Kind.REF, refers_to="servers"),
+                F("paths", Kind.PATHS),
+                F("dump_command"),
+                F("dump_filename"),
+                F("dump_load"),
+                F("dump_load_connection"),
+                F("dump_load_password", Kind.REF, refers_to="secrets"),
+                F("interval_hours", Kind.INT),
+                F("keep_daily", Kind.INT),
+                F("keep_weekly", Kind.INT),
+                F("keep_monthly", Kind.INT),
+                F("repository", required=True),
+                F("repository_password", Kind.REF, refers_to="secrets", required=True),
+                F("repository_key", Kind.REF, refers_to="secrets"),
+                F("repository_host_key", multiline=True),
+                F("repository_access_key_id", Kind.REF, refers_to="secrets"),
+                F("repository_secret_access_key", Kind.REF, refers_to="secrets"),
+                F("run_on", required=True),
+                F("ssh_host"),
+                F("ssh_port", Kind.INT),
+                F("ssh_username"),
+                F("ssh_credential", Kind.REF, refers_to="secrets", attr="ssh_secret"),
+                F("ssh_host_key", multiline=True),
+                F("drill_every_days", Kind.INT),
+                F("drill_read_percent", Kind.INT),
+                F("drill_files", Kind.INT),
+                F("timeout_minutes", Kind.INT),
+                F("enabled", Kind.BOOL),
+            ),
+        ),
     ]
 }
 # The lists a client holds, in file order. It is also a valid order to import them in: sites
@@ -362,6 +403,7 @@ CHILD_SECTIONS: tuple[str, ...] = (
     "managed_certificates",
     "checks",
     "maintenance_windows",
+    "backup_jobs",
 )
 # Words that mark a setting as a secret: those belong in the vault, named by a credential field.
 SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "apikey")
@@ -432,6 +474,7 @@ def object_key(section: Section, obj: models.Model) -> tuple[Any, ...]:
         "managed_certificates",
         "deployment_targets",
         "checks",
+        "backup_jobs",
     ):
         parts = [parts[0].strip()]
     elif section.name == "maintenance_windows":
@@ -532,6 +575,8 @@ def canonical(spec: FieldSpec, value: Any) -> Any:
         return known + sorted({t for t in value if t not in NoticeTopic.values}, key=str)
     if spec.kind in (Kind.MAPPING, Kind.JSON) and isinstance(value, dict):
         return dict(sorted(value.items()))
+    if spec.kind is Kind.PATHS and isinstance(value, str):
+        return "\n".join(line.strip() for line in value.splitlines() if line.strip())
     if spec.kind is Kind.LINES and isinstance(value, str):
         from mamori.desk.catalogue import keyword_lines
 
@@ -584,8 +629,10 @@ def convert(spec: FieldSpec, raw: Any, *, from_text: bool) -> Any:
         return canonical(spec, _settings({} if raw is None else raw))
     if kind is Kind.JSON:
         return canonical(spec, _json_mapping({} if raw is None else raw))
-    if kind is Kind.LINES and isinstance(raw, list):
+    if kind in (Kind.LINES, Kind.PATHS) and isinstance(raw, list):
         raw = "\n".join(_text(line) for line in raw)
+    if kind is Kind.PATHS and isinstance(raw, str):
+        return canonical(spec, raw)
     if raw is None:
         # "key:" with no value clears a text field; elsewhere it means "no value" (null),
         # which the model accepts only where a field may be empty.
