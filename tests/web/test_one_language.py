@@ -43,6 +43,8 @@ RAW_MONEY = re.compile(r"\d[\d.,]* (?:JPY|USD|EUR)\b")
 # A JSON example in a help text is code.
 JSON_EXAMPLE = re.compile(r'\{[^{}]*"\s*:[^{}]*\}')
 ADDRESS = re.compile(r"\S*://\S*|(?<!\S)/\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
+# Settings written as key=value (libpq's host=… port=…) are input syntax, typed as shown.
+KEY_VALUE = re.compile(r"\b[a-z_]+=\S*")
 
 
 @cache
@@ -170,7 +172,7 @@ def visible_text(html: str, data: list[str]) -> str:
         parts += [str(tag[a]) for a in VISIBLE_ATTRIBUTES if tag.has_attr(a)]
         if tag.name in ("input", "button") and tag.get("type") in ("submit", "button"):
             parts.append(str(tag.get("value", "")))
-    text = ADDRESS.sub(" ", JSON_EXAMPLE.sub(" ", "\n".join(parts)))
+    text = KEY_VALUE.sub(" ", ADDRESS.sub(" ", JSON_EXAMPLE.sub(" ", "\n".join(parts))))
     for value in data:
         # Whole values only: "en" (a user's language) is no part of "Client".
         text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])", " ", text)
