@@ -103,7 +103,7 @@ def test_the_page_for_operators_in_both_languages(oldco, operator, owner, client
     assert "保存期限" in page
 
 
-def test_the_api_plan(oldco, operator, owner, client):
+def test_the_api_plan(oldco, operator, owner, member, subcontractor, provider_admin, client):
     client.force_login(operator)
     response = client.get("/api/v1/retention/plan?client=oldco&on=2026-04-01")
     assert response.status_code == 200, response.content
@@ -122,5 +122,8 @@ def test_the_api_plan(oldco, operator, owner, client):
     ]
     assert client.get("/api/v1/retention/plan?client=nosuch").status_code == 422
     assert client.get("/api/v1/retention/plan?on=yesterday").status_code == 422
-    client.force_login(owner)
-    assert client.get("/api/v1/retention/plan").status_code == 403
+    client.force_login(provider_admin)
+    assert client.get("/api/v1/retention/plan").status_code == 200
+    for refused in (owner, member, subcontractor):
+        client.force_login(refused)
+        assert client.get("/api/v1/retention/plan").status_code == 403
