@@ -216,3 +216,15 @@ def test_a_purge_record_edited_afterwards_fails_verify(oldco):
     raw("UPDATE core_auditevent SET changes = %s WHERE sequence = %s", ["{}", record.sequence])
     broken = audit.verify_chain().broken
     assert (broken.sequence, broken.problem) == (record.sequence, audit.ALTERED)
+
+
+def test_the_periodic_job_purges_what_is_due_today(oldco):
+    from mamori.operations.jobs import REGISTRY, run_job
+
+    job = REGISTRY["retention_purge"]
+    assert job.single_flight
+    # Today (the machine's calendar) is after 2026-04-01 or not: the job follows the plan.
+    due = services.client_plan(oldco).state == services.DUE
+    run_job(job)
+    assert Notice.objects.filter(client=oldco).exists() is not due
+    assert audit.verify_chain().ok
