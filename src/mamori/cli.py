@@ -42,6 +42,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
             ("export", "Write the inventory to a YAML or CSV file"),
             ("contracts", "Contracts: dates, notice deadlines, a cancellation, the liability cap"),
             ("offboard", "Contract end: a client's holdings, return archive and destruction"),
+            ("retention", "Records kept after the contract: the plan, and the purge when due"),
             ("inventory", "Servers' software and accounts: collect over SSH, show"),
         ],
     ),

@@ -103,6 +103,8 @@ urlpatterns = [
     path("lifecycle/", include("mamori.lifecycle.urls")),
     path("monitoring/", include("mamori.monitoring.urls")),
     path("backups/", include("mamori.backups.urls")),
+    # Records kept after the contract ends, and when they are purged (END-02).
+    path("retention/", include("mamori.retention.urls")),
     # Billing: the issuer, a contract's fees, changes and liability cap, invoice payments.
     path("billing/", include("mamori.billing.payment_urls")),
     # The work desk: requests, support hours, personal-data incidents.

@@ -31,6 +31,7 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/backup-jobs/{job_id}/drill-now",
         "/api/v1/backup-jobs/{job_id}/restore",
         "/api/v1/backup-runs",
+        "/api/v1/retention/plan",
         "/api/v1/clients",
         "/api/v1/clients/{code}",
         "/api/v1/endpoints",

@@ -403,6 +403,9 @@ PROVIDER_GLOBAL = {
     "update_terms_profile",
     "delete_terms_profile",
 }
+# The retention plan (END-02) covers every client: provider administrators and operators only,
+# 403 for everyone else (tests/retention/test_interfaces.py).
+PROVIDER_GLOBAL |= {"retention_plan"}
 # Requests: the client's administrators file them and write on them; resolving, closing and
 # reopening is the provider's work.
 PROVIDER_ONLY |= {"change_request_state"}

@@ -303,10 +303,12 @@ def test_terms_profiles_pages(client, operator, owner):
             "cooling_off_days": "0",
             "reminder_days": "",
             "bill_to_period_end": "on",
+            "retention_years": "5",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert TermsProfile.objects.get(code="fixed-2y").term_months == 24
+    assert TermsProfile.objects.get(code="fixed-2y").retention_years == 5
     assert AuditEvent.objects.filter(action="terms_profile.create").exists()
     client.force_login(owner)
     assert client.get(reverse("terms_profile_add")).status_code == 403

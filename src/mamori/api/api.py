@@ -35,6 +35,7 @@ from mamori.api import (
     monitoring_maintenance,
     monitoring_sla,
     notices,
+    retention,
     software,
     vault,
 )
@@ -156,6 +157,8 @@ api.add_router("", software.router)
 api.add_router("", backups.router)
 # Vulnerabilities and updates (MNT-02).
 api.add_router("", advisories.router)
+# Records kept after the contract ends (END-02): the plan.
+api.add_router("/retention", retention.router)
 
 
 @api.exception_handler(PermissionDenied)

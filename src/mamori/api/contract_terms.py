@@ -173,6 +173,7 @@ class TermsProfileOut(Schema):
     reminder_days: int | None
     first_month_whole: bool
     bill_to_period_end: bool
+    retention_years: int
     builtin: bool
 
     @staticmethod
@@ -195,6 +196,7 @@ class TermsProfileIn(Input):
     reminder_days: int | None = Field(None, ge=0, le=400)
     first_month_whole: bool = False
     bill_to_period_end: bool = True
+    retention_years: int = Field(3, ge=1, le=30)
 
 
 class TermsProfilePatch(Input):
@@ -212,6 +214,7 @@ class TermsProfilePatch(Input):
     reminder_days: int | None = Field(None, ge=0, le=400)
     first_month_whole: bool | None = None
     bill_to_period_end: bool | None = None
+    retention_years: int | None = Field(None, ge=1, le=30)
 
 
 def _staff(request: HttpRequest) -> None:

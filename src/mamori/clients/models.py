@@ -8,7 +8,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -229,6 +229,16 @@ class TermsProfile(models.Model):
         _("billed to the end of the period on cancellation"),
         default=True,
         help_text=_("Cancelling mid-period still bills the period to its end (no refunds)."),
+    )
+    retention_years = models.PositiveSmallIntegerField(
+        _("records kept after the end (years)"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text=_(
+            "Notices, the audit trail and reports are purged this many years after the last "
+            "contract ends (confidentiality outlives the contract; invoices are kept at least "
+            "their statutory 7 years)."
+        ),
     )
     builtin = models.BooleanField(_("shipped with Mamori"), default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -123,7 +123,8 @@ def holdings(client: Client) -> list[Section]:
             str(_("Audit events")),
             events.count(),
             [],
-            str(_("kept: the audit trail is append-only evidence")),
+            # Purged with the rest when the retention period ends (END-02, docs/retention.md).
+            str(keep),
         ),
         Section(
             "destroyed",

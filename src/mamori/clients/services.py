@@ -173,6 +173,7 @@ PROFILE_FIELDS = (
     "reminder_days",
     "first_month_whole",
     "bill_to_period_end",
+    "retention_years",
 )
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
+import hmac
 import ipaddress
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
@@ -29,7 +32,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mamori.core.models import AuditEvent, Role, User
+from mamori.core.models import AuditEvent, PurgedAuditEvent, Role, User
 
 SYSTEM_ACTOR = "mamori"
 REDACTED = "[redacted]"
@@ -241,6 +244,7 @@ def event_hash(event: Any) -> str:
 MISSING = "missing"
 RELINKED = "relinked"
 ALTERED = "altered"
+UNRECORDED = "unrecorded"
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,7 @@ class ChainBreak:
     ``missing``, ``relinked``, ``altered``)."""
 
     sequence: int
-    created_at: dt.datetime
+    created_at: dt.datetime | None  # None: the event was purged (only its link is left)
     problem: str
     message: str
 
@@ -269,7 +273,8 @@ class ChainReport:
         data = asdict(self)
         data["ok"] = self.ok
         if self.broken is not None:
-            data["broken"]["created_at"] = self.broken.created_at.isoformat()
+            when = self.broken.created_at
+            data["broken"]["created_at"] = when.isoformat() if when else None
         return data
 
 
@@ -295,20 +300,39 @@ def _events_in_order(using: str | None) -> Iterator[dict[str, Any]]:
     return qs.order_by("sequence").values(*_VERIFY_FIELDS).iterator(chunk_size=2000)
 
 
+def _purged_in_order(using: str | None) -> Iterator[dict[str, Any]]:
+    qs = PurgedAuditEvent.objects.using(using) if using else PurgedAuditEvent.objects.all()
+    fields = ("sequence", "prev_hash", "hash", "purge_sequence")
+    return qs.order_by("sequence").values(*fields).iterator(chunk_size=2000)
+
+
 def verify_chain(using: str | None = None) -> ChainReport:
     """Walk the chain from event 1 and report the first broken link, if any.
 
     Detects an edited event (its content no longer matches its hash), a deleted one (a gap in
     the sequence) and an inserted, re-ordered or re-hashed one (its ``prev_hash`` is not the
-    hash of the event before it). Events deleted from the end, or a chain rewritten from some
-    point on, can only be caught against a head recorded elsewhere (docs/audit.md).
+    hash of the event before it). Events removed by a retention purge (END-02) leave their link
+    (:class:`PurgedAuditEvent`): the walk checks the link, and at the end that every removed
+    event belongs to a recorded purge whose count, digest and seal match
+    (:func:`purge_events`). Events deleted from the end, or a chain rewritten from some point
+    on, can only be caught against a head recorded elsewhere (docs/audit.md).
     """
     expected, prev_hash, count = 1, GENESIS_HASH, 0
     head: tuple[int | None, str | None] = (None, None)
-    for row in _events_in_order(using):
+    # Purge events seen (sequence -> what they recorded), and the links each one removed.
+    purges: dict[int, Any] = {}
+    removed: dict[int, list[tuple[int, str]]] = {}
+    rows = heapq.merge(
+        _events_in_order(using), _purged_in_order(using), key=lambda r: r["sequence"]
+    )
+    for row in rows:
         sequence = row["sequence"]
-        when = timezone.localtime(row["created_at"])
-        stamp = f"{when:%Y-%m-%d %H:%M:%S %Z}"
+        purged = "purge_sequence" in row
+        if purged:
+            stamp = _("purged")
+        else:
+            when = timezone.localtime(row["created_at"])
+            stamp = f"{when:%Y-%m-%d %H:%M:%S %Z}"
         problem = None
         if sequence != expected:
             problem = MISSING
@@ -323,18 +347,116 @@ def verify_chain(using: str | None = None) -> ChainReport:
                 "previous hash is not that event's hash (an event was inserted, re-ordered or "
                 "re-hashed)."
             ) % {"sequence": sequence, "time": stamp}
-        elif event_hash(row) != row["hash"]:
+        elif not purged and event_hash(row) != row["hash"]:
             problem = ALTERED
             message = _(
                 "Event %(sequence)d (%(time)s) was changed after it was written: its content "
                 "does not match its hash."
             ) % {"sequence": sequence, "time": stamp}
         if problem is not None:
-            broken = ChainBreak(sequence, row["created_at"], problem, message)
+            created = None if purged else row["created_at"]
+            broken = ChainBreak(sequence, created, problem, message)
             return ChainReport(count, head[0], head[1], broken)
+        if purged:
+            removed.setdefault(row["purge_sequence"], []).append((sequence, row["hash"]))
+        elif row["action"] == PURGE_ACTION:
+            purges[sequence] = (row["changes"] or {}).get(PURGE_AUDIT_KEY)
         count += 1
         expected, prev_hash, head = sequence + 1, row["hash"], (sequence, row["hash"])
+    for purge_sequence, links in sorted(removed.items(), key=lambda item: item[1][0][0]):
+        if not _purge_matches(purges.get(purge_sequence), links):
+            first = links[0][0]
+            message = _(
+                "Event %(sequence)d was removed without a matching recorded purge: the purge "
+                "event %(purge)d does not exist or does not vouch for the events removed."
+            ) % {"sequence": first, "purge": purge_sequence}
+            broken = ChainBreak(first, None, UNRECORDED, message)
+            return ChainReport(count, head[0], head[1], broken)
     return ChainReport(count, head[0], head[1], None)
+
+
+# Purging at the end of the retention period (END-02).
+
+PURGE_ACTION = "retention.purge"
+# The key of the purge event's ``changes`` that vouches for the audit events it removed.
+PURGE_AUDIT_KEY = "audit_events"
+
+
+def links_digest(links: Iterable[tuple[int, str]]) -> str:
+    """SHA-256 (hex) over ``"<sequence>:<hash>\n"`` of each removed event, in sequence order."""
+    digest = hashlib.sha256()
+    for sequence, event_hash_ in links:
+        digest.update(f"{sequence}:{event_hash_}\n".encode())
+    return digest.hexdigest()
+
+
+def _seal(count: int, digest: str, key: str) -> str:
+    message = f"mamori.audit.purge:{CHAIN_VERSION}:{count}:{digest}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _purge_matches(recorded: Any, links: list[tuple[int, str]]) -> bool:
+    """Whether a purge event's record (count, digest, seal) vouches for exactly ``links``."""
+    if not isinstance(recorded, Mapping):
+        return False
+    digest = links_digest(links)
+    if recorded.get("count") != len(links) or recorded.get("digest") != digest:
+        return False
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    seal = str(recorded.get("seal", ""))
+    return any(hmac.compare_digest(seal, _seal(len(links), digest, key)) for key in keys)
+
+
+def purge_events(
+    events: models.QuerySet[AuditEvent],
+    *,
+    client_id: int | None,
+    changes: dict[str, Any],
+    actor_label: str = SYSTEM_ACTOR,
+) -> AuditEvent:
+    """Remove ``events`` from the trail and append the ``retention.purge`` event recording it.
+
+    Must run inside the caller's transaction (with the removal of the records the events
+    describe). Each removed event leaves its link (:class:`PurgedAuditEvent`); the purge
+    event's ``changes`` are ``changes`` plus ``audit_events``: the count, the digest of the
+    removed links (:func:`links_digest`) and a seal (HMAC-SHA-256 with the ``SECRET_KEY``), so
+    :func:`verify_chain` passes and still catches an event removed any other way. Earlier purge
+    events are never removed (they vouch for the links). Returns the purge event.
+    """
+    db = router.db_for_write(AuditEvent)
+    with transaction.atomic(using=db):
+        lock_chain(connections[db])
+        links = list(
+            events.using(db)
+            .exclude(action=PURGE_ACTION)
+            .order_by("sequence")
+            .values_list("sequence", "prev_hash", "hash")
+        )
+        digest = links_digest((sequence, hash_) for sequence, _prev, hash_ in links)
+        vouch = {
+            "count": len(links),
+            "digest": digest,
+            "seal": _seal(len(links), digest, settings.SECRET_KEY),
+        }
+        event = record(
+            PURGE_ACTION,
+            None,
+            actor_label=actor_label,
+            client_id=client_id,
+            changes={**changes, PURGE_AUDIT_KEY: vouch},
+        )
+        PurgedAuditEvent.objects.using(db).bulk_create(
+            PurgedAuditEvent(
+                sequence=sequence, prev_hash=prev, hash=hash_, purge_sequence=event.sequence
+            )
+            for sequence, prev, hash_ in links
+        )
+        sequences = [sequence for sequence, _prev, _hash in links]
+        for start in range(0, len(sequences), 500):
+            chunk = AuditEvent.objects.using(db).filter(sequence__in=sequences[start : start + 500])
+            # The one sanctioned removal: the append-only queryset refuses delete() itself.
+            models.QuerySet.delete(chunk)
+    return event
 
 
 # Reading the trail.

@@ -54,6 +54,7 @@ ACTION_LABELS = {
     "import.create": _("Imported (new)"),
     "import.update": _("Imported (changed)"),
     "export": _("Exported"),
+    "retention.purge": _("Records purged after the retention period"),
     "api_token.create": _("API token created"),
     "api_token.revoke": _("API token revoked"),
     "user.password_change": _("Password changed"),

@@ -225,6 +225,29 @@ class AuditEvent(models.Model):
         raise AuditTrailError(f"audit event #{self.sequence} cannot be deleted")
 
 
+class PurgedAuditEvent(models.Model):
+    """The link left of an audit event removed at the end of its retention period (END-02).
+
+    Only the chain survives: the event's ``sequence``, ``prev_hash`` and ``hash``, and the
+    sequence of the ``retention.purge`` event that removed it (``purge_sequence``). That event
+    is itself in the chain and records the count and a digest of the links it removed, so
+    :func:`mamori.core.audit.verify_chain` still checks the whole chain: every kept event's
+    content, every link, and that every removed event was removed by a recorded purge.
+    Written only by :func:`mamori.core.audit.purge_events`.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    purge_sequence = models.PositiveBigIntegerField(db_index=True, editable=False)
+
+    class Meta:
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} (purged by #{self.purge_sequence})"
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         from django.utils import timezone
