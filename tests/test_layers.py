@@ -37,6 +37,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             # Vulnerability data, findings and the record of updates (MNT-02); runs updates
             # over the lifecycle's SSH sessions.
             "mamori.advisories",
+            # Provider-wide announcements (NOT-04) to the clients of contracts and servers.
+            "mamori.announcements",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

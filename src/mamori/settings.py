@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "mamori.software",
     "mamori.backups",
     "mamori.advisories",
+    "mamori.announcements",
     "mamori.api",
     "mamori.operations",
 ]

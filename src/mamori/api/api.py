@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     advisories,
+    announcements,
     audit,
     backups,
     billing,
@@ -156,6 +157,7 @@ api.add_router("", software.router)
 api.add_router("", backups.router)
 # Vulnerabilities and updates (MNT-02).
 api.add_router("", advisories.router)
+api.add_router("", announcements.router)
 
 
 @api.exception_handler(PermissionDenied)
