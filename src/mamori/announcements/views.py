@@ -151,8 +151,15 @@ def period_list(request: HttpRequest) -> HttpResponse:
         for profile in profiles:
             for kind in kinds:
                 name = f"p{profile.pk}_{kind.value}"
-                raw_days = request.POST.get(f"{name}_days", "").strip() or "0"
-                raw_months = request.POST.get(f"{name}_months", "").strip() or "0"
+                current = table.get((profile.pk, kind.value))
+                if f"{name}_days" not in request.POST and f"{name}_months" not in request.POST:
+                    continue  # not on the form that was sent: left as it is
+                raw_days = request.POST.get(f"{name}_days", "").strip() or (
+                    str(current.days) if current else "0"
+                )
+                raw_months = request.POST.get(f"{name}_months", "").strip() or (
+                    str(current.months) if current else "0"
+                )
                 if not (raw_days.isdigit() and raw_months.isdigit()):
                     errors.append(
                         _("%(profile)s, %(kind)s: enter whole numbers.")
@@ -160,7 +167,6 @@ def period_list(request: HttpRequest) -> HttpResponse:
                     )
                     continue
                 days, months = int(raw_days), int(raw_months)
-                current = table.get((profile.pk, kind.value))
                 if current is None and days == 0 and months == 0:
                     continue
                 if current is not None and (current.days, current.months) == (days, months):
