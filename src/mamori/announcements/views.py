@@ -20,7 +20,7 @@ from mamori.announcements.models import (
     NoticePeriod,
     Recipient,
 )
-from mamori.clients.models import TermsProfile
+from mamori.clients.models import ContractType, TermsProfile
 
 
 def _errors_to_form(form, exc: ValidationError) -> None:
@@ -109,6 +109,9 @@ def announcement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if staff_view:
         context["preview"] = services.preview(announcement)
         context["profiles"] = announcement.terms_profiles.all()
+        context["types"] = [
+            ContractType(t).label for t in announcement.contract_types if t in ContractType.values
+        ]
         context["servers"] = announcement.servers.select_related("client")
     else:
         context["received"] = _visible_clients(request, announcement)
