@@ -203,3 +203,27 @@ def test_the_monthly_report_reads_the_announcements_a_client_was_told(ops, ca_cl
     assert row["effective_on"] == dt.date(2027, 1, 4)
     assert services.sent_for(ops, dt.date(2026, 11, 1)) == []
     assert services.sent_for(ops, dt.date(2027, 1, 1)) == []
+
+
+def test_a_draft_is_changed_with_an_audit_record_and_the_date_checked_again(ops, operator):
+    a = announce(operator)
+    services.update(a, values("terms_change", dt.date(2027, 1, 11)), actor=operator, today=TODAY)
+    event = AuditEvent.objects.get(action="announcement.edit")
+    assert event.changes["effective_on"] == ["2027-01-04", "2027-01-11"]
+    with pytest.raises(ValidationError) as refused:
+        services.update(
+            a, values("terms_change", dt.date(2026, 12, 14)), actor=operator, today=TODAY
+        )
+    assert "2026-12-21" in refused.value.message_dict["effective_on"][0]
+
+
+def test_a_sent_announcement_lists_whom_its_notices_went_to(ops, ca_client, operator):
+    a = announce(operator)
+    services.send(a, actor=operator, now=NOW)
+    # A contact's address changed afterwards: the record still says where the notice went.
+    ops.contacts.filter(email="keiri@acme.example").update(email="new@acme.example")
+    rows = services.preview(a).rows
+    assert {r.client.code: [q.address for q in r.recipients] for r in rows} == {
+        "acme": ["keiri@acme.example"],
+        "kaisha": ["ken@kaisha.example"],
+    }

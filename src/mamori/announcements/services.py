@@ -209,6 +209,28 @@ def recipients_of(kind: str, client: Client):
     ]
 
 
+@dataclass(frozen=True)
+class Queued:
+    """Whom a recorded recipient's notice went to (as the outbox names them)."""
+
+    label: str
+    address: str
+
+
+def event_key(announcement_id: int, client_id: int) -> str:
+    """The outbox's event key of one announcement to one client (one notice per contact)."""
+    return f"announcement:{announcement_id}:client:{client_id}"
+
+
+def queued_to(row: Recipient) -> list[Queued]:
+    """The notices queued for a recorded recipient client, from the outbox."""
+    from mamori.notices.models import Notice
+
+    key = event_key(row.announcement_id, row.client_id) + "|"
+    names = Notice.objects.filter(key__startswith=key).order_by("pk")
+    return [Queued(n.recipient, n.recipient) for n in names.only("recipient")]
+
+
 @dataclass
 class PreviewRow:
     client: Client
@@ -237,11 +259,7 @@ def preview(announcement: Announcement | Selection, today: dt.date | None = None
         rows = []
         for r in Recipient.objects.filter(announcement=announcement).select_related("client"):
             contracts = list(Contract.objects.filter(pk__in=r.contracts))
-            rows.append(
-                PreviewRow(
-                    r.client, contracts, recipients_of(announcement.kind, r.client), today, r
-                )
-            )
+            rows.append(PreviewRow(r.client, contracts, queued_to(r), today, r))
         return Preview(rows, today, None)
     selection = (
         Selection.of(announcement) if isinstance(announcement, Announcement) else announcement
@@ -383,7 +401,7 @@ def _notify(a: Announcement, row: Recipient, now: dt.datetime) -> int:
             return 0
         result = enqueue(
             NoticeKind.ANNOUNCEMENT,
-            f"announcement:{a.pk}:client:{row.client_id}",
+            event_key(a.pk, row.client_id),
             recipients_of(a.kind, row.client),
             {"announcement": a, "client": row.client},
             client=row.client,
