@@ -174,6 +174,8 @@ def test_a_crash_between_recipients_resumes_without_a_second_notice(
     monkeypatch.setattr(notices, "enqueue", real)
     result = services.send(a, actor=operator, now=NOW)
     assert result.notices == 1  # only the client not told yet
+    resumed = AuditEvent.objects.filter(action="announcement.send").order_by("sequence").last()
+    assert resumed.changes == {"resumed": True, "clients": 1}
     assert services.send(a, actor=operator, now=NOW).already_sent
     assert notices.deliver_due().sent == 2
     assert sorted(m.to for m in smtp.messages) == ["keiri@acme.example", "ken@kaisha.example"]

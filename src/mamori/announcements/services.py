@@ -455,9 +455,18 @@ def send(
                     "client_codes": [e.client.code for e in found][:100],
                 },
             )
-    rows = Recipient.objects.filter(announcement=a, notified_at__isnull=True).select_related(
-        "client"
+    rows = list(
+        Recipient.objects.filter(announcement=a, notified_at__isnull=True).select_related("client")
     )
+    if a.state == AnnouncementState.SENDING and rows:
+        # Resuming a send that stopped halfway: who resumed it, for how many clients.
+        audit.record(
+            "announcement.send",
+            a,
+            actor=actor,
+            request=request,
+            changes={"resumed": True, "clients": len(rows)},
+        )
     for row in rows:
         result.notices += _notify(a, row, now)
     with transaction.atomic():
