@@ -39,6 +39,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.advisories",
             # Records kept after the contract ends and purged when the period is over (END-02).
             "mamori.retention",
+            # Provider-wide announcements (NOT-04) to the clients of contracts and servers.
+            "mamori.announcements",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -77,6 +77,10 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Announcements",
+        [("announce", "Announcements to every affected client: create, preview, send")],
+    ),
+    (
         "Billing",
         [
             ("invoices", "Invoices: run a month, list, show, export for accounting, credit notes"),

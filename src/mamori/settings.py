@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "mamori.backups",
     "mamori.advisories",
     "mamori.retention",
+    "mamori.announcements",
     "mamori.api",
     "mamori.operations",
 ]

@@ -114,6 +114,7 @@ urlpatterns = [
     path("estimates/", include("mamori.billing.estimate_urls")),
     # Vulnerabilities matched to the software inventory, and the record of updates (MNT-02).
     path("advisories/", include("mamori.advisories.urls")),
+    path("announcements/", include("mamori.announcements.urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),

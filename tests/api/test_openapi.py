@@ -161,6 +161,11 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/servers/{server_id}/findings",
         "/api/v1/updates",
         "/api/v1/updates/{update_id}",
+        "/api/v1/announcements",
+        "/api/v1/announcements/{announcement_id}",
+        "/api/v1/announcements/{announcement_id}/send",
+        "/api/v1/announcement-periods",
+        "/api/v1/announcement-periods/{profile_code}",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

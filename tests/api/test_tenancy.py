@@ -23,6 +23,7 @@ from mamori.core import audit
 from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_advisories import acme_update
+from tests.web.cases_announcements import acme_announcement
 from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
@@ -47,6 +48,20 @@ from tests.web.cases_vault import acme_secret
 from tests.web.conftest import fast_password_hashing, scene, test_ca  # noqa: F401
 
 pytestmark = pytest.mark.req("ACC-01")
+
+
+def announcement_body() -> dict:
+    """A maintenance announcement a month ahead (no notice period is longer for it)."""
+    from django.utils import timezone
+
+    return {
+        "kind": "maintenance",
+        "effective_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+        "subject_ja": "共用設備の保守",
+        "subject_en": "Maintenance of shared equipment",
+        "body_ja": "深夜に作業します。",
+        "body_en": "Work at night.",
+    }
 
 
 # Records of acme that nothing refers to, so that their owner may also delete them.
@@ -131,8 +146,13 @@ PARAMETERS = {
     "account_event_id": lambda s: acme_account_event().pk,
     "job_id": lambda s: acme_backup_job().pk,
     "update_id": lambda s: acme_update().pk,
+    # An announcement told to acme (NOT-04).
+    "announcement_id": lambda s: acme_announcement().pk,
 }
 BODIES = {
+    "create_announcement": lambda s: announcement_body(),
+    "update_announcement": lambda s: announcement_body(),
+    "set_announcement_period": lambda s: {"kind": "terms_change", "days": 21, "months": 0},
     "set_software_setup": lambda s: {
         "ssh_host": "127.0.0.1",
         "ssh_port": 1,
@@ -406,6 +426,15 @@ PROVIDER_GLOBAL = {
 # The retention plan (END-02) covers every client: provider administrators and operators only,
 # 403 for everyone else (tests/retention/test_interfaces.py).
 PROVIDER_GLOBAL |= {"retention_plan"}
+# Announcements (NOT-04) reach clients across the provider: its administrators and operators
+# draft, change and send them; acme's people read those told to acme. Drafting and the notice
+# periods concern no client (tests/announcements/test_api.py has their rules).
+PROVIDER_ONLY |= {"update_announcement", "send_announcement"}
+PROVIDER_GLOBAL |= {
+    "create_announcement",
+    "list_announcement_periods",
+    "set_announcement_period",
+}
 # Requests: the client's administrators file them and write on them; resolving, closing and
 # reopening is the provider's work.
 PROVIDER_ONLY |= {"change_request_state"}
@@ -641,6 +670,14 @@ def acme_advisories(request):
             package="openssl",
             defaults={"installed_version": "3.0.11-1~deb12u2", "level": "high", "opened_at": now},
         )
+
+
+@pytest.fixture(autouse=True)
+def acme_announcements(request):
+    """An announcement told to acme, for the announcement list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_announcement()
 
 
 @pytest.fixture(autouse=True)

@@ -192,7 +192,21 @@ def server_to_collect(scene, request, monkeypatch):
     monkeypatch.setitem(tenancy.PARAMETERS, "server_id", lambda s: server.pk)
 
 
+def a_draft_announcement(scene, request, monkeypatch) -> None:
+    """Changing and sending an announcement need a draft (the tenancy one is sent); a draft is
+    seen by the provider's administrators and operators only, so they are the ones to try."""
+    import sys
+
+    from tests.web.cases_announcements import acme_draft
+
+    draft = acme_draft().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "announcement_id", lambda s: draft)
+    monkeypatch.setattr(sys.modules[__name__], "API_WRITERS", ("operator", "provider_admin"))
+
+
 PREPARE = {
+    "update_announcement": a_draft_announcement,
+    "send_announcement": a_draft_announcement,
     "collect_server_software": server_to_collect,
     "suspend_request": unanswered_request,
     "end_request_wait": waiting_request,

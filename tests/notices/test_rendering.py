@@ -222,6 +222,15 @@ def hostile_context() -> dict:
             advisories=[HOSTILE],
             reason=HOSTILE,
         ),
+        # The operator's own text of an announcement, in each language (NOT-04).
+        "announcement": ns(
+            kind="terms_change",
+            effective_on=at.date(),
+            subject_ja=HOSTILE,
+            subject_en=HOSTILE,
+            body_ja=HOSTILE,
+            body_en=HOSTILE,
+        ),
     }
 
 

@@ -104,6 +104,8 @@ TYPED = (
     "desk.RequestAttachment",
     # What an operator wrote of a personal-data incident (what, whose, measures).
     "desk.DataIncident",
+    # An announcement's subject and text, written by the operator in each language (NOT-04).
+    "announcements.Announcement",
 )
 # Models of which only some fields are typed by people (the rest Mamori writes, and must be in
 # the reader's language): a destruction's reason and what it names, not its method.

@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     advisories,
+    announcements,
     audit,
     backups,
     billing,
@@ -159,6 +160,7 @@ api.add_router("", backups.router)
 api.add_router("", advisories.router)
 # Records kept after the contract ends (END-02): the plan.
 api.add_router("/retention", retention.router)
+api.add_router("", announcements.router)
 
 
 @api.exception_handler(PermissionDenied)

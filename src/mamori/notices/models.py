@@ -75,6 +75,7 @@ class NoticeKind(models.TextChoices):
     BACKUP_FAILED = "backup_failed", _("Backup failed")
     VULNERABILITY_FOUND = "vulnerability_found", _("Vulnerabilities found")
     UPDATE_PERFORMED = "update_performed", _("Update performed")
+    ANNOUNCEMENT = "announcement", _("Announcement")
 
 
 class RecipientKind(models.TextChoices):
