@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             # Vulnerability data, findings and the record of updates (MNT-02); runs updates
             # over the lifecycle's SSH sessions.
             "mamori.advisories",
+            "mamori.weblogs",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",
