@@ -14,6 +14,7 @@ each and the ratio. Needs ``goaccess`` on PATH (Debian package ``goaccess``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mamori.weblogs import parse  # noqa: E402
+from mamori.weblogs import parse
 
 CHUNK = 8 << 20
 
@@ -48,7 +49,7 @@ PATHS = ["/", "/about/", "/news/", "/contact/", "/products/a", "/products/b", "/
 ASSETS = ["/style.css", "/app.js", "/logo.png", "/favicon.ico"]
 REFERRERS = ["-", "-", "https://www.google.com/", "https://www.bing.com/", "https://t.co/x"]
 STATUSES = ["200"] * 14 + ["304", "301", "404", "500"]
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 def generate(path: Path, size: int, seed: int = 19) -> int:
@@ -62,12 +63,13 @@ def generate(path: Path, size: int, seed: int = 19) -> int:
             block = []
             stamp = f"{day % 28 + 1:02d}/{MONTHS[(day // 28) % 12]}/2026"
             for _ in range(5000):
-                ip = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                a, b, c = rng.randrange(1, 224), rng.randrange(256), rng.randrange(256)
+                ip = f"{a}.{b}.{c}.{rng.randrange(1, 255)}"
                 target = rng.choice(PATHS) if rng.random() < 0.6 else rng.choice(ASSETS)
                 status = rng.choice(STATUSES)
                 hour = rng.randrange(24)
                 block.append(
-                    f'{ip} - - [{stamp}:{hour:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}'
+                    f"{ip} - - [{stamp}:{hour:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
                     f' +0900] "GET {target} HTTP/1.1" {status} {rng.randrange(200, 60000)} '
                     f'"{rng.choice(REFERRERS)}" "{rng.choice(agents)}"\n'
                 )
@@ -79,7 +81,7 @@ def generate(path: Path, size: int, seed: int = 19) -> int:
     return lines
 
 
-def run_mamori(path: Path) -> tuple[int, float]:
+def run_mamori(path: Path) -> tuple[parse.Tally, float]:
     classify = parse.Classifier()
     t = parse.Tally()
     started = time.perf_counter()
@@ -95,10 +97,10 @@ def run_mamori(path: Path) -> tuple[int, float]:
             rest = data[cut:]
         if rest:
             parse.tally(rest, "combined", classify, into=t)
-    return t.lines, time.perf_counter() - started
+    return t, time.perf_counter() - started
 
 
-def run_goaccess(path: Path, binary: str, workdir: Path) -> float:
+def run_goaccess(path: Path, binary: str, workdir: Path) -> tuple[dict, float]:
     started = time.perf_counter()
     subprocess.run(
         [
@@ -114,7 +116,9 @@ def run_goaccess(path: Path, binary: str, workdir: Path) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    report = json.loads((workdir / "report.json").read_text())
+    return report.get("general", {}), seconds
 
 
 def parse_size(text: str) -> int:
@@ -129,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1G", help="size of the generated log (default 1G)")
     parser.add_argument("--log", help="an existing combined log instead of a generated one")
+    parser.add_argument("--output", help="write the results as JSON here")
     parser.add_argument("--goaccess", default=shutil.which("goaccess") or "goaccess")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="weblog-bench-") as tmp:
@@ -139,8 +144,9 @@ def main(argv: list[str] | None = None) -> dict:
             log = workdir / "access.log"
             generate(log, parse_size(args.size))
         size = os.path.getsize(log)
-        lines, mamori_seconds = run_mamori(log)
-        goaccess_seconds = run_goaccess(log, args.goaccess, workdir)
+        tally, mamori_seconds = run_mamori(log)
+        general, goaccess_seconds = run_goaccess(log, args.goaccess, workdir)
+    lines = tally.lines
     mamori_rate = lines / mamori_seconds
     goaccess_rate = lines / goaccess_seconds
     result = {
@@ -149,11 +155,22 @@ def main(argv: list[str] | None = None) -> dict:
         "mamori_lines_per_second": round(mamori_rate),
         "goaccess_lines_per_second": round(goaccess_rate),
         "ratio": round(mamori_rate / goaccess_rate, 2),
+        # The same file read by both: the lines each accepted must agree.
+        "mamori_hits": tally.hits,
+        "mamori_rejected": tally.rejected,
+        "goaccess_valid_requests": general.get("valid_requests"),
+        "goaccess_failed_requests": general.get("failed_requests"),
     }
     print(f"log: {size} bytes, {lines} lines")
     print(f"mamori:   {mamori_seconds:8.2f} s  {mamori_rate:12,.0f} lines/s")
     print(f"goaccess: {goaccess_seconds:8.2f} s  {goaccess_rate:12,.0f} lines/s")
     print(f"ratio (mamori / goaccess): {result['ratio']:.2f}")
+    print(
+        f"lines accepted: mamori {tally.hits} (rejected {tally.rejected}), goaccess "
+        f"{result['goaccess_valid_requests']} (failed {result['goaccess_failed_requests']})"
+    )
+    if args.output:
+        Path(args.output).write_text(json.dumps(result, indent=2))
     return result
 
 

@@ -21,9 +21,7 @@ AHREFS = "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"
 
 def line(ip, day, request, status, ua, referrer="-", size="512", hour="10:00:00"):
     """One line in nginx's combined format."""
-    return (
-        f'{ip} - - [{day}:{hour} +0900] "{request}" {status} {size} "{referrer}" "{ua}"\n'
-    )
+    return f'{ip} - - [{day}:{hour} +0900] "{request}" {status} {size} "{referrer}" "{ua}"\n'
 
 
 def day_one() -> list[str]:
@@ -39,7 +37,11 @@ def day_one() -> list[str]:
         line("203.0.113.1", d, "GET / HTTP/1.1", 200, FIREFOX),
         line("203.0.113.1", d, "GET /style.css HTTP/1.1", 200, FIREFOX, size="-"),
         line(
-            "203.0.113.1", d, "GET /about/ HTTP/1.1", 200, FIREFOX,
+            "203.0.113.1",
+            d,
+            "GET /about/ HTTP/1.1",
+            200,
+            FIREFOX,
             referrer="https://www.google.com/search?q=mamori",
         ),
         line("203.0.113.2", d, "GET / HTTP/2.0", 200, CHROME, referrer="https://example.jp/"),
@@ -61,4 +63,6 @@ def day_two() -> list[str]:
 @pytest.fixture
 def site(acme) -> Site:
     server = Server.objects.create(client=acme, name="web1", kind="vps")
-    return Site.objects.create(client=acme, name="Example", url="https://example.jp/", server=server)
+    return Site.objects.create(
+        client=acme, name="Example", url="https://example.jp/", server=server
+    )

@@ -24,7 +24,10 @@ def assert_known_answers(f):
     days = {d["day"]: d for d in f.days}
     first, second = days[dt.date(2026, 10, 10)], days[dt.date(2026, 10, 11)]
     assert (first["hits"], first["page_views"], first["visitors"], first["bot_hits"]) == (
-        10, 4, 3, 3,
+        10,
+        4,
+        3,
+        3,
     )
     assert (second["hits"], second["page_views"], second["visitors"]) == (1, 1, 1)
     assert f.search_bot_hits == 1 and f.bot_hits == 2

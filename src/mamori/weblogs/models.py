@@ -70,9 +70,7 @@ class LogFile(models.Model):
 
     deleted_with_parent = True
 
-    site = models.ForeignKey(
-        "inventory.Site", on_delete=models.CASCADE, related_name="log_files"
-    )
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="log_files")
     first_line_hash = models.CharField(max_length=64)
     path = models.CharField(max_length=1000)
     device = models.BigIntegerField(default=0)
@@ -121,9 +119,7 @@ class DayFigures(models.Model):
 
     class Meta:
         ordering = ["day"]
-        constraints = [
-            models.UniqueConstraint(fields=["site", "day"], name="weblogs_unique_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="weblogs_unique_day")]
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.day}"
@@ -173,9 +169,10 @@ class DaySalt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["site", "day"], name="weblogs_unique_salt")
-        ]
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="weblogs_unique_salt")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day}"
 
 
 class VisitorMark(models.Model):
@@ -187,7 +184,8 @@ class VisitorMark(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["site", "day", "digest"], name="weblogs_unique_visitor"
-            )
+            models.UniqueConstraint(fields=["site", "day", "digest"], name="weblogs_unique_visitor")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day}"

@@ -73,12 +73,8 @@ STATIC_EXTENSIONS = frozenset(
     b" .eot .mp4 .webm .mp3 .ogg .wav .pdf .zip .gz .txt .xml .json .webmanifest".split()
 )
 
-MONTHS = {
-    m.encode(): i
-    for i, m in enumerate(
-        "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1
-    )
-}
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = {m.encode(): i for i, m in enumerate(MONTH_NAMES, start=1)}
 
 PERSON, SEARCH_BOT, OTHER_BOT = 0, 1, 2
 #: Dimensions of the monthly counts.
@@ -133,10 +129,8 @@ def referrer_host(referrer: bytes) -> str | None:
     if not referrer.startswith((b"http://", b"https://")):
         return None
     host = referrer.split(b"/", 3)[2].rpartition(b"@")[2]
-    if host.startswith(b"["):
-        host = host.split(b"]")[0] + b"]"
-    else:
-        host = host.partition(b":")[0]
+    bracketed = host.startswith(b"[")  # an IPv6 address
+    host = host.split(b"]")[0] + b"]" if bracketed else host.partition(b":")[0]
     host = host.lower().decode("ascii", "replace")
     return host[:MAX_KEY] or None
 

@@ -18,6 +18,7 @@ Entry points: :func:`import_file` (a file on the Mamori host or uploaded), :func
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -109,7 +110,7 @@ def local_source(path: str | os.PathLike[str]) -> Source:
     st = os.stat(path)
     return Source(
         str(path),
-        lambda: open(path, "rb", buffering=1 << 20),  # noqa: SIM115 - closed by ingest
+        lambda: open(path, "rb", buffering=1 << 20),
         st.st_dev,
         st.st_ino,
         st.st_size,
@@ -259,9 +260,10 @@ def _store(site: Any, t: parse.Tally, days: dict[bytes, dt.date]) -> None:
     table = DayFigures._meta.db_table
     columns = ("hits", "page_views", "visitors", "bot_hits", "search_bot_hits", "bytes_sent")
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
+    # Only the models' own table and column names are put into the SQL; values are parameters.
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} (site_id, day, {', '.join(columns)}, closed) "
+            f"INSERT INTO {table} (site_id, day, {', '.join(columns)}, closed) "  # noqa: S608
             f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (site_id, day) DO UPDATE SET {updates}",
             day_rows,
@@ -276,7 +278,7 @@ def _store(site: Any, t: parse.Tally, days: dict[bytes, dt.date]) -> None:
             months[k] = months.get(k, 0) + n
         table = MonthCount._meta.db_table
         cursor.executemany(
-            f"INSERT INTO {table} (site_id, month, dimension, key, count) "
+            f"INSERT INTO {table} (site_id, month, dimension, key, count) "  # noqa: S608
             f"VALUES (%s, %s, %s, %s, %s) "
             f"ON CONFLICT (site_id, month, dimension, key) "
             f"DO UPDATE SET count = {table}.count + excluded.count",
@@ -290,8 +292,7 @@ def _new_visitors(site: Any, day: dt.date, people: set[tuple[bytes, bytes]]) -> 
         salt_row = DaySalt.objects.create(site=site, day=day, salt=secrets.token_bytes(32))
     salt = bytes(salt_row.salt)
     digests = {
-        hashlib.blake2b(ip + b"\0" + ua, key=salt, digest_size=16).hexdigest()
-        for ip, ua in people
+        hashlib.blake2b(ip + b"\0" + ua, key=salt, digest_size=16).hexdigest() for ip, ua in people
     }
     ordered = sorted(digests)
     known: set[str] = set()
@@ -509,7 +510,10 @@ def collect_site(site: Any, *, actor: Any = None) -> list[Result]:
         if not login.ssh_host_key.strip():
             raise WeblogError(_("The server's SSH host key is not configured."))
         with ssh.sync_session(
-            login.ssh_host, login.ssh_port, login.ssh_username, login.ssh_secret,
+            login.ssh_host,
+            login.ssh_port,
+            login.ssh_username,
+            login.ssh_secret,
             login.ssh_host_key,
         ) as remote:
             files = remote_files(remote, setup.path_list())
@@ -555,10 +559,8 @@ def collect_due() -> int:
         Q(next_collection_at__isnull=True) | Q(next_collection_at__lte=now)
     )
     for setup in due.select_related("site"):
-        try:
+        with contextlib.suppress(WeblogError, ValidationError):  # recorded on the setup
             collect_site(setup.site)
-        except (WeblogError, ValidationError):
-            pass  # recorded on the setup
         done += 1
     close_days()
     return done
