@@ -192,7 +192,17 @@ def server_to_collect(scene, request, monkeypatch):
     monkeypatch.setitem(tenancy.PARAMETERS, "server_id", lambda s: server.pk)
 
 
+def site_with_log_setup(scene, request, monkeypatch):
+    """A site whose access logs are set up (it has no server: the collection fails, on
+    record)."""
+    from tests.web.cases_weblogs import acme_site
+
+    site = acme_site()
+    monkeypatch.setitem(tenancy.PARAMETERS, "site_id", lambda s: site.pk)
+
+
 PREPARE = {
+    "collect_site_logs": site_with_log_setup,
     "collect_server_software": server_to_collect,
     "suspend_request": unanswered_request,
     "end_request_wait": waiting_request,
