@@ -4,10 +4,11 @@ their sites' figures; provider staff set up, collect and upload logs."""
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from mamori.clients.models import Client
 from mamori.inventory.models import Site
-from mamori.weblogs.models import DayFigures, LogFile, LogSetup
+from mamori.weblogs.models import DayFigures, LogFile, LogSetup, MonthCount
 from tests.web.tenancy import ACME_PEOPLE, ACTION, FORM, PAGE, Case
 
 STAFF = frozenset({"subcontractor", "operator", "provider_admin"})
@@ -24,6 +25,25 @@ def acme_site() -> Site:
     )[0]
     # No server: a collection fails at once (no SSH login), and is recorded.
     LogSetup.objects.get_or_create(site=site, defaults={"paths": "/var/log/nginx/access.log*"})
+    # This month's figures, so that the page shows every section.
+    today = timezone.localdate()
+    DayFigures.objects.get_or_create(
+        site=site, day=today, defaults={"hits": 9, "page_views": 5, "visitors": 3, "bot_hits": 2}
+    )
+    for dimension, key in (
+        ("page", "/about/"),
+        ("status", "200"),
+        ("referrer", "www.google.com"),
+        ("search_bot", "Googlebot"),
+        ("bot", "AhrefsBot"),
+    ):
+        MonthCount.objects.get_or_create(
+            site=site,
+            month=today.replace(day=1),
+            dimension=dimension,
+            key=key,
+            defaults={"count": 2},
+        )
     return site
 
 
