@@ -66,3 +66,12 @@ def site(acme) -> Site:
     return Site.objects.create(
         client=acme, name="Example", url="https://example.jp/", server=server
     )
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English (Mamori's default language is Japanese)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
