@@ -67,7 +67,7 @@ def test_logs_are_collected_over_ssh_incrementally(site, login, tmp_path):
     f = services.month_figures(site, OCTOBER)
     assert (f.hits, f.page_views, f.visitors) == (12, 6, 5)
     site.log_setup.refresh_from_db()
-    assert site.log_setup.last_error == "" and site.log_setup.lease_until is None
+    assert site.log_setup.last_error_code == "" and site.log_setup.lease_until is None
 
 
 def test_a_site_without_an_ssh_login_is_a_precise_error(site, tmp_path):
@@ -75,7 +75,7 @@ def test_a_site_without_an_ssh_login_is_a_precise_error(site, tmp_path):
     with pytest.raises(services.WeblogError, match="no SSH login"):
         services.collect_site(site)
     site.log_setup.refresh_from_db()
-    assert "no SSH login" in site.log_setup.last_error
+    assert site.log_setup.last_error_code == "no_login"
 
 
 def test_unsafe_paths_are_refused(site):

@@ -32,7 +32,12 @@ class WeblogSetupOut(Schema):
     interval_hours: int
     next_collection_at: dt.datetime | None
     last_collected_at: dt.datetime | None
-    last_error: str
+    last_error_code: str = Field(
+        ...,
+        description="Why the last collection failed (no_login, no_host_key, ssh); "
+        "empty: it did not.",
+    )
+    last_error: str = Field(..., description="The SSH library's words of an ssh error.")
 
     @staticmethod
     def resolve_site(obj) -> int:

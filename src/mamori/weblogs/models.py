@@ -25,6 +25,12 @@ class SiteScopedQuerySet(ClientScopedQuerySet):
     client_lookup = "site__client"
 
 
+class CollectError(models.TextChoices):
+    NO_LOGIN = "no_login", _("The site's server has no SSH login (software collection setup).")
+    NO_HOST_KEY = "no_host_key", _("The server's SSH host key is not configured.")
+    SSH = "ssh", _("The server could not be reached or refused the login.")
+
+
 class LogSetup(models.Model):
     """Where a site's access logs are read from over SSH."""
 
@@ -48,7 +54,11 @@ class LogSetup(models.Model):
     next_collection_at = models.DateTimeField(_("next collection"), null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_collected_at = models.DateTimeField(_("last collected"), null=True, blank=True)
-    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_code = models.CharField(
+        _("last error"), max_length=20, blank=True, choices=CollectError.choices
+    )
+    #: The SSH library's own words of the last error (technical, not translated), if any.
+    last_error = models.CharField(max_length=500, blank=True)
 
     objects = SiteScopedQuerySet.as_manager()
 

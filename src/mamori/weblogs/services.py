@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from mamori.core import audit
 from mamori.weblogs import parse
 from mamori.weblogs.models import (
+    CollectError,
     DayFigures,
     DaySalt,
     Dimension,
@@ -58,6 +59,14 @@ SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./*?\[\]+@-]*$")
 
 class WeblogError(Exception):
     """A log that cannot be read, with a message for the operator."""
+
+
+class NoLogin(WeblogError):
+    """The site has no server, or its server no SSH login."""
+
+
+class NoHostKey(WeblogError):
+    """The server's SSH host key is not configured."""
 
 
 class Busy(WeblogError):
@@ -418,7 +427,7 @@ def _login_of(site: Any) -> Any:
         CollectionSetup.objects.filter(server=site.server_id).first() if site.server_id else None
     )
     if login is None:
-        raise WeblogError(
+        raise NoLogin(
             _(
                 "The site's server has no SSH login: set up its software collection "
                 "(SSH host, user, credential, host key) first."
@@ -504,11 +513,11 @@ def collect_site(site: Any, *, actor: Any = None) -> list[Result]:
     if not taken:
         raise Busy(_("A collection of this site's logs is already running."))
     results: list[Result] = []
-    error = ""
+    error = code = detail = ""
     try:
         login = _login_of(site)
         if not login.ssh_host_key.strip():
-            raise WeblogError(_("The server's SSH host key is not configured."))
+            raise NoHostKey(_("The server's SSH host key is not configured."))
         with ssh.sync_session(
             login.ssh_host,
             login.ssh_port,
@@ -523,14 +532,20 @@ def collect_site(site: Any, *, actor: Any = None) -> list[Result]:
                     results.append(ingest(site, source, setup.log_format, classify=classify))
                 except WeblogError as exc:
                     results.append(Result(source.path, skipped=str(exc)))
-    except (WeblogError, ssh.SSHError) as exc:
-        error = str(exc)[:500]
+    except NoLogin as exc:
+        error, code = str(exc), CollectError.NO_LOGIN
+    except NoHostKey as exc:
+        error, code = str(exc), CollectError.NO_HOST_KEY
+    except ssh.SSHError as exc:
+        # The SSH library's technical words are kept as they are (with a code to translate).
+        error, code, detail = str(exc), CollectError.SSH, str(exc)[:500]
     finally:
         done = timezone.now()
         LogSetup.objects.filter(pk=setup.pk).update(
             lease_until=None,
             last_collected_at=done,
-            last_error=error,
+            last_error_code=code,
+            last_error=detail,
             next_collection_at=done + dt.timedelta(hours=setup.interval_hours),
         )
         audit.record(
@@ -543,7 +558,7 @@ def collect_site(site: Any, *, actor: Any = None) -> list[Result]:
                 "files": len(results),
                 "lines": sum(r.lines for r in results),
                 "rejected": sum(r.rejected for r in results),
-                "error": error[:200],
+                "error": code,
             },
         )
     if error:
