@@ -173,6 +173,8 @@ class MonthCount(models.Model):
 class DaySalt(models.Model):
     """The random key of one open day's visitor hashes; deleted with them."""
 
+    deleted_with_parent = True
+
     site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     salt = models.BinaryField(max_length=32)
@@ -187,6 +189,8 @@ class DaySalt(models.Model):
 
 class VisitorMark(models.Model):
     """A keyed hash of one visitor (IP address and user agent) of an open day."""
+
+    deleted_with_parent = True
 
     site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
