@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "mamori.retention",
             # Provider-wide announcements (NOT-04) to the clients of contracts and servers.
             "mamori.announcements",
+            "mamori.weblogs",
             # The inventory's import and export carry the lifecycle's settings (targets, ACME);
             # its pages and forms offer them.
             "mamori.inventory.transfer",

@@ -276,6 +276,12 @@ VARIABLES: dict[str, Variable] = {
             "product and cycle).",
         ),
         Variable(
+            "WEBLOG_VISITOR_DAYS",
+            "2",
+            "Days a day's visitor hashes (keyed hashes of IP address and user agent, never the "
+            "addresses) are kept to count each visitor once; then deleted, the counts stay.",
+        ),
+        Variable(
             "ADVISORY_ECOSYSTEMS",
             "",
             "OSV ecosystems whose vulnerability data Mamori keeps and refreshes every hour, "

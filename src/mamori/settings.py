@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "mamori.advisories",
     "mamori.retention",
     "mamori.announcements",
+    "mamori.weblogs",
     "mamori.api",
     "mamori.operations",
 ]
@@ -261,6 +262,8 @@ MAMORI_BROKER_URL = conf.env("BROKER_URL") or ""
 # The software inventory's end-of-life data (software/eol.py).
 MAMORI_EOL_URL = (conf.env("EOL_URL", "https://endoflife.date/api") or "").rstrip("/")
 MAMORI_EOL_WARN_DAYS = conf.env_int("EOL_WARN_DAYS", 90, minimum=0)
+# Visitors (mamori.weblogs): days the visitor hashes of a day are kept.
+MAMORI_WEBLOG_VISITOR_DAYS = conf.env_int("WEBLOG_VISITOR_DAYS", 2, minimum=1)
 # Vulnerability data (mamori.advisories.feeds): which OSV ecosystems, from where.
 MAMORI_ADVISORY_ECOSYSTEMS = [
     e.strip() for e in (conf.env("ADVISORY_ECOSYSTEMS") or "").split(",") if e.strip()

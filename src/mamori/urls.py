@@ -111,6 +111,8 @@ urlpatterns = [
     path("desk/", include("mamori.desk.urls")),
     # The software on managed servers and their accounts (MNT-01, MNT-07).
     path("software/", include("mamori.software.urls")),
+    # Visitors of managed sites from their access logs (MNT-06).
+    path("visitors/", include("mamori.weblogs.urls")),
     path("estimates/", include("mamori.billing.estimate_urls")),
     # Vulnerabilities matched to the software inventory, and the record of updates (MNT-02).
     path("advisories/", include("mamori.advisories.urls")),

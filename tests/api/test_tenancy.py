@@ -187,6 +187,7 @@ BODIES = {
         "ssh_host_key": HOST_KEY,
         "interval_hours": 12,
     },
+    "set_weblog_setup": lambda s: {"paths": ["/var/log/nginx/spare.access.log*"]},
     "restore_backup": lambda s: {"path": "/var/www/index.html", "target": "/tmp/restored"},
     "create_update": lambda s: {
         "client": s.acme.code,
@@ -492,6 +493,8 @@ PROVIDER_ONLY |= {
     "collect_server_software",
     "acknowledge_account_event",
 }
+# Access logs are set up and collected by the provider; the client reads the figures (MNT-06).
+PROVIDER_ONLY |= {"set_weblog_setup", "collect_site_logs"}
 # How fresh the vulnerability data is: the provider's one copy of public data, no client's.
 PROVIDER_GLOBAL |= {"advisory_data"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}

@@ -204,9 +204,19 @@ def a_draft_announcement(scene, request, monkeypatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "API_WRITERS", ("operator", "provider_admin"))
 
 
+def site_with_log_setup(scene, request, monkeypatch):
+    """A site whose access logs are set up (it has no server: the collection fails, on
+    record)."""
+    from tests.web.cases_weblogs import acme_site
+
+    site = acme_site()
+    monkeypatch.setitem(tenancy.PARAMETERS, "site_id", lambda s: site.pk)
+
+
 PREPARE = {
     "update_announcement": a_draft_announcement,
     "send_announcement": a_draft_announcement,
+    "collect_site_logs": site_with_log_setup,
     "collect_server_software": server_to_collect,
     "suspend_request": unanswered_request,
     "end_request_wait": waiting_request,

@@ -39,6 +39,7 @@ from mamori.api import (
     retention,
     software,
     vault,
+    weblogs,
 )
 from mamori.api.auth import AUTH
 
@@ -154,6 +155,8 @@ api.add_router("", desk_waits.router)
 api.add_router("", billing_estimates.router)
 # The software on managed servers and their accounts (MNT-01, MNT-07).
 api.add_router("", software.router)
+# Visitors of managed sites from their access logs (MNT-06).
+api.add_router("", weblogs.router)
 # Backups (BKP-01, BKP-02): /backup-jobs and their runs.
 api.add_router("", backups.router)
 # Vulnerabilities and updates (MNT-02).

@@ -200,6 +200,9 @@ ACTION_LABELS = {
     "software.setup_created": _("Software collection set up"),
     "software.setup_changed": _("Software collection setup changed"),
     "software.collected": _("Server software collected"),
+    "weblogs.setup_saved": _("Access log setup saved"),
+    "weblogs.collected": _("Access logs collected"),
+    "weblogs.imported": _("Access log file counted"),
     "software.account_event_acknowledged": _("Server account change acknowledged"),
     "request.confidential": _("Request marked confidential"),
     # Vulnerabilities and updates (MNT-02).

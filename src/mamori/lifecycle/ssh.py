@@ -152,6 +152,15 @@ class RemoteSession:
         except asyncssh.SFTPError as exc:
             raise SSHError(f"cannot read {path} on {self.label}: {exc.reason}") from None
 
+    async def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of ``path`` from byte ``offset`` (fewer at its end)."""
+        try:
+            async with self.sftp.open(path, "rb") as f:
+                await f.seek(offset)
+                return await f.read(length)
+        except asyncssh.SFTPError as exc:
+            raise SSHError(f"cannot read {path} on {self.label}: {exc.reason}") from None
+
     async def listdir(self, path: str) -> list[tuple[str, bool]] | None:
         """The entries of directory ``path`` as (name, is a directory), sorted by name, without
         ``.`` and ``..``; None if it does not exist. Symbolic links are not followed."""

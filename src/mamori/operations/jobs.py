@@ -74,6 +74,7 @@ JOBS: tuple[Job, ...] = (
     Job("advisory_refresh", 3600, "mamori.advisories.feeds:refresh_job", single_flight=True),
     Job("update_runs", 10, "mamori.advisories.updates:run_due"),
     Job("retention_purge", 3600, "mamori.retention.services:purge_job", single_flight=True),
+    Job("weblog_collection", 300, "mamori.weblogs.services:collect_due"),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
