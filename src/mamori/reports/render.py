@@ -141,6 +141,8 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
         out["availability"] = _with(
             found["availability"]["checks"],
             shown=lambda r: percent(r["percent"]),
+            up_shown=lambda r: f"{r['up']:,}",
+            runs_shown=lambda r: f"{r['runs']:,}",
             chart=lambda r: availability_chart(r, month),
         )
     if "incidents" in found:
