@@ -24,6 +24,7 @@ from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_advisories import acme_update
 from tests.web.cases_announcements import acme_announcement
+from tests.web.cases_reports import acme_report
 from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
@@ -148,8 +149,11 @@ PARAMETERS = {
     "update_id": lambda s: acme_update().pk,
     # An announcement told to acme (NOT-04).
     "announcement_id": lambda s: acme_announcement().pk,
+    # acme's October report, released and sent (RPT-01).
+    "report_id": lambda s: acme_report().pk,
 }
 BODIES = {
+    "build_report": lambda s: {"client": "acme", "month": "2026-10"},
     "create_announcement": lambda s: announcement_body(),
     "update_announcement": lambda s: announcement_body(),
     "set_announcement_period": lambda s: {"kind": "terms_change", "days": 21, "months": 0},
@@ -431,6 +435,9 @@ PROVIDER_GLOBAL |= {"retention_plan"}
 # draft, change and send them; acme's people read those told to acme. Drafting and the notice
 # periods concern no client (tests/announcements/test_api.py has their rules).
 PROVIDER_ONLY |= {"update_announcement", "send_announcement"}
+# Monthly reports (RPT-01): acme's people read its released reports; building and releasing
+# are the provider's administrators' and operators' (tests/reports/test_interfaces.py).
+PROVIDER_ONLY |= {"build_report", "release_report"}
 PROVIDER_GLOBAL |= {
     "create_announcement",
     "list_announcement_periods",
@@ -681,6 +688,14 @@ def acme_announcements(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_announcement()
+
+
+@pytest.fixture(autouse=True)
+def acme_reports(request):
+    """acme's released October report, for the report list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_report()
 
 
 @pytest.fixture(autouse=True)

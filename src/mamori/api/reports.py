@@ -92,15 +92,17 @@ def get_report(request: HttpRequest, report_id: int):
 
 @router.post(
     "/reports",
-    response={201: ReportDetailOut, 403: Error, 404: Error, 422: Error},
+    response={201: ReportDetailOut, 403: Error, 422: Error},
     summary="Build a month's report",
     description="Provider administrators and operators. Refreshes the month's draft, or starts "
     "the next version when the last one was released (the released one is kept).",
 )
 def build_report(request: HttpRequest, payload: BuildIn):
+    client = Client.objects.visible_to(request.auth).filter(code=payload.client).first()
+    if client is None:
+        raise invalid(problem("client", f"No such client: {payload.client}"))
     if not services.may_manage(request.auth):
         raise forbidden()
-    client = get_object_or_404(Client.objects.visible_to(request.auth), code=payload.client)
     try:
         month = services.parse_month(payload.month)
         report = services.build_report(client, month, actor=request.auth, request=request)
