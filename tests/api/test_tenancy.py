@@ -24,7 +24,6 @@ from mamori.core.tokens import create_token
 from mamori.inventory.models import Domain, Endpoint, Server, Site
 from tests.web.cases_advisories import acme_update
 from tests.web.cases_announcements import acme_announcement
-from tests.web.cases_reports import acme_report
 from tests.web.cases_backups import acme_backup_job
 from tests.web.cases_desk_hours import spare_closed_day
 from tests.web.cases_desk_requests import acme_attachment, acme_request
@@ -41,6 +40,7 @@ from tests.web.cases_monitoring_incidents import acme_incident
 from tests.web.cases_monitoring_maintenance import acme_window
 from tests.web.cases_monitoring_sla import acme_credit
 from tests.web.cases_payments import acme_change, acme_invoice
+from tests.web.cases_reports import acme_report
 from tests.web.cases_software import HOST_KEY as SOFTWARE_HOST_KEY
 from tests.web.cases_software import acme_account_event
 from tests.web.cases_vault import acme_secret

@@ -233,7 +233,7 @@ def hostile_context() -> dict:
         ),
         # The monthly report (RPT-01): the month and the version.
         "month": at.date(),
-        "version": 2,
+        "report_version": 2,
         "corrected": True,
     }
 

@@ -35,8 +35,9 @@ def maintained(acme):
     Contract.objects.create(
         client=acme, type=ContractType.SITE_MAINTENANCE, start=dt.date(2026, 4, 1)
     )
-    for contact in Contact.objects.filter(client=acme, email__in=["yamada@acme.example",
-                                                                    "jane@acme.example"]):
+    for contact in Contact.objects.filter(
+        client=acme, email__in=["yamada@acme.example", "jane@acme.example"]
+    ):
         contact.notify = [*contact.notify, "reports"]
         contact.save()
     return acme
@@ -56,9 +57,15 @@ def scripted(maintained, operator):
     - visitors of www.acme.example: 120 on the 1st and 80 on the 2nd (200), 300 + 200 page views.
     """
     acme = maintained
-    site = Site.objects.create(client=acme, name="www.acme.example", url="https://www.acme.example/")
+    site = Site.objects.create(
+        client=acme, name="www.acme.example", url="https://www.acme.example/"
+    )
     check = Check.objects.create(
-        client=acme, site=site, name="www", kind="http", settings={"url": "https://www.acme.example/"}
+        client=acme,
+        site=site,
+        name="www",
+        kind="http",
+        settings={"url": "https://www.acme.example/"},
     )
     for day in range(1, 31):
         Rollup.objects.create(
@@ -102,8 +109,10 @@ def scripted(maintained, operator):
     )
     log_work(req, 90, "Built the form", jst(11, 6, 14), operator)
     log_work(req, 30, "Tested it", jst(11, 7, 10), operator)
-    DayFigures.objects.create(site=site, day=dt.date(2026, 11, 1), hits=500, page_views=300,
-                              visitors=120)
-    DayFigures.objects.create(site=site, day=dt.date(2026, 11, 2), hits=400, page_views=200,
-                              visitors=80)
+    DayFigures.objects.create(
+        site=site, day=dt.date(2026, 11, 1), hits=500, page_views=300, visitors=120
+    )
+    DayFigures.objects.create(
+        site=site, day=dt.date(2026, 11, 2), hits=400, page_views=200, visitors=80
+    )
     return {"client": acme, "site": site, "check": check, "request": req}

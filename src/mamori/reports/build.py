@@ -449,9 +449,9 @@ def next_month(client: Client, month: dt.date, covered: set[str]) -> dict | None
     if covered & SUBJECTS["updates"]:
         section["updates"] = [
             {"update": u.pk, "package": u.package, "to_version": u.to_version}
-            for u in UpdateRecord.objects.filter(
-                client=client, state=UpdateState.QUEUED
-            ).order_by("pk")
+            for u in UpdateRecord.objects.filter(client=client, state=UpdateState.QUEUED).order_by(
+                "pk"
+            )
         ]
     if not any(v for k, v in section.items() if k != "month"):
         return None

@@ -107,3 +107,6 @@ class ReportSettings(models.Model):
     class Meta:
         verbose_name = _("report settings")
         verbose_name_plural = _("report settings")
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: day {self.business_day}"

@@ -54,6 +54,4 @@ def render(report: Report, language: str) -> bytes:
     with translation.override(doc.language):
         html = render_to_string("reports/pdf.html", {"doc": doc})
     stylesheet = finders.find("mamori/monthly-report.css")
-    return HTML(string=html).write_pdf(
-        stylesheets=[CSS(filename=stylesheet), CSS(string=PAGE_CSS)]
-    )
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=stylesheet), CSS(string=PAGE_CSS)])

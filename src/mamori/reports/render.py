@@ -221,7 +221,10 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
                     "open": u["findings_open_at_end"].get(lvl, 0),
                 }
                 for lvl in levels
-                if any(u[k].get(lvl) for k in ("findings_opened", "findings_closed", "findings_open_at_end"))
+                if any(
+                    u[k].get(lvl)
+                    for k in ("findings_opened", "findings_closed", "findings_open_at_end")
+                )
             ],
         }
     if "work" in found:
@@ -238,14 +241,20 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
         out["announcements"] = _with(
             found["announcements"]["announcements"],
             kind_label=lambda r: _label(AnnouncementKind, r["kind"]),
-            subject=lambda r: r["subject_en"] if language == "en" and r["subject_en"] else r["subject_ja"],
+            subject=lambda r: (
+                r["subject_en"] if language == "en" and r["subject_en"] else r["subject_ja"]
+            ),
             effective=lambda r: dt.date.fromisoformat(r["effective_on"]),
         )
     if "next_month" in found:
         n = found["next_month"]
         out["next_month"] = {
             "month": dt.date.fromisoformat(n["month"] + "-01"),
-            "windows": _with(n.get("windows", []), starts=lambda r: _at(r["starts_at"]), ends=lambda r: _at(r["ends_at"])),
+            "windows": _with(
+                n.get("windows", []),
+                starts=lambda r: _at(r["starts_at"]),
+                ends=lambda r: _at(r["ends_at"]),
+            ),
             "expiring": _with(n.get("expiring", []), until=lambda r: _at(r["not_after"])),
             "updates": n.get("updates", []),
         }

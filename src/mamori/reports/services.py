@@ -130,7 +130,7 @@ def build_report(
     return report
 
 
-# --- release and send ------------------------------------------------------------------------------
+# --- release and send ----------------------------------------------------------------------------
 
 
 def event_key(report: Report) -> str:
@@ -142,7 +142,7 @@ def _queue(report: Report) -> int:
     context: dict[str, Any] = {
         "client": report.client,
         "month": report.month,
-        "version": report.version,
+        "report_version": report.version,
         "corrected": report.version > 1,
         "url": settings.BASE_URL + reverse("report_detail", args=[report.pk]),
     }
@@ -198,7 +198,7 @@ def report_pdf_attachment(entry: dict[str, Any], notice: Notice) -> tuple[str, b
     return pdf.filename(report, language), pdf.render(report, language), "application/pdf"
 
 
-# --- settings --------------------------------------------------------------------------------------
+# --- settings ------------------------------------------------------------------------------------
 
 
 def settings_of(client: Client) -> ReportSettings:
@@ -220,7 +220,7 @@ def change_settings(
     try:
         row.full_clean(exclude=["client"])
     except ValidationError as exc:
-        raise ReportError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        raise ReportError(exc.messages) from None
     with transaction.atomic():
         row.save()
         audit.record(
@@ -234,7 +234,7 @@ def change_settings(
     return row
 
 
-# --- the schedule ------------------------------------------------------------------------------------
+# --- the schedule --------------------------------------------------------------------------------
 
 
 def build_day(client: Client, month: dt.date, row: ReportSettings | None = None) -> dt.date:
@@ -284,7 +284,7 @@ def build_job() -> dict[str, int]:
     return scheduled_run().as_dict()
 
 
-# --- registration --------------------------------------------------------------------------------------
+# --- registration --------------------------------------------------------------------------------
 
 
 def register() -> None:

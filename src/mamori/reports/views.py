@@ -15,9 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from mamori.clients.models import Client
@@ -116,7 +115,9 @@ def report_build(request: HttpRequest) -> HttpResponse:
         return redirect("report_list")
     try:
         report = services.build_report(
-            form.cleaned_data["client"], form.cleaned_data["month"], actor=request.user,
+            form.cleaned_data["client"],
+            form.cleaned_data["month"],
+            actor=request.user,
             request=request,
         )
     except services.ReportError as exc:
@@ -133,7 +134,9 @@ def report_rebuild(request: HttpRequest, pk: int) -> HttpResponse:
     if not services.may_manage(request.user):
         raise PermissionDenied
     try:
-        new = services.build_report(report.client, report.month, actor=request.user, request=request)
+        new = services.build_report(
+            report.client, report.month, actor=request.user, request=request
+        )
     except services.ReportError as exc:
         messages.error(request, str(exc))
         return redirect(report.get_absolute_url())

@@ -74,9 +74,7 @@ class Command(BaseCommand):
             raise usage(_("Give a subcommand: build, release, show or run."))
         if command == "run":
             result = services.scheduled_run()
-            self.stdout.write(
-                _("%(built)d built, %(released)d released.") % result.as_dict()
-            )
+            self.stdout.write(_("%(built)d built, %(released)d released.") % result.as_dict())
             return
         client, month = self._target(options)
         if command == "show":
