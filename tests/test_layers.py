@@ -21,8 +21,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # The processes: periodic jobs, runner, dashboard, serve/scheduler/worker, the WSGI app.
     ("runtime", ["mamori.operations", "mamori.wsgi", "mamori.asgi"]),
     ("interfaces", ["mamori.api", "mamori.demo"]),
-    # Money: fees, invoices and payments read every feature (CA fees, SLA credits, emergency work).
-    ("business", ["mamori.billing"]),
+    # Money and the monthly report read every feature (CA fees, SLA credits, the month's figures).
+    ("business", ["mamori.billing", "mamori.reports"]),
     (
         "features",
         [

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "mamori.retention",
     "mamori.announcements",
     "mamori.weblogs",
+    "mamori.reports",
     "mamori.api",
     "mamori.operations",
 ]

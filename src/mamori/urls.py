@@ -117,6 +117,8 @@ urlpatterns = [
     # Vulnerabilities matched to the software inventory, and the record of updates (MNT-02).
     path("advisories/", include("mamori.advisories.urls")),
     path("announcements/", include("mamori.announcements.urls")),
+    # The monthly report of each client (RPT-01).
+    path("reports/", include("mamori.reports.urls")),
     # The ACME HTTP-01 responder answers at the path the CA asks for (RFC 8555 §8.3).
     path(".well-known/acme-challenge/", include("mamori.lifecycle.responder_urls")),
     path("api/v1/", api.urls),

@@ -169,6 +169,9 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/announcements/{announcement_id}/send",
         "/api/v1/announcement-periods",
         "/api/v1/announcement-periods/{profile_code}",
+        "/api/v1/reports",
+        "/api/v1/reports/{report_id}",
+        "/api/v1/reports/{report_id}/release",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

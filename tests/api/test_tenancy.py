@@ -40,6 +40,7 @@ from tests.web.cases_monitoring_incidents import acme_incident
 from tests.web.cases_monitoring_maintenance import acme_window
 from tests.web.cases_monitoring_sla import acme_credit
 from tests.web.cases_payments import acme_change, acme_invoice
+from tests.web.cases_reports import acme_report
 from tests.web.cases_software import HOST_KEY as SOFTWARE_HOST_KEY
 from tests.web.cases_software import acme_account_event
 from tests.web.cases_vault import acme_secret
@@ -148,8 +149,11 @@ PARAMETERS = {
     "update_id": lambda s: acme_update().pk,
     # An announcement told to acme (NOT-04).
     "announcement_id": lambda s: acme_announcement().pk,
+    # acme's October report, released and sent (RPT-01).
+    "report_id": lambda s: acme_report().pk,
 }
 BODIES = {
+    "build_report": lambda s: {"client": "acme", "month": "2026-10"},
     "create_announcement": lambda s: announcement_body(),
     "update_announcement": lambda s: announcement_body(),
     "set_announcement_period": lambda s: {"kind": "terms_change", "days": 21, "months": 0},
@@ -431,6 +435,9 @@ PROVIDER_GLOBAL |= {"retention_plan"}
 # draft, change and send them; acme's people read those told to acme. Drafting and the notice
 # periods concern no client (tests/announcements/test_api.py has their rules).
 PROVIDER_ONLY |= {"update_announcement", "send_announcement"}
+# Monthly reports (RPT-01): acme's people read its released reports; building and releasing
+# are the provider's administrators' and operators' (tests/reports/test_interfaces.py).
+PROVIDER_ONLY |= {"build_report", "release_report"}
 PROVIDER_GLOBAL |= {
     "create_announcement",
     "list_announcement_periods",
@@ -681,6 +688,14 @@ def acme_announcements(request):
     if "scene" in request.fixturenames:
         request.getfixturevalue("scene")
         acme_announcement()
+
+
+@pytest.fixture(autouse=True)
+def acme_reports(request):
+    """acme's released October report, for the report list."""
+    if "scene" in request.fixturenames:
+        request.getfixturevalue("scene")
+        acme_report()
 
 
 @pytest.fixture(autouse=True)

@@ -213,7 +213,20 @@ def site_with_log_setup(scene, request, monkeypatch):
     monkeypatch.setitem(tenancy.PARAMETERS, "site_id", lambda s: site.pk)
 
 
+def a_draft_report(scene, request, monkeypatch) -> None:
+    """Releasing needs a draft (the tenancy report is sent); a draft is seen by the provider's
+    staff only, and released by its administrators and operators."""
+    import sys
+
+    from tests.web.cases_reports import acme_draft_report
+
+    draft = acme_draft_report().pk
+    monkeypatch.setitem(tenancy.PARAMETERS, "report_id", lambda s: draft)
+    monkeypatch.setattr(sys.modules[__name__], "API_WRITERS", ("operator", "provider_admin"))
+
+
 PREPARE = {
+    "release_report": a_draft_report,
     "update_announcement": a_draft_announcement,
     "send_announcement": a_draft_announcement,
     "collect_site_logs": site_with_log_setup,

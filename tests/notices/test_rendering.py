@@ -231,6 +231,10 @@ def hostile_context() -> dict:
             body_ja=HOSTILE,
             body_en=HOSTILE,
         ),
+        # The monthly report (RPT-01): the month and the version.
+        "month": at.date(),
+        "report_version": 2,
+        "corrected": True,
     }
 
 

@@ -36,6 +36,7 @@ from mamori.api import (
     monitoring_maintenance,
     monitoring_sla,
     notices,
+    reports,
     retention,
     software,
     vault,
@@ -164,6 +165,8 @@ api.add_router("", advisories.router)
 # Records kept after the contract ends (END-02): the plan.
 api.add_router("/retention", retention.router)
 api.add_router("", announcements.router)
+# Monthly reports (RPT-01).
+api.add_router("", reports.router)
 
 
 @api.exception_handler(PermissionDenied)

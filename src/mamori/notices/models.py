@@ -76,6 +76,7 @@ class NoticeKind(models.TextChoices):
     VULNERABILITY_FOUND = "vulnerability_found", _("Vulnerabilities found")
     UPDATE_PERFORMED = "update_performed", _("Update performed")
     ANNOUNCEMENT = "announcement", _("Announcement")
+    MONTHLY_REPORT = "monthly_report", _("Monthly report")
 
 
 class RecipientKind(models.TextChoices):

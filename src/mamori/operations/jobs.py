@@ -75,6 +75,7 @@ JOBS: tuple[Job, ...] = (
     Job("update_runs", 10, "mamori.advisories.updates:run_due"),
     Job("retention_purge", 3600, "mamori.retention.services:purge_job", single_flight=True),
     Job("weblog_collection", 300, "mamori.weblogs.services:collect_due"),
+    Job("reports_build", 3600, "mamori.reports.services:build_job", single_flight=True),
     Job("notice_delivery", 5, "mamori.notices.services:deliver_due"),
 )
 
