@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notices', '0013_ann19'),
+        ('notices', '0013_announcements'),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('clients', '0005_ret19'),
+        ('clients', '0005_retention_years'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
