@@ -26,7 +26,9 @@ class Received:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        # A long encoded subject may be folded right after "Subject:"; mail clients drop the
+        # folding white space before the value, and so does this.
+        return str(self.message["Subject"]).strip()
 
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))
