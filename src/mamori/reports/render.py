@@ -129,6 +129,11 @@ class Document:
     def empty(self) -> bool:
         return not self.sections
 
+    @property
+    def separator(self) -> str:
+        """Between a label and a date in a list line: "、" in Japanese, ", " in English."""
+        return "、" if self.language == "ja" else ", "
+
 
 def _with(rows: list[dict], **makers) -> list[dict]:
     return [{**row, **{k: f(row) for k, f in makers.items()}} for row in rows]
@@ -201,6 +206,13 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
                 "backups_all": sum(j["backup"].values()),
                 "drills_ok": j["drill"].get("succeeded", 0),
                 "drills_all": sum(j["drill"].values()),
+                # What did not succeed, by state ("Failed 2", "Missed 1").
+                "backup_other": [
+                    (_label(RunState, k), n) for k, n in j["backup"].items() if k != "succeeded"
+                ],
+                "drill_other": [
+                    (_label(RunState, k), n) for k, n in j["drill"].items() if k != "succeeded"
+                ],
             }
             for j in found["backups"]["jobs"]
         ]
