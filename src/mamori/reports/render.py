@@ -83,7 +83,7 @@ def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
             f'stroke="#d0d7de" stroke-width="0.6"/>'
-            f'<text x="{LEFT - 4}" y="{y + 3:.1f}" font-size="8" text-anchor="end" '
+            f'<text x="{LEFT - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" '
             f'fill="#57606a">{value:g}%</text>'
         )
     for day in range(1, days + 1):
@@ -91,7 +91,7 @@ def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
         x = LEFT + slot * (day - 1) + slot * 0.15
         if day == 1 or day % 5 == 0:
             parts.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="8" '
+                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="10" '
                 f'text-anchor="middle" fill="#57606a">{day}</text>'
             )
         counts = check["days"].get(key)
