@@ -172,6 +172,7 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/reports",
         "/api/v1/reports/{report_id}",
         "/api/v1/reports/{report_id}/release",
+        "/api/v1/clients/{code}/report-settings",
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}

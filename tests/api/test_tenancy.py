@@ -154,6 +154,7 @@ PARAMETERS = {
 }
 BODIES = {
     "build_report": lambda s: {"client": "acme", "month": "2026-10"},
+    "set_report_settings": lambda s: {"business_day": 3, "auto_release": False},
     "create_announcement": lambda s: announcement_body(),
     "update_announcement": lambda s: announcement_body(),
     "set_announcement_period": lambda s: {"kind": "terms_change", "days": 21, "months": 0},
@@ -438,6 +439,9 @@ PROVIDER_ONLY |= {"update_announcement", "send_announcement"}
 # Monthly reports (RPT-01): acme's people read its released reports; building and releasing
 # are the provider's administrators' and operators' (tests/reports/test_interfaces.py).
 PROVIDER_ONLY |= {"build_report", "release_report"}
+# A client's report settings: its people read them, the provider's staff set them
+# (tests/reports/test_settings.py).
+PROVIDER_ONLY |= {"set_report_settings"}
 PROVIDER_GLOBAL |= {
     "create_announcement",
     "list_announcement_periods",

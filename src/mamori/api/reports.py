@@ -1,4 +1,4 @@
-"""Monthly reports (RPT-01): list, read, build, release.
+"""Monthly reports (RPT-01): list, read, build, release; a client's report settings.
 
 Reading: provider staff see every version of the clients they see; client users see the
 released versions of their own client only. Building and releasing are for provider
@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from mamori.api.errors import conflict, forbidden, invalid, problem
+from mamori.api.errors import conflict, forbidden, invalid, invalid_from, problem
 from mamori.api.schemas import Error, Input
 from mamori.clients.models import Client
 from mamori.reports import services
@@ -126,3 +126,65 @@ def release_report(request: HttpRequest, report_id: int):
     except services.ReportError as exc:
         raise conflict(str(exc)) from None
     return _detail(report)
+
+
+class SettingsOut(Schema):
+    client: str = Field(..., description="The client's code.")
+    business_day: int = Field(
+        ..., description="The Nth Japanese business day of the next month the report is built."
+    )
+    auto_release: bool = Field(..., description="Released and sent as built, without review.")
+
+
+class SettingsIn(Input):
+    business_day: int = Field(..., description="1 to 15.")
+    auto_release: bool
+
+
+def _settings_client(request: HttpRequest, code: str, *, change: bool = False) -> Client:
+    client = get_object_or_404(Client.objects.visible_to(request.auth), code=code)
+    if change and not services.may_manage(request.auth):
+        raise forbidden()
+    return client
+
+
+def _settings_out(client: Client) -> dict[str, Any]:
+    row = services.settings_of(client)
+    return {
+        "client": client.code,
+        "business_day": row.business_day,
+        "auto_release": row.auto_release,
+    }
+
+
+@router.get(
+    "/clients/{code}/report-settings",
+    response={200: SettingsOut, 403: Error, 404: Error},
+    summary="Read a client's report settings",
+    description="Anyone who sees the client: when its report is built and whether it is "
+    "reviewed first.",
+)
+def get_report_settings(request: HttpRequest, code: str):
+    return _settings_out(_settings_client(request, code))
+
+
+@router.put(
+    "/clients/{code}/report-settings",
+    response={200: SettingsOut, 403: Error, 404: Error, 422: Error},
+    summary="Set a client's report settings",
+    description="The business day of the next month the report is built on (1 to 15) and "
+    "whether it goes out without review. Provider administrators and operators.",
+)
+def set_report_settings(request: HttpRequest, code: str, payload: SettingsIn):
+    client = _settings_client(request, code, change=True)
+    try:
+        services.change_settings(
+            client,
+            business_day=payload.business_day,
+            auto_release=payload.auto_release,
+            actor=request.auth,
+            request=request,
+        )
+    except services.ReportError as exc:
+        raise invalid_from(exc) from None
+    return _settings_out(client)

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from mamori.advisories.models import Finding, UpdateRecord, UpdateState
@@ -232,9 +232,11 @@ def maintenance_section(client: Client, month: dt.date) -> dict | None:
 
 def _expiring(client: Client, start: dt.datetime, end: dt.datetime) -> list[dict]:
     sightings = (
-        CertificateSighting.objects.filter(
-            endpoint__client=client,
-            ended_at__isnull=True,
+        # Served when it expired: still served, or replaced only after its expiry (a report
+        # built days after the month's end still names a certificate replaced since).
+        CertificateSighting.objects.filter(endpoint__client=client)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=F("certificate__not_after")))
+        .filter(
             certificate__not_after__gte=start,
             certificate__not_after__lt=end,
         )
@@ -292,11 +294,14 @@ def certificates(client: Client, month: dt.date) -> dict | None:
             "decided_at", "pk"
         )
     ]
+    # Awaited at the month's end: asked before it and not decided by then (one decided since,
+    # before the report was built, was still awaited on the last day).
+    open_at_end = approvals.filter(requested_at__lt=end).filter(
+        Q(state=ApprovalState.REQUESTED, decided_at__isnull=True) | Q(decided_at__gte=end)
+    )
     awaited = [
         {"approval": a.pk, "name": a.managed.name, "since": _iso(a.requested_at)}
-        for a in approvals.filter(state=ApprovalState.REQUESTED, requested_at__lt=end).order_by(
-            "requested_at", "pk"
-        )
+        for a in open_at_end.order_by("requested_at", "pk")
     ]
     section = {
         "expiring": _expiring(client, start, end),
@@ -313,7 +318,12 @@ def backups(client: Client, month: dt.date) -> dict | None:
     start, end = month_span(month)
     runs = (
         BackupRun.objects.filter(job__client=client, kind__in=[RunKind.BACKUP, RunKind.DRILL])
-        .filter(Q(started_at__gte=start, started_at__lt=end) | Q(due_at__gte=start, due_at__lt=end))
+        # As the backups page places a run: on the day it started, or (never started, missed)
+        # on the day it was due; so a run late over a month's end is counted in one month.
+        .filter(
+            Q(started_at__gte=start, started_at__lt=end)
+            | Q(started_at__isnull=True, due_at__gte=start, due_at__lt=end)
+        )
         .select_related("job")
     )
     jobs: dict[int, dict] = {}

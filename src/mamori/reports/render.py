@@ -83,7 +83,7 @@ def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
             f'stroke="#d0d7de" stroke-width="0.6"/>'
-            f'<text x="{LEFT - 4}" y="{y + 3:.1f}" font-size="8" text-anchor="end" '
+            f'<text x="{LEFT - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" '
             f'fill="#57606a">{value:g}%</text>'
         )
     for day in range(1, days + 1):
@@ -91,7 +91,7 @@ def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
         x = LEFT + slot * (day - 1) + slot * 0.15
         if day == 1 or day % 5 == 0:
             parts.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="8" '
+                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="10" '
                 f'text-anchor="middle" fill="#57606a">{day}</text>'
             )
         counts = check["days"].get(key)
@@ -128,6 +128,11 @@ class Document:
     @property
     def empty(self) -> bool:
         return not self.sections
+
+    @property
+    def separator(self) -> str:
+        """Between a label and a date in a list line: "、" in Japanese, ", " in English."""
+        return "、" if self.language == "ja" else ", "
 
 
 def _with(rows: list[dict], **makers) -> list[dict]:
@@ -201,6 +206,13 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
                 "backups_all": sum(j["backup"].values()),
                 "drills_ok": j["drill"].get("succeeded", 0),
                 "drills_all": sum(j["drill"].values()),
+                # What did not succeed, by state ("Failed 2", "Missed 1").
+                "backup_other": [
+                    (_label(RunState, k), n) for k, n in j["backup"].items() if k != "succeeded"
+                ],
+                "drill_other": [
+                    (_label(RunState, k), n) for k, n in j["drill"].items() if k != "succeeded"
+                ],
             }
             for j in found["backups"]["jobs"]
         ]

@@ -211,16 +211,22 @@ def change_settings(
     *,
     business_day: int,
     auto_release: bool,
-    actor: User | None = None,
+    actor: User | None,
     request=None,
 ) -> ReportSettings:
+    """Set ``client``'s build day and automatic release: the one write of the settings page
+    and the API, for provider administrators and operators (PermissionDenied otherwise), with
+    its audit event. A bad value is a :class:`ReportError` naming the field."""
+    require_manager(actor)
     row = settings_of(client)
+    before = {"business_day": row.business_day, "auto_release": row.auto_release}
     row.business_day = business_day
     row.auto_release = auto_release
     try:
         row.full_clean(exclude=["client"])
     except ValidationError as exc:
-        raise ReportError(exc.messages) from None
+        raise ReportError(exc.message_dict) from None
+    after = {"business_day": row.business_day, "auto_release": row.auto_release}
     with transaction.atomic():
         row.save()
         audit.record(
@@ -229,7 +235,7 @@ def change_settings(
             actor=actor,
             request=request,
             client_id=client.pk,
-            changes={"business_day": business_day, "auto_release": auto_release},
+            changes={k: [before[k], v] for k, v in after.items() if before[k] != v},
         )
     return row
 
