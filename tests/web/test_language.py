@@ -11,7 +11,7 @@ from tests.web.test_tenancy import CASES, url_of
 # Documents without the app's navigation: a PEM file, a printable certificate of destruction, an
 # invoice's PDF (in the language asked for, tests/billing), a request's file (as it was sent).
 STANDALONE = {"certificate_pem", "client_destruction_certificate", "incident_report", "invoice_pdf"}
-STANDALONE |= {"attachment_download", "estimate_pdf"}
+STANDALONE |= {"attachment_download", "estimate_pdf", "report_pdf"}
 
 PAGES = sorted(
     n for n, c in CASES.items() if c.kind in ("page", "list", "form") and n not in STANDALONE
