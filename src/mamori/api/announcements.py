@@ -10,7 +10,7 @@ pages and the CLI (:mod:`mamori.announcements.services`), audited as ``announcem
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
@@ -83,7 +83,10 @@ class AnnouncementIn(Input):
     body_en: str = Field(..., min_length=1, max_length=20000)
     contract_types: list[TypeName] = Field(default_factory=list)  # type: ignore[valid-type]
     terms_profiles: list[str] = Field(default_factory=list, max_length=100)
-    servers: list[int] = Field(default_factory=list, max_length=1000)
+    # Server ids as the database stores them (a 64-bit integer): anything beyond is no server.
+    servers: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=1000
+    )
 
 
 class SendOut(Schema):
