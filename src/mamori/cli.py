@@ -71,10 +71,11 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
-        "Software and vulnerabilities",
+        "Software, vulnerabilities and backups",
         [
             ("advisories", "Vulnerability data: refresh, import, its age; a server's findings"),
             ("updates", "Updates and repairs: record one, list them, run one over SSH"),
+            ("backups", "Backups: list jobs and runs, back up or drill now, restore"),
         ],
     ),
     (

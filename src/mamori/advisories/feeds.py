@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -219,7 +219,40 @@ def refresh_ecosystem(ecosystem: str, *, actor=None, force: bool = False) -> Imp
     Records the look (or the error) on the ecosystem's :class:`Feed`. Raises FeedError."""
     url = dump_url(ecosystem)
     feed, _ = Feed.objects.get_or_create(ecosystem=ecosystem, defaults={"url": url})
-    headers = {"User-Agent": "Mamori (vulnerability data)"}
+    return fetch_and_import(
+        feed,
+        url,
+        {"User-Agent": "Mamori (vulnerability data)"},
+        force=force,
+        filename="all.zip",
+        max_bytes=MAX_DOWNLOAD,
+        load=lambda path: import_records(
+            read_zip(path),
+            source=ecosystem,
+            actor=actor,
+            actor_label=None if actor else "advisory refresh",
+        ),
+        kept=Advisory.objects.filter(affected__ecosystem=ecosystem).distinct(),
+    )
+
+
+def fetch_and_import(
+    feed: Feed,
+    url: str,
+    headers: dict[str, str],
+    *,
+    force: bool,
+    filename: str,
+    max_bytes: int,
+    load: Callable[[Path], ImportReport],
+    kept,
+) -> ImportReport:
+    """The one way a source is looked at: ``url`` fetched into a private temporary file (asking
+    only for what changed since the feed's last ETag / Last-Modified, unless ``force`` or the URL
+    changed), ``load`` imports it, and the look — or the error, by the URL only, never a header —
+    is recorded on ``feed``; ``kept`` (the source's advisories) gives the newest record and the
+    count shown. Raises FeedError."""
+    headers = dict(headers)
     if not force and feed.url == url:
         if feed.etag:
             headers["If-None-Match"] = feed.etag
@@ -227,8 +260,8 @@ def refresh_ecosystem(ecosystem: str, *, actor=None, force: bool = False) -> Imp
             headers["If-Modified-Since"] = feed.last_modified_header
     now = timezone.now()
     try:
-        with tempfile.TemporaryDirectory(prefix="mamori-osv-") as tmp:
-            target = Path(tmp) / "all.zip"
+        with tempfile.TemporaryDirectory(prefix="mamori-feed-") as tmp:
+            target = Path(tmp) / filename
             with httpx.stream(
                 "GET", url, headers=headers, timeout=FETCH_TIMEOUT, follow_redirects=True
             ) as response:
@@ -241,32 +274,24 @@ def refresh_ecosystem(ecosystem: str, *, actor=None, force: bool = False) -> Imp
                 with target.open("wb") as out:
                     for chunk in response.iter_bytes(1 << 20):
                         size += len(chunk)
-                        if size > MAX_DOWNLOAD:
-                            raise FeedError(f"{url}: larger than {MAX_DOWNLOAD} bytes")
+                        if size > max_bytes:
+                            raise FeedError(f"{url}: larger than {max_bytes} bytes")
                         out.write(chunk)
                 etag = response.headers.get("ETag", "")[:200]
                 last_modified = response.headers.get("Last-Modified", "")[:100]
-            report = import_records(
-                read_zip(target),
-                source=ecosystem,
-                actor=actor,
-                actor_label=None if actor else "advisory refresh",
-            )
+            report = load(target)
     except (httpx.HTTPError, FeedError) as exc:
         message = str(exc) if isinstance(exc, FeedError) else f"{url}: {exc.__class__.__name__}"
-        Feed.objects.filter(pk=feed.pk).update(error=message[:500], error_at=now)
+        Feed.objects.filter(pk=feed.pk).update(error=message[:500], error_at=now, url=url)
         raise FeedError(message) from None
-    counts = AffectedPackage.objects.filter(ecosystem=ecosystem).aggregate(
-        newest=Max("advisory__modified")
-    )
     Feed.objects.filter(pk=feed.pk).update(
         url=url,
         etag=etag,
         last_modified_header=last_modified,
         checked_at=now,
         changed_at=now if report.changed else feed.changed_at,
-        newest_record=counts["newest"],
-        records=Advisory.objects.filter(affected__ecosystem=ecosystem).distinct().count(),
+        newest_record=kept.aggregate(newest=Max("modified"))["newest"],
+        records=kept.count(),
         error="",
     )
     return report

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 from django.conf import settings
-from django.db.models import Max
-from django.utils import timezone
 
 from mamori.advisories import feeds, versions
 from mamori.advisories.models import Advisory, Feed
@@ -146,54 +142,18 @@ def refresh(*, actor=None, force: bool = False) -> feeds.ImportReport | None:
     headers = {"User-Agent": "Mamori (vulnerability data)", "Accept": "application/json"}
     if settings.MAMORI_WORDPRESS_FEED_KEY:
         headers["Authorization"] = f"Bearer {settings.MAMORI_WORDPRESS_FEED_KEY}"
-    if not force and feed.url == url:
-        if feed.etag:
-            headers["If-None-Match"] = feed.etag
-        if feed.last_modified_header:
-            headers["If-Modified-Since"] = feed.last_modified_header
-    now = timezone.now()
-    try:
-        with tempfile.TemporaryDirectory(prefix="mamori-wordpress-") as tmp:
-            target = Path(tmp) / "feed.json"
-            with httpx.stream(
-                "GET", url, headers=headers, timeout=feeds.FETCH_TIMEOUT, follow_redirects=True
-            ) as response:
-                if response.status_code == 304:
-                    Feed.objects.filter(pk=feed.pk).update(checked_at=now, error="", url=url)
-                    return feeds.ImportReport(not_modified=True)
-                if response.status_code != 200:
-                    # The URL only: never the key.
-                    raise feeds.FeedError(f"{url}: HTTP {response.status_code}")
-                size = 0
-                with target.open("wb") as out:
-                    for chunk in response.iter_bytes(1 << 20):
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD:
-                            raise feeds.FeedError(f"{url}: larger than {MAX_DOWNLOAD} bytes")
-                        out.write(chunk)
-                etag = response.headers.get("ETag", "")[:200]
-                last_modified = response.headers.get("Last-Modified", "")[:100]
-            report = feeds.import_records(
-                read_feed(target),
-                source=FEED,
-                actor=actor,
-                actor_label=None if actor else "advisory refresh",
-            )
-    except (httpx.HTTPError, feeds.FeedError) as exc:
-        message = (
-            str(exc) if isinstance(exc, feeds.FeedError) else f"{url}: {exc.__class__.__name__}"
-        )
-        Feed.objects.filter(pk=feed.pk).update(error=message[:500], error_at=now, url=url)
-        raise feeds.FeedError(message) from None
-    kept = Advisory.objects.filter(osv_id__startswith=PREFIX)
-    Feed.objects.filter(pk=feed.pk).update(
-        url=url,
-        etag=etag,
-        last_modified_header=last_modified,
-        checked_at=now,
-        changed_at=now if report.changed else feed.changed_at,
-        newest_record=kept.aggregate(newest=Max("modified"))["newest"],
-        records=kept.count(),
-        error="",
+    return feeds.fetch_and_import(
+        feed,
+        url,
+        headers,
+        force=force,
+        filename="feed.json",
+        max_bytes=MAX_DOWNLOAD,
+        load=lambda path: feeds.import_records(
+            read_feed(path),
+            source=FEED,
+            actor=actor,
+            actor_label=None if actor else "advisory refresh",
+        ),
+        kept=Advisory.objects.filter(osv_id__startswith=PREFIX),
     )
-    return report

@@ -177,12 +177,7 @@ def _related(request: HttpRequest, client: Client, payload: BackupJobIn) -> dict
         "contract": Contract.objects.visible_to(request.auth),
         "site": Site.objects.visible_to(request.auth),
         "server": Server.objects.visible_to(request.auth),
-        "repository_password": Secret.objects.visible_to(request.auth),
-        "repository_key": Secret.objects.visible_to(request.auth),
-        "repository_access_key_id": Secret.objects.visible_to(request.auth),
-        "repository_secret_access_key": Secret.objects.visible_to(request.auth),
-        "dump_load_password": Secret.objects.visible_to(request.auth),
-        "ssh_secret": Secret.objects.visible_to(request.auth),
+        **dict.fromkeys(BackupJob.SECRET_FIELDS, Secret.objects.visible_to(request.auth)),
     }
     for name, qs in lookups.items():
         value = getattr(payload, name)

@@ -201,6 +201,16 @@ class BackupJob(models.Model):
 
     objects = ClientScopedQuerySet.as_manager()
 
+    #: The job's secrets of the vault: each must be the job's client's.
+    SECRET_FIELDS = (
+        "repository_password",
+        "repository_key",
+        "repository_access_key_id",
+        "repository_secret_access_key",
+        "dump_load_password",
+        "ssh_secret",
+    )
+
     class Meta:
         ordering = ["client", "name"]
         verbose_name = _("backup job")

@@ -64,14 +64,7 @@ def problems(job) -> dict[str, list[str]]:
         related = getattr(job, field, None) if getattr(job, f"{field}_id") else None
         if related is not None and related.client_id != client_id:
             add(field, _("It belongs to another client."))
-    for field in (
-        "repository_password",
-        "repository_key",
-        "repository_access_key_id",
-        "repository_secret_access_key",
-        "dump_load_password",
-        "ssh_secret",
-    ):
+    for field in job.SECRET_FIELDS:
         secret = getattr(job, field, None) if getattr(job, f"{field}_id") else None
         if secret is not None and secret.client_id != client_id:
             add(field, _("The secret belongs to another client."))

@@ -49,14 +49,7 @@ class JobForm(forms.ModelForm):
         self.fields["site"].queryset = Site.objects.filter(client=client)
         self.fields["server"].queryset = Server.objects.filter(client=client)
         secrets = Secret.objects.filter(client=client).live()
-        for name in (
-            "repository_password",
-            "repository_key",
-            "repository_access_key_id",
-            "repository_secret_access_key",
-            "dump_load_password",
-            "ssh_secret",
-        ):
+        for name in BackupJob.SECRET_FIELDS:
             self.fields[name].queryset = secrets
 
 

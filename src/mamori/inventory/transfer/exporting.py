@@ -142,14 +142,7 @@ def _clients(codes: Sequence[str] | None, actor: User | None) -> list[Client]:
         Prefetch(
             "backup_jobs",
             queryset=BackupJob.objects.select_related(
-                "contract",
-                "site",
-                "server",
-                "repository_password",
-                "repository_key",
-                "repository_access_key_id",
-                "repository_secret_access_key",
-                "ssh_secret",
+                "contract", "site", "server", *BackupJob.SECRET_FIELDS
             ),
         ),
         Prefetch(
