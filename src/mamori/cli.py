@@ -59,6 +59,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
             ("checks", "Uptime checks: run the due ones once, or list them"),
             ("sla", "The monthly SLA: compute, finalize and show it"),
             ("reports", "Monthly reports: build, release and show them"),
+            ("logs", "Sites' visitors from web server access logs: import, collect, show"),
         ],
     ),
     (

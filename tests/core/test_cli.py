@@ -139,3 +139,20 @@ def test_a_broken_master_key_is_one_line(tmp_path):
     assert issued.returncode in (1, 2)
     assert "Traceback" not in issued.stderr
     assert "master_key" in issued.stderr and issued.stderr.count("\n") == 1
+
+
+def test_every_command_of_mamori_is_in_the_help_and_the_help_is_in_japanese():
+    """A command an operator cannot find in ``mamori help`` is a command they do not have; a
+    help line without its Japanese leaves a Japanese operator a line in English."""
+    from django.core.management import get_commands
+    from django.utils import translation
+
+    from mamori import cli
+
+    listed = {name for _group, commands in cli.GROUPS for name, _text in commands}
+    ours = {name for name, app in get_commands().items() if app.startswith("mamori")}
+    assert ours - listed == set()
+    texts = {group for group, _c in cli.GROUPS} | {t for _g, c in cli.GROUPS for _n, t in c}
+    with translation.override("ja"):
+        untranslated = {text for text in texts if translation.gettext(text) == text}
+    assert untranslated == set()
