@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mamori.backups import services
+from mamori.backups import restic, services
 from mamori.backups.models import RunState
 from mamori.vault import services as vault
 from mamori.vault.models import SecretKind
@@ -64,7 +64,7 @@ def test_an_sftp_repository_presenting_another_host_key_is_refused(
 @pytest.mark.req("BKP-01")
 @pytest.mark.req("BKP-02")
 def test_a_job_run_on_the_managed_server_over_ssh(
-    make_job, source, tmp_path, sshd, ssh_key, provider_admin
+    make_job, source, tmp_path, sshd, ssh_key, provider_admin, monkeypatch
 ):
     # The "server" is the sshd fixture's host: its paths are not limited by MAMORI_BACKUP_ROOTS.
     server_repo = tmp_path / "on-server-repo"
@@ -79,13 +79,21 @@ def test_a_job_run_on_the_managed_server_over_ssh(
         dump_command="printf 'CREATE TABLE orders (id int);\\n'",
         dump_filename="shop.sql",
     )
-    before = set(Path("/tmp").glob("mamori-restic.*"))
+    made = []  # the private directories this test's runs make on the server (others may run)
+    real_init = restic.RemoteExecutor.__init__
+
+    def noting_init(self, remote):
+        real_init(self, remote)
+        made.append(Path(self.private))
+
+    monkeypatch.setattr(restic.RemoteExecutor, "__init__", noting_init)
     run = services.run_backup(job)
     assert run.state == RunState.SUCCEEDED, run.error
     assert len(run.details["snapshots"]) == 2  # the paths and the dump
     assert run.files_new == 4  # three files and the dump
     # The password went in a private file that is gone after the run.
-    assert set(Path("/tmp").glob("mamori-restic.*")) <= before
+    assert len(made) == 1 and made[0].name.startswith("mamori-restic.")
+    assert not made[0].exists()
 
     drill = services.drill(job)
     assert drill.state == RunState.SUCCEEDED, drill.error
