@@ -60,6 +60,15 @@ def test_it_shows_every_demo_situation_within_a_minute(tmp_path):
             "shop.sample.example (2026)",  # the managed shop certificate's private key
             "web01 SSH",
         ]
+        # Last month's report of the sample client waits for review, with the outage in it.
+        with sqlite3.connect(db_path) as db:
+            reports = db.execute(
+                "select r.state, r.figures from reports_report r"
+                " join clients_client c on c.id = r.client_id where c.code = 'sample'"
+            ).fetchall()
+        assert [state for state, _figures in reports] == ["draft"]
+        sections = json.loads(reports[0][1])["sections"]
+        assert {"availability", "incidents", "sla"} <= set(sections)
         # Notices were written to files, not sent to anyone.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not list((tmp_path / "demo" / "mail").glob("*")):

@@ -27,6 +27,7 @@ from mamori.monitoring.models import (
     Rollup,
     SlaPolicy,
 )
+from mamori.reports import services as reports
 
 DOWN_HOURS = 7  # last month's long outage: past the 6-hour rule of 004 §30.4
 
@@ -217,3 +218,10 @@ def _incidents(sample, check, site, admin, outage) -> None:
     incidents.add_event(
         carrier, IncidentEventKind.RECOVERED, at=short_start + dt.timedelta(minutes=35)
     )
+
+
+def create_report_data() -> None:
+    """Last month's report of the sample client, built as a draft for an operator to review:
+    its availability, incident and SLA sections come from the data above."""
+    last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    reports.build_report(Client.objects.get(code="sample"), last_month)

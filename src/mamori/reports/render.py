@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -65,21 +66,36 @@ def percent(value: str | None) -> str:
 
 WIDTH, HEIGHT = 640, 150
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 24
-FLOOR = 95  # the chart's lowest value, percent: the days that matter are near 100
+FLOOR = 95  # the chart's usual lowest value, percent: the days that matter are near 100
+
+
+def chart_floor(values: list[float]) -> float:
+    """The chart's lowest value: 95 %, or lower (a multiple of 10) so that the worst day's bar
+    is drawn to scale rather than cut off."""
+    lowest = min(values, default=100.0)
+    return FLOOR if lowest >= FLOOR else math.floor(lowest / 10) * 10
 
 
 def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
-    """Bars of each day's availability (runs up ÷ runs) of one check, 95–100 %, as SVG."""
+    """Bars of each day's availability (runs up ÷ runs) of one check, from :func:`chart_floor`
+    to 100 %, as SVG."""
     days = calendar.monthrange(month.year, month.month)[1]
     inner_w = WIDTH - LEFT - RIGHT
     inner_h = HEIGHT - TOP - BOTTOM
     slot = inner_w / days
+    shares = {}
+    for day in range(1, days + 1):
+        key = dt.date(month.year, month.month, day).isoformat()
+        counts = check["days"].get(key)
+        if counts and counts[0]:
+            shares[day] = 100 * counts[1] / counts[0]
+    floor = chart_floor(list(shares.values()))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="100%" role="img" aria-label="{escape(_("Availability per day"))}">'
     ]
-    for value in (95, 97.5, 100):
-        y = TOP + inner_h * (100 - value) / (100 - FLOOR)
+    for value in (floor, (floor + 100) / 2, 100):
+        y = TOP + inner_h * (100 - value) / (100 - floor)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
             f'stroke="#d0d7de" stroke-width="0.6"/>'
@@ -94,15 +110,12 @@ def availability_chart(check: dict[str, Any], month: dt.date) -> SafeString:
                 f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="10" '
                 f'text-anchor="middle" fill="#57606a">{day}</text>'
             )
-        counts = check["days"].get(key)
-        if not counts or not counts[0]:
+        if day not in shares:
             continue
-        value = 100 * counts[1] / counts[0]
-        shown = max(FLOOR, value)
-        height = inner_h * (shown - FLOOR) / (100 - FLOOR)
+        value = shares[day]
+        # At least a sliver, so that a day at the floor is still seen as measured.
+        height = max(2.0, inner_h * (value - floor) / (100 - floor))
         colour = "#1a7f37" if value >= 99.9 else "#bf8700" if value >= 99 else "#cf222e"
-        if value < FLOOR:  # below the chart's floor: a red mark at the bottom
-            height = 2
         parts.append(
             f'<rect x="{x:.1f}" y="{TOP + inner_h - height:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{height:.1f}" fill="{colour}"><title>{key} {value:.2f}%</title></rect>'

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from mamori.demo.data import build_sites, create_data, create_lifecycle_data
-from mamori.demo.monitoring import create_monitoring_data
+from mamori.demo.monitoring import create_monitoring_data, create_report_data
 from mamori.demo.servers import DemoServers
 from mamori.vault import keys
 
@@ -37,6 +37,7 @@ class Command(BaseCommand):
         passwords = create_data(ports, names, bundle)
         create_lifecycle_data(sites)
         create_monitoring_data(ports)
+        create_report_data()
         self.stdout.write(
             "Demo data created; local HTTPS endpoints on 127.0.0.1 ports "
             + ", ".join(str(p) for p in sorted(ports.values()))
