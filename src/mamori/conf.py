@@ -282,6 +282,14 @@ VARIABLES: dict[str, Variable] = {
             "addresses) are kept to count each visitor once; then deleted, the counts stay.",
         ),
         Variable(
+            "GEOIP_DATABASE",
+            "",
+            "Path of a local country database in MaxMind's format (GeoLite2-Country, "
+            "GeoIP2-Country or DB-IP's IP-to-Country Lite .mmdb, kept current by e.g. "
+            "geoipupdate): visitors are then counted by country (only the country code is "
+            "kept); empty: no countries (docs/weblogs.md).",
+        ),
+        Variable(
             "ADVISORY_ECOSYSTEMS",
             "",
             "OSV ecosystems whose vulnerability data Mamori keeps and refreshes every hour, "

@@ -265,6 +265,8 @@ MAMORI_EOL_URL = (conf.env("EOL_URL", "https://endoflife.date/api") or "").rstri
 MAMORI_EOL_WARN_DAYS = conf.env_int("EOL_WARN_DAYS", 90, minimum=0)
 # Visitors (mamori.weblogs): days the visitor hashes of a day are kept.
 MAMORI_WEBLOG_VISITOR_DAYS = conf.env_int("WEBLOG_VISITOR_DAYS", 2, minimum=1)
+# Visitors' countries (weblogs/geo.py): a local database in MaxMind's format, if any.
+MAMORI_GEOIP_DATABASE = conf.env("GEOIP_DATABASE") or ""
 # Vulnerability data (mamori.advisories.feeds): which OSV ecosystems, from where.
 MAMORI_ADVISORY_ECOSYSTEMS = [
     e.strip() for e in (conf.env("ADVISORY_ECOSYSTEMS") or "").split(",") if e.strip()

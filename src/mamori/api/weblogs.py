@@ -2,7 +2,8 @@
 
 Whoever sees a site reads its month's figures; provider staff set up where its access logs are
 and collect them now. Every write goes through :mod:`mamori.weblogs.services` and is audited.
-Log files are uploaded on the site's page or counted with ``mamori logs import``.
+Log files are also sent as the raw body of ``POST /sites/{site_id}/visitors/logs`` (plain or
+gzip), as on the site's page and with ``mamori logs import``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 
-from mamori.api.errors import conflict, invalid, invalid_from, query_problem
+from mamori.api.errors import conflict, invalid, invalid_from, problem, query_problem
 from mamori.api.schemas import Error, Input
 from mamori.core.permissions import require_change
 from mamori.inventory.models import Site
@@ -90,6 +91,11 @@ class MonthOut(Schema):
     referrers: list[CountOut]
     search_bots: list[CountOut]
     bots: list[CountOut]
+    countries: list[CountOut] = Field(
+        ...,
+        description="New visitors of each day by country, ISO 3166 code (-- unknown); empty "
+        "unless MAMORI_GEOIP_DATABASE is set.",
+    )
 
 
 class FileReadOut(Schema):
@@ -150,6 +156,7 @@ def get_site_visitors(request: HttpRequest, site_id: int, query: Query[MonthQuer
         "referrers": _pairs(f.top["referrer"]),
         "search_bots": _pairs(f.top["search_bot"]),
         "bots": _pairs(f.top["bot"]),
+        "countries": _pairs(f.top["country"]),
     }
 
 
@@ -191,3 +198,50 @@ def collect_site_logs(request: HttpRequest, site_id: int):
     except services.WeblogError as exc:
         return {"files": [], "error": str(exc)}
     return {"files": [vars(r) for r in results], "error": ""}
+
+
+class UploadQuery(Schema):
+    name: str = Field(
+        "upload",
+        min_length=1,
+        max_length=200,
+        description="The file's name, recorded with what was read (e.g. access.log.2.gz).",
+    )
+    log_format: str = Field(
+        "combined", alias="format", description="combined (nginx, Apache) or vhost_combined"
+    )
+
+
+@router.post(
+    "/sites/{site_id}/visitors/logs",
+    response={200: FileReadOut, 403: Error, 404: Error, 409: Error, 422: Error},
+    summary="Count an access log file of a site: the request's body is the file, plain or "
+    "gzip, at most 2 GiB; lines already counted are not counted again",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def upload_site_log(request: HttpRequest, site_id: int, query: Query[UploadQuery]):
+    site = _site(request, site_id)
+    require_change(request.auth, LogSetup(site=site))
+    if query.log_format not in parse.FORMATS:
+        raise invalid(query_problem("format", f"One of: {', '.join(parse.FORMATS)}."))
+
+    def body():  # read as it comes, never held whole in memory
+        while part := request.read(1 << 20):
+            yield part
+
+    try:
+        result = services.import_upload(
+            site, body(), name=query.name, log_format=query.log_format, actor=request.auth
+        )
+    except services.Busy as exc:
+        raise conflict(str(exc)) from None
+    except services.WeblogError as exc:
+        raise invalid(problem("", str(exc), location=("body",))) from None
+    return vars(result)

@@ -428,6 +428,7 @@ def visitors(client: Client, month: dt.date) -> dict | None:
                 "search_bot_hits": f.search_bot_hits,
                 "top_pages": [[k, n] for k, n in f.top.get("page", [])],
                 "top_referrers": [[k, n] for k, n in f.top.get("referrer", [])],
+                "top_countries": [[k, n] for k, n in f.top.get("country", [])],
             }
         )
     return {"sites": rows} if rows else None

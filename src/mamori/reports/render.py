@@ -27,6 +27,7 @@ from mamori.backups.models import RunState
 from mamori.lifecycle.models import ApprovalState, OrderPurpose, RevocationReason
 from mamori.monitoring.models import Cause
 from mamori.reports.models import Report
+from mamori.weblogs.geo import country_name
 
 LANGUAGES = ("ja", "en")
 
@@ -261,7 +262,12 @@ def _sections(figures: dict[str, Any], month: dt.date, language: str) -> dict[st
             "requests": _with(w["requests"], time=lambda r: duration(r["minutes"])),
         }
     if "visitors" in found:
-        out["visitors"] = found["visitors"]["sites"]
+        out["visitors"] = _with(
+            found["visitors"]["sites"],
+            countries=lambda r: [
+                (country_name(code, language), n) for code, n in r.get("top_countries", [])
+            ],
+        )
     if "announcements" in found:
         out["announcements"] = _with(
             found["announcements"]["announcements"],

@@ -141,6 +141,8 @@ class Dimension(models.TextChoices):
     REFERRER = "referrer", _("Referrers")
     SEARCH_BOT = "search_bot", _("Search engine bots")
     BOT = "bot", _("Other bots")
+    #: New visitors of each day by country (ISO 3166 code, ``--`` unknown), with a database.
+    COUNTRY = "country", _("Countries")
 
 
 class MonthCount(models.Model):

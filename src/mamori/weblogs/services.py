@@ -26,7 +26,9 @@ import io
 import os
 import re
 import secrets
+import tempfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -35,11 +37,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.core import audit
-from mamori.weblogs import parse
+from mamori.weblogs import geo, parse
 from mamori.weblogs.models import (
     CollectError,
     DayFigures,
@@ -255,10 +258,18 @@ def _store(site: Any, t: parse.Tally, days: dict[bytes, dt.date]) -> None:
         )
     )
     visitors: dict[dt.date, int] = {}
+    countries = geo.countries_or_none()
+    # (month, country) → the new visitors of its days from there.
+    by_country: dict[tuple[dt.date, str], int] = {}
     for text, day in days.items():
         if day in closed or not t.people[text]:
             continue
-        visitors[day] = visitors.get(day, 0) + _new_visitors(site, day, t.people[text])
+        new = _new_visitors(site, day, t.people[text])
+        visitors[day] = visitors.get(day, 0) + len(new)
+        if countries is not None:
+            for ip in new:
+                key = (day.replace(day=1), countries(ip))
+                by_country[key] = by_country.get(key, 0) + 1
     adapt = connection.ops.adapt_datefield_value
     day_rows = []
     for text, day in days.items():
@@ -285,6 +296,8 @@ def _store(site: Any, t: parse.Tally, days: dict[bytes, dt.date]) -> None:
             name = key if isinstance(key, str) else key.decode("utf-8", "replace")
             k = (day.replace(day=1), dimension, name.replace("\x00", "")[: parse.MAX_KEY])
             months[k] = months.get(k, 0) + n
+        for (month, code), n in by_country.items():
+            months[(month, Dimension.COUNTRY.value, code)] = n
         table = MonthCount._meta.db_table
         cursor.executemany(
             f"INSERT INTO {table} (site_id, month, dimension, key, count) "  # noqa: S608
@@ -295,15 +308,17 @@ def _store(site: Any, t: parse.Tally, days: dict[bytes, dt.date]) -> None:
         )
 
 
-def _new_visitors(site: Any, day: dt.date, people: set[tuple[bytes, bytes]]) -> int:
+def _new_visitors(site: Any, day: dt.date, people: set[tuple[bytes, bytes]]) -> list[bytes]:
+    """Record the visitors of ``day`` not yet counted; their addresses (for their countries,
+    never stored)."""
     salt_row = DaySalt.objects.filter(site=site, day=day).first()
     if salt_row is None:
         salt_row = DaySalt.objects.create(site=site, day=day, salt=secrets.token_bytes(32))
     salt = bytes(salt_row.salt)
-    digests = {
-        hashlib.blake2b(ip + b"\0" + ua, key=salt, digest_size=16).hexdigest() for ip, ua in people
-    }
-    ordered = sorted(digests)
+    addresses: dict[str, bytes] = {}
+    for ip, ua in people:
+        addresses[hashlib.blake2b(ip + b"\0" + ua, key=salt, digest_size=16).hexdigest()] = ip
+    ordered = sorted(addresses)
     known: set[str] = set()
     for i in range(0, len(ordered), 500):
         known.update(
@@ -313,7 +328,7 @@ def _new_visitors(site: Any, day: dt.date, people: set[tuple[bytes, bytes]]) -> 
         )
     new = [VisitorMark(site=site, day=day, digest=d) for d in ordered if d not in known]
     VisitorMark.objects.bulk_create(new, batch_size=500)
-    return len(new)
+    return [addresses[mark.digest] for mark in new]
 
 
 def close_days() -> int:
@@ -372,6 +387,44 @@ def import_file(
         },
     )
     return result
+
+
+MAX_UPLOAD = 2 << 30
+
+
+def import_upload(
+    site: Any,
+    chunks: Iterable[bytes],
+    *,
+    name: str,
+    log_format: str = "combined",
+    actor: Any = None,
+    limit: int = MAX_UPLOAD,
+) -> Result:
+    """Count an uploaded log (plain or gzip; from the page or the API): its bytes are kept in a
+    private temporary file only while they are read. More than ``limit`` bytes are refused."""
+    if log_format not in parse.FORMATS:
+        raise WeblogError(_("Unknown log format %(format)s.") % {"format": log_format})
+    fd, temp = tempfile.mkstemp(prefix="mamori-log-")
+    try:
+        written = 0
+        with os.fdopen(fd, "wb") as out:
+            for part in chunks:
+                written += len(part)
+                if written > limit:
+                    raise WeblogError(
+                        _("At most %(size)s per file.") % {"size": filesizeformat(limit)}
+                    )
+                out.write(part)
+        return import_file(
+            site,
+            temp,
+            log_format=log_format,
+            actor=actor,
+            name=os.path.basename(name or "upload")[:200] or "upload",
+        )
+    finally:
+        os.unlink(temp)
 
 
 def validate_setup(setup: LogSetup) -> None:

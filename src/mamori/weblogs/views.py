@@ -5,8 +5,6 @@ through :mod:`mamori.weblogs.services`."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 
 from django import forms
 from django.contrib import messages
@@ -21,11 +19,10 @@ from django.views.decorators.http import require_POST
 
 from mamori.core.permissions import may_change
 from mamori.inventory.models import Site
-from mamori.weblogs import parse, services
+from mamori.weblogs import geo, parse, services
 from mamori.weblogs.models import Dimension, LogFile, LogSetup
 
 SETUP_FIELDS = ["enabled", "paths", "log_format", "interval_hours"]
-MAX_UPLOAD = 2 << 30
 
 
 class SetupForm(forms.ModelForm):
@@ -63,7 +60,19 @@ def site_visitors(request: HttpRequest, pk: int) -> HttpResponse:
     following = (month + dt.timedelta(days=32)).replace(day=1)
     setup = LogSetup.objects.filter(site=site).first()
     may = may_change(request.user, LogSetup(site=site))
-    sections = [(Dimension(d).label, rows) for d, rows in figures.top.items()]
+    sections = [
+        (
+            Dimension(d).label,
+            [(geo.country_name(k), n) for k, n in rows] if d == Dimension.COUNTRY else rows,
+        )
+        for d, rows in figures.top.items()
+    ]
+    geo_problem = ""
+    if may:
+        try:
+            geo.countries()
+        except geo.GeoError as e:
+            geo_problem = str(e)
     return render(
         request,
         "weblogs/site.html",
@@ -75,6 +84,7 @@ def site_visitors(request: HttpRequest, pk: int) -> HttpResponse:
             "following": following if following <= timezone.localdate() else None,
             "figures": figures,
             "sections": sections,
+            "geo_problem": geo_problem,
             "setup": setup,
             "may_change": may,
             "files": LogFile.objects.filter(site=site).order_by("-read_at")[:20] if may else [],
@@ -133,32 +143,23 @@ def site_import(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD:
-            form.add_error("file", _("At most 2 GiB per file."))
+        try:
+            result = services.import_upload(
+                site,
+                upload.chunks(),
+                name=upload.name or "upload",
+                log_format=form.cleaned_data["log_format"],
+                actor=request.user,
+            )
+        except services.WeblogError as exc:
+            form.add_error("file", str(exc))
         else:
-            fd, temp = tempfile.mkstemp(prefix="mamori-log-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for part in upload.chunks():
-                        out.write(part)
-                result = services.import_file(
-                    site,
-                    temp,
-                    log_format=form.cleaned_data["log_format"],
-                    actor=request.user,
-                    name=os.path.basename(upload.name or "upload")[:200],
-                )
-            except services.WeblogError as exc:
-                form.add_error("file", str(exc))
-            else:
-                messages.success(
-                    request,
-                    _("%(lines)d lines counted, %(rejected)d rejected.")
-                    % {"lines": result.lines, "rejected": result.rejected},
-                )
-                return redirect("weblogs:site", pk=site.pk)
-            finally:
-                os.unlink(temp)
+            messages.success(
+                request,
+                _("%(lines)d lines counted, %(rejected)d rejected.")
+                % {"lines": result.lines, "rejected": result.rejected},
+            )
+            return redirect("weblogs:site", pk=site.pk)
     return render(
         request, "weblogs/import.html", {"site": site, "client": site.client, "form": form}
     )

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from mamori.core.management import EXIT_USAGE
 from mamori.inventory.models import Site
-from mamori.weblogs import parse, services
-from mamori.weblogs.models import LogSetup
+from mamori.weblogs import geo, parse, services
+from mamori.weblogs.models import Dimension, LogSetup
 
 
 def _refuse(message: str) -> CommandError:
@@ -142,4 +142,5 @@ class Command(BaseCommand):
         for dimension, rows in data["top"].items():
             self.stdout.write(f"{dimension}:")
             for k, n in rows:
-                self.stdout.write(f"  {n:>8}  {k}")
+                name = f" {geo.country_name(k)}" if dimension == Dimension.COUNTRY else ""
+                self.stdout.write(f"  {n:>8}  {k}{name}")
