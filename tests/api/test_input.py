@@ -40,8 +40,12 @@ def resolve(schema: dict) -> dict:
 
 
 def free_text_fields(operation: dict) -> list[str]:
-    """The body's fields that are plain text (no choice, no format, no pattern)."""
-    body = resolve(operation["requestBody"]["content"]["application/json"]["schema"])
+    """The JSON body's fields that are plain text (no choice, no format, no pattern). A raw body
+    (an access log sent as it is) has no fields: its bytes are read as a log, any bytes."""
+    content = operation["requestBody"]["content"].get("application/json")
+    if content is None:
+        return []
+    body = resolve(content["schema"])
     return sorted(
         name
         for name, prop in body["properties"].items()

@@ -41,6 +41,7 @@ def test_it_serves_a_valid_openapi_document(db, client):
         "/api/v1/sites/{site_id}",
         "/api/v1/sites/{site_id}/visitors",
         "/api/v1/sites/{site_id}/visitors/collect",
+        "/api/v1/sites/{site_id}/visitors/logs",
         "/api/v1/sites/{site_id}/visitors/setup",
         "/api/v1/servers",
         "/api/v1/servers/{server_id}",

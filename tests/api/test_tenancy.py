@@ -193,6 +193,10 @@ BODIES = {
         "interval_hours": 12,
     },
     "set_weblog_setup": lambda s: {"paths": ["/var/log/nginx/spare.access.log*"]},
+    # A raw body (bytes are sent as they are): one access log line.
+    "upload_site_log": lambda s: (
+        b'203.0.113.1 - - [10/Oct/2026:10:00:00 +0900] "GET / HTTP/1.1" 200 5 "-" "Firefox"\n'
+    ),
     "restore_backup": lambda s: {"path": "/var/www/index.html", "target": "/tmp/restored"},
     "create_update": lambda s: {
         "client": s.acme.code,
@@ -505,7 +509,7 @@ PROVIDER_ONLY |= {
     "acknowledge_account_event",
 }
 # Access logs are set up and collected by the provider; the client reads the figures (MNT-06).
-PROVIDER_ONLY |= {"set_weblog_setup", "collect_site_logs"}
+PROVIDER_ONLY |= {"set_weblog_setup", "collect_site_logs", "upload_site_log"}
 # How fresh the vulnerability data is: the provider's one copy of public data, no client's.
 PROVIDER_GLOBAL |= {"advisory_data"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -733,11 +737,12 @@ def fill(path: str, scene) -> str:
 def call(client, method: str, path: str, operation_id: str, scene, token: str | None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = BODIES[operation_id](scene) if operation_id in BODIES else None
+    raw = isinstance(body, bytes)
     return client.generic(
         method.upper(),
         fill(path, scene),
-        json.dumps(body) if body is not None else "",
-        content_type="application/json",
+        body if raw else json.dumps(body) if body is not None else "",
+        content_type="application/octet-stream" if raw else "application/json",
         headers=headers,
     )
 
