@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import os
+import tempfile
 
 import pytest
 
@@ -145,3 +146,19 @@ def test_visitors_are_counted_once_a_day_across_runs_without_keeping_addresses(s
 def test_a_file_that_cannot_be_opened_is_a_precise_error(site, tmp_path):
     with pytest.raises(services.WeblogError, match="Cannot open"):
         services.import_file(site, tmp_path / "nope.log")
+
+
+@pytest.mark.req("MNT-06")
+def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(site, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    parts = [line("203.0.113.1", "10/Oct/2026", "GET / HTTP/1.1", 200, "Firefox").encode()] * 3
+    with pytest.raises(services.WeblogError, match="At most"):
+        services.import_upload(site, iter(parts), name="big.log", limit=len(parts[0]) * 2)
+    assert list(scratch.iterdir()) == []  # the temporary copy is gone
+    assert not DayFigures.objects.filter(site=site).exists()  # nothing counted of it
+    result = services.import_upload(site, iter(parts), name="big.log", limit=len(parts[0]) * 3)
+    assert (result.path, result.lines) == ("big.log", 3)
+    assert list(scratch.iterdir()) == []
