@@ -16,6 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+import maxminddb
 from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.utils.translation import get_language
@@ -34,13 +35,13 @@ class GeoError(Exception):
 class Countries:
     """Address → ISO 3166-1 alpha-2 code (upper case), or :data:`UNKNOWN`."""
 
-    reader: object
+    reader: maxminddb.Reader
     identity: tuple[int, int, int]
 
     def __call__(self, ip: bytes | str) -> str:
         text = ip.decode("ascii", "replace") if isinstance(ip, bytes) else ip
         try:
-            record = self.reader.get(text)  # type: ignore[attr-defined]
+            record = self.reader.get(text)
         except ValueError:  # not an address (a log can hold anything in that field)
             return UNKNOWN
         if not isinstance(record, dict):
@@ -70,8 +71,6 @@ def countries() -> Countries | None:
     path = settings.MAMORI_GEOIP_DATABASE
     if not path:
         return None
-    import maxminddb
-
     try:
         identity = _identity(path)
     except OSError as e:
@@ -95,7 +94,7 @@ def countries() -> Countries | None:
                 % {"path": path, "reason": e.strerror or type(e).__name__}
             ) from None
         if _open is not None:
-            _open.reader.close()  # type: ignore[attr-defined]
+            _open.reader.close()
         _open = Countries(reader, identity)
         return _open
 
